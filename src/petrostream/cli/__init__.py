@@ -1,0 +1,80 @@
+"""The ``petrostream`` command line: one verb per stage of the pipeline (see DESIGN)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from petrostream.errors import PetroStreamError
+from petrostream.settings import Settings
+
+
+class _Group(click.Group):
+    """A group that turns PetroStream errors into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PetroStreamError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="PETROSTREAM_HOME",
+    default=None,
+    help="State folder (stream, lake, catalog). [env PETROSTREAM_HOME; default ./.petrostream]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    help="Log verbosity on stderr. [env PETROSTREAM_LOG_LEVEL; default INFO]",
+)
+@click.version_option(package_name="petrostream")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None, log_level: str | None) -> None:
+    """PetroStream: an event-driven data lake for offshore oil-well sensor data.
+
+    Replay Petrobras 3W instances into a stream, detect dangerous conditions in
+    real time, land every reading in a Parquet lake, catalog it and query it
+    with Athena SQL, locally or on AWS. State lives under --home.
+    """
+    overrides: dict[str, Any] = {}
+    if home is not None:
+        overrides["home"] = home
+    if log_level is not None:
+        overrides["log_level"] = log_level.upper()
+    settings = Settings(**overrides)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = settings
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings the root command built."""
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)  # noqa: S101 - set by `main`
+    return settings
+
+
+def _register() -> None:
+    # Command modules import only click at module level; heavy imports stay in
+    # the command bodies so `petrostream --help` is fast.
+    from petrostream.cli import commands
+
+    for command in commands.ALL:
+        main.add_command(command)
+
+
+_register()

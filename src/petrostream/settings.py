@@ -1,0 +1,52 @@
+"""The one place that reads environment variables.
+
+`Settings` is built once at the edge (the CLI, the Lambda handler module) and
+passed down as a typed, frozen value. Every field can be set as
+``PETROSTREAM_<FIELD>`` (``PETROSTREAM_HOME``, ``PETROSTREAM_STREAM_SHARDS``…);
+CLI flags override it. Standard AWS variables (``AWS_ENDPOINT_URL``,
+``AWS_REGION``) keep their standard meaning and are read by boto3 itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """PetroStream configuration; see each field's description (also in ``--help``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PETROSTREAM_", frozen=True, extra="ignore")
+
+    home: Path = Field(Path(".petrostream"), description="state folder: stream, lake, catalog")
+    stream_name: str = Field("petrostream", description="stream (and Kinesis stream) name")
+    stream_shards: int = Field(2, ge=1, le=64, description="shards of a new local stream")
+    retention_hours: float = Field(24.0, gt=0, description="stream retention, hours")
+    fault_rate: float = Field(
+        0.0, ge=0.0, le=1.0, description="local stream: fraction of put records to fail (tests)"
+    )
+    batch_size: int = Field(100, ge=1, le=10_000, description="records per handler invocation")
+    lake_root: str | None = Field(None, description="lake folder or s3://bucket/prefix")
+    buffer_seconds: float = Field(60.0, gt=0, description="lake writer: flush interval")
+    buffer_bytes: int = Field(5 * 1024 * 1024, gt=0, description="lake writer: flush size")
+    parquet_codec: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = "zstd"
+    rules_file: Path | None = Field(None, description="detection rules TOML (default: bundled)")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+
+    @property
+    def stream_path(self) -> Path:
+        """SQLite file of the local stream."""
+        return self.home / "stream.db"
+
+    @property
+    def lake_uri(self) -> str:
+        """Root of the lake: ``lake_root`` if set, else ``<home>/lake``."""
+        return self.lake_root or str(self.home / "lake")
+
+    @property
+    def catalog_path(self) -> Path:
+        """File of the local catalog."""
+        return self.home / "catalog.json"

@@ -1,0 +1,1 @@
+"""Streams with Kinesis semantics: the protocol (`base`) and its backends (`local`, `kinesis`)."""

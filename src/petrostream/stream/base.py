@@ -1,0 +1,201 @@
+"""The stream contract, modelled on Kinesis Data Streams.
+
+The local SQLite stream and Kinesis share no code, so the contract is a
+`typing.Protocol`. It models Kinesis' real failure modes: `put_records`
+succeeds as a call while single records fail (``ProvisionedThroughputExceededException``),
+so callers retry only the failed records; consumers track their position by
+sequence number and checkpoint it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final, Protocol, runtime_checkable
+
+MAX_PUT_RECORDS: Final = 500  # records per PutRecords call
+MAX_PUT_BYTES: Final = 5 * 1024 * 1024  # data + partition keys per PutRecords call
+MAX_RECORD_BYTES: Final = 1024 * 1024  # data + partition key of one record
+MAX_PARTITION_KEY_CHARS: Final = 256
+HASH_KEY_SPACE: Final = 2**128
+THROUGHPUT_EXCEEDED: Final = "ProvisionedThroughputExceededException"
+INTERNAL_FAILURE: Final = "InternalFailure"
+
+
+class IteratorType(StrEnum):
+    """Where a shard iterator starts (Kinesis ``ShardIteratorType``)."""
+
+    TRIM_HORIZON = "TRIM_HORIZON"
+    LATEST = "LATEST"
+    AT_SEQUENCE_NUMBER = "AT_SEQUENCE_NUMBER"
+    AFTER_SEQUENCE_NUMBER = "AFTER_SEQUENCE_NUMBER"
+    AT_TIMESTAMP = "AT_TIMESTAMP"
+
+
+@dataclass(frozen=True, slots=True)
+class PutRecord:
+    """A record to put: its partition key picks the shard (MD5 of the key, 128-bit)."""
+
+    partition_key: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """Outcome of one record of a `put_records` call, in request order.
+
+    Exactly one of (``sequence_number``, ``error_code``) is set.
+    """
+
+    shard_id: str | None
+    sequence_number: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the record was stored."""
+        return self.error_code is None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    """A record read from a shard."""
+
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival: datetime  # approximate arrival time, aware UTC
+
+
+@dataclass(frozen=True, slots=True)
+class GetRecordsResult:
+    """One page of a shard. ``next_iterator`` is None only when the shard is closed."""
+
+    records: list[StreamRecord]
+    next_iterator: str | None
+    millis_behind_latest: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShardInfo:
+    """A shard and the inclusive range of 128-bit hash keys it owns."""
+
+    shard_id: str
+    starting_hash_key: int
+    ending_hash_key: int
+
+
+@runtime_checkable
+class Stream(Protocol):
+    """A sharded, ordered, retained log of records (Kinesis semantics).
+
+    Guarantees every backend keeps:
+      * records with one partition key go to one shard, in put order;
+      * sequence numbers increase strictly within a shard (compare with `sequence_key`);
+      * a record is readable until retention trims it.
+    """
+
+    name: str
+
+    def list_shards(self) -> list[ShardInfo]:
+        """Return the open shards in hash-key order."""
+        ...
+
+    def put_records(self, records: Sequence[PutRecord]) -> list[PutResult]:
+        """Append records; return one result per record, in request order.
+
+        A record may fail alone (``error_code`` = ``ProvisionedThroughputExceededException``
+        or ``InternalFailure``) while the others are stored: the caller retries only
+        the failed ones. Order within a partition key holds among the stored records.
+
+        Raises:
+            ValueError: more than 500 records, over 5 MiB in all, a record over 1 MiB,
+                or an empty or over-long partition key (the whole call is refused).
+            TransientError: the call failed as a whole and may be retried.
+        """
+        ...
+
+    def get_shard_iterator(
+        self,
+        shard_id: str,
+        iterator_type: IteratorType,
+        *,
+        sequence_number: str | None = None,
+        timestamp: datetime | None = None,
+    ) -> str:
+        """Return an opaque iterator for `get_records`.
+
+        ``sequence_number`` goes with AT_/AFTER_SEQUENCE_NUMBER, ``timestamp`` with
+        AT_TIMESTAMP. Raises ValueError on an unknown shard or a missing argument.
+        """
+        ...
+
+    def get_records(self, iterator: str, *, limit: int = 10_000) -> GetRecordsResult:
+        """Read up to ``limit`` records from the iterator's position, in sequence order.
+
+        An empty page is normal (nothing new yet); keep the returned next iterator.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections; the stream's data stays."""
+        ...
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    """Named consumers' positions: the last sequence number each has fully processed per shard."""
+
+    def get_checkpoint(self, consumer: str, shard_id: str) -> str | None:
+        """Return the consumer's last processed sequence number on the shard, or None."""
+        ...
+
+    def set_checkpoint(self, consumer: str, shard_id: str, sequence_number: str) -> None:
+        """Record progress. Durable when it returns; never moves a checkpoint backwards."""
+        ...
+
+    def checkpoints(self) -> dict[str, dict[str, str]]:
+        """Return every checkpoint as ``{consumer: {shard_id: sequence_number}}``."""
+        ...
+
+
+def sequence_key(sequence_number: str) -> int:
+    """Sort key of a sequence number (Kinesis' are decimal strings of up to 128 bits)."""
+    return int(sequence_number)
+
+
+def hash_key(partition_key: str) -> int:
+    """The 128-bit hash Kinesis maps a partition key with (MD5, big-endian)."""
+    return int.from_bytes(hashlib.md5(partition_key.encode()).digest(), "big")  # noqa: S324
+
+
+def even_shard_ranges(count: int) -> list[tuple[int, int]]:
+    """Split the hash-key space into ``count`` contiguous inclusive ranges, as CreateStream does."""
+    step = HASH_KEY_SPACE // count
+    return [
+        (i * step, HASH_KEY_SPACE - 1 if i == count - 1 else (i + 1) * step - 1)
+        for i in range(count)
+    ]
+
+
+def check_put_batch(records: Sequence[PutRecord]) -> None:
+    """Raise ValueError if a PutRecords request breaks Kinesis' limits."""
+    if not records:
+        raise ValueError("put_records needs at least one record")
+    if len(records) > MAX_PUT_RECORDS:
+        raise ValueError(f"{len(records)} records in one put; the limit is {MAX_PUT_RECORDS}")
+    total = 0
+    for i, rec in enumerate(records):
+        if not rec.partition_key or len(rec.partition_key) > MAX_PARTITION_KEY_CHARS:
+            raise ValueError(f"record {i}: partition key must be 1-256 characters")
+        size = len(rec.data) + len(rec.partition_key.encode())
+        if size > MAX_RECORD_BYTES:
+            raise ValueError(f"record {i} is {size} bytes; the limit is 1 MiB")
+        total += size
+    if total > MAX_PUT_BYTES:
+        raise ValueError(f"put of {total} bytes; the limit is 5 MiB per call")
