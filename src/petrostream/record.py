@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -26,14 +26,14 @@ try:  # orjson is several times faster; the stdlib is the fallback (e.g. a lean 
     def _dumps(obj: Mapping[str, Any]) -> bytes:
         return orjson.dumps(obj)
 
-    _loads = orjson.loads
+    _loads: Callable[[bytes], Any] = orjson.loads
     _JSONDecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError,)
 except ImportError:  # pragma: no cover - exercised in the Lambda runtime
 
     def _dumps(obj: Mapping[str, Any]) -> bytes:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
 
-    _loads = json.loads
+    _loads = json.loads  # type: ignore[assignment]
     _JSONDecodeError = (json.JSONDecodeError, UnicodeDecodeError)
 
 MAX_RECORD_BYTES: Final = 1024 * 1024  # Kinesis: a record's data blob is at most 1 MiB
