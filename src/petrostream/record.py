@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - exercised in the Lambda runtime
     def _dumps(obj: Mapping[str, Any]) -> bytes:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
 
-    _loads = json.loads  # type: ignore[assignment]
+    _loads = json.loads
     _JSONDecodeError = (json.JSONDecodeError, UnicodeDecodeError)
 
 MAX_RECORD_BYTES: Final = 1024 * 1024  # Kinesis: a record's data blob is at most 1 MiB
