@@ -1,19 +1,37 @@
 """Every CLI verb, collected for registration on the root group.
 
-Each module below owns its verbs and lists them in ``COMMANDS``.
+Each module below owns its verbs and lists them in ``COMMANDS``; command
+modules import only click at module level, heavy imports stay in the bodies.
 """
 
 from __future__ import annotations
 
 import click
 
-from petrostream.cli import dataset, demo, lake, replay, run, stream
+from petrostream.cli import (
+    aws,
+    catalog,
+    dataset,
+    demo,
+    evaluate,
+    lake,
+    query,
+    replay,
+    run,
+    serve,
+    stream,
+)
 
 ALL: list[click.Command] = [
-    *dataset.COMMANDS,
-    *stream.COMMANDS,
+    *demo.COMMANDS,
     *replay.COMMANDS,
     *run.COMMANDS,
+    *catalog.COMMANDS,
+    *query.COMMANDS,
     *lake.COMMANDS,
-    *demo.COMMANDS,
+    *evaluate.COMMANDS,
+    *serve.COMMANDS,
+    *stream.COMMANDS,
+    *dataset.COMMANDS,
+    *aws.COMMANDS,
 ]
