@@ -1,0 +1,152 @@
+"""The notifier contract: how an alert leaves PetroStream.
+
+Backends share nothing (SNS, SMTP, an HTTP webhook, a log line), so the
+contract is a `typing.Protocol`. Every backend lives in its own module and
+imports its library lazily; this module is pure and ships in the Lambda zip.
+
+Delivery is at-least-once: a caller that sees `TransientError` retries the same
+alert later, so a receiver may see an alert twice after a crash. Alert ids are
+deterministic (the detector derives them from the well, the rule and the
+opening reading), so receivers and `AlertStore` deduplicate on
+`notification_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from petrostream.errors import PetroStreamError, TransientError
+
+__all__ = [
+    "AlertLike",
+    "DeliveryError",
+    "Notifier",
+    "TransientError",
+    "alert_payload",
+    "alert_subject",
+    "notification_key",
+    "ts_millis",
+]
+
+
+class DeliveryError(PetroStreamError):
+    """A notifier refused an alert for good (bad address, 4xx from a webhook).
+
+    Retrying the same call will not help; the outbox keeps the delivery as
+    ``failed`` so an operator can fix the configuration and retry it.
+    """
+
+
+@runtime_checkable
+class AlertLike(Protocol):
+    """What a notifier reads from an alert (`petrostream.detect.base.Alert` has it)."""
+
+    @property
+    def alert_id(self) -> str:
+        """Deterministic id: a retried batch yields the same id."""
+        ...
+
+    @property
+    def well_id(self) -> str:
+        """The well."""
+        ...
+
+    @property
+    def rule(self) -> str:
+        """The rule or detector that fired."""
+        ...
+
+    @property
+    def severity(self) -> str:
+        """``info``, ``warning`` or ``critical``."""
+        ...
+
+    @property
+    def status(self) -> str:
+        """``open`` or ``closed``."""
+        ...
+
+    @property
+    def message(self) -> str:
+        """A human sentence."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the alert as a JSON-ready dict (the `alerts` table's columns)."""
+        ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Delivers one alert to people or systems.
+
+    Implementations: `LogNotifier`, `SnsNotifier`, `SmtpNotifier`, `WebhookNotifier`,
+    `FanoutNotifier`, `OutboxNotifier`; `petrostream.testing.notifier` has doubles.
+    """
+
+    name: str
+
+    def notify(self, alert: AlertLike) -> None:
+        """Deliver ``alert``; return only once the receiver accepted it.
+
+        Called once per alert state change (an alert opening, then closing), in
+        detection order for one well. May be called again with the same alert
+        after a crash or a retried batch: receivers dedupe on `notification_key`.
+
+        Raises:
+            TransientError: delivery failed for a reason that may pass (timeout,
+                throttling, 5xx); the caller retries later and loses nothing.
+            DeliveryError: the receiver refused the alert for good.
+        """
+        ...
+
+
+def notification_key(alert: AlertLike) -> str:
+    """The idempotency key of one notification: the alert id and its status.
+
+    An alert is notified twice in its life (``open`` then ``closed``) under one id.
+    """
+    return f"{alert.alert_id}:{alert.status}"
+
+
+def ts_millis(value: Any) -> int | None:
+    """Epoch milliseconds of a timestamp given as datetime, record string, or number."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return int(aware.timestamp() * 1000)
+    if isinstance(value, int | float):
+        return int(value)
+    parsed = datetime.fromisoformat(str(value))  # also reads 'YYYY-MM-DD HH:MM:SS.mmm'
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def alert_payload(alert: AlertLike) -> dict[str, Any]:
+    """The alert as a JSON-safe dict: every field of ``to_dict()``, datetimes as UTC strings."""
+    payload = _jsonable(alert.to_dict())
+    assert isinstance(payload, dict)  # noqa: S101 - to_dict returns a mapping
+    return payload
+
+
+def alert_subject(alert: AlertLike) -> str:
+    """A one-line human subject: severity, status, well and rule (at most 100 characters)."""
+    subject = f"[PetroStream {alert.severity.upper()}] {alert.well_id} {alert.rule} {alert.status}"
+    return subject[:100]  # SNS and most mail clients cut subjects at 100 characters

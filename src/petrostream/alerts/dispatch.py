@@ -1,0 +1,180 @@
+"""Delivering one alert to several notifiers without losing it.
+
+* `RetryingNotifier` retries one notifier with exponential backoff (stateless:
+  what fails past the budget raises `TransientError` to the caller; the Lambda
+  handler turns that into a batch item failure and Lambda retries the batch).
+* `FanoutNotifier` delivers to several notifiers and raises if any failed.
+* `OutboxNotifier` is the local runtime's dispatcher: it records each alert in
+  the `AlertStore` first, then delivers to each notifier with a retry budget;
+  a delivery that still fails stays ``pending`` in the store (visible, with its
+  error) and `redeliver` sends it later. A notifier that already accepted a
+  notification is never called again for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from petrostream.alerts.base import (
+    AlertLike,
+    DeliveryError,
+    Notifier,
+    TransientError,
+    notification_key,
+)
+from petrostream.alerts.store import AlertStore
+
+_LOG = logging.getLogger(__name__)
+
+
+class RetryingNotifier:
+    """Retry ``inner`` on `TransientError`: ``attempts`` calls, doubling backoff."""
+
+    def __init__(
+        self,
+        inner: Notifier,
+        *,
+        attempts: int = 3,
+        backoff_s: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.attempts = max(1, attempts)
+        self.backoff_s = backoff_s
+        self._sleep = sleep
+
+    def notify(self, alert: AlertLike) -> None:
+        """Deliver with retries; raise the last `TransientError` past the budget."""
+        for attempt in range(self.attempts):
+            if attempt:
+                self._sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                self.inner.notify(alert)
+                return
+            except TransientError:
+                if attempt == self.attempts - 1:
+                    raise
+
+
+class FanoutNotifier:
+    """Deliver to every notifier in turn; raise `TransientError` naming those that failed.
+
+    Every notifier is tried even when an earlier one failed. Stateless: a retry
+    calls the notifiers that had succeeded again (use `OutboxNotifier` to avoid that).
+    """
+
+    name = "fanout"
+
+    def __init__(self, notifiers: Sequence[Notifier]) -> None:
+        self.notifiers = list(notifiers)
+
+    def notify(self, alert: AlertLike) -> None:
+        """Deliver to all; raise if any failed (DeliveryError only if all failures were final)."""
+        errors: list[tuple[str, Exception]] = []
+        for notifier in self.notifiers:
+            try:
+                notifier.notify(alert)
+            except (TransientError, DeliveryError) as exc:
+                errors.append((notifier.name, exc))
+        if not errors:
+            return
+        text = "; ".join(f"{name}: {exc}" for name, exc in errors)
+        if all(isinstance(exc, DeliveryError) for _, exc in errors):
+            raise DeliveryError(text)
+        raise TransientError(text)
+
+
+@dataclass(frozen=True)
+class RedeliveryResult:
+    """What one `OutboxNotifier.redeliver` pass did."""
+
+    sent: int
+    still_pending: int
+    failed: int
+
+
+class OutboxNotifier:
+    """Store-first fan-out with per-notifier delivery state (the local alert dispatcher).
+
+    `notify` never raises for a delivery failure: the alert is durable in the
+    store before any notifier is called, and a failed delivery is kept for
+    `redeliver`. It raises only if the store itself fails (then nothing was
+    promised and the caller retries the batch).
+    """
+
+    name = "outbox"
+
+    def __init__(
+        self,
+        store: AlertStore,
+        notifiers: Sequence[Notifier],
+        *,
+        attempts: int = 3,
+        backoff_s: float = 0.05,
+        redeliver_after_s: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        names = [n.name for n in notifiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"notifier names must be unique, got {names}")
+        self.store = store
+        self.notifiers = {n.name: n for n in notifiers}
+        self.attempts = max(1, attempts)
+        self.backoff_s = backoff_s
+        self.redeliver_after_s = redeliver_after_s
+        self._sleep = sleep
+        self._clock = clock
+
+    def notify(self, alert: AlertLike) -> None:
+        """Record the alert, then deliver it to each notifier that has not accepted it yet."""
+        self.store.record(alert)
+        key = notification_key(alert)
+        for name, notifier in self.notifiers.items():
+            if self.store.delivery_state(key, name) in ("sent", "failed"):
+                continue
+            self._deliver(alert, key, name, notifier, attempts=self.attempts)
+
+    def _deliver(
+        self, alert: AlertLike, key: str, name: str, notifier: Notifier, *, attempts: int
+    ) -> str:
+        error = ""
+        for attempt in range(attempts):
+            if attempt:
+                self._sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                notifier.notify(alert)
+            except DeliveryError as exc:
+                _LOG.error("alert %s refused by %s: %s", key, name, exc)
+                self.store.set_delivery(key, name, "failed", attempts=attempt + 1, error=str(exc))
+                return "failed"
+            except TransientError as exc:
+                error = str(exc)
+                continue
+            self.store.set_delivery(key, name, "sent", attempts=attempt + 1)
+            return "sent"
+        _LOG.warning("alert %s kept for later delivery to %s: %s", key, name, error)
+        self.store.set_delivery(
+            key,
+            name,
+            "pending",
+            attempts=attempts,
+            error=error,
+            next_attempt_at=self._clock() + self.redeliver_after_s,
+        )
+        return "pending"
+
+    def redeliver(self, *, include_failed: bool = False) -> RedeliveryResult:
+        """Try every due pending delivery once (and ``failed`` ones if asked); return counts."""
+        counts = {"sent": 0, "pending": 0, "failed": 0}
+        for alert, name in self.store.due(self._clock(), include_failed=include_failed):
+            notifier = self.notifiers.get(name)
+            if notifier is None:  # notifier no longer configured: leave it visible
+                counts["pending"] += 1
+                continue
+            counts[self._deliver(alert, notification_key(alert), name, notifier, attempts=1)] += 1
+        return RedeliveryResult(counts["sent"], counts["pending"], counts["failed"])

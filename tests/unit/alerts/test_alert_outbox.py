@@ -1,0 +1,158 @@
+"""AlertStore + OutboxNotifier: a failing notifier loses no alert; delivered ones never resend."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from petrostream.alerts.base import DeliveryError, TransientError
+from petrostream.alerts.dispatch import FanoutNotifier, OutboxNotifier, RetryingNotifier
+from petrostream.alerts.log import LogNotifier
+from petrostream.alerts.store import AlertStore
+from petrostream.testing.notifier import FailingNotifier, RecordingNotifier
+
+
+@dataclass(frozen=True)
+class FakeAlert:
+    alert_id: str = "id-1"
+    well_id: str = "WELL-00001"
+    rule: str = "p_pdg_high"
+    category: str = "process"
+    severity: str = "warning"
+    status: str = "open"
+    ts: str = "2024-05-01 10:00:00.000"
+    message: str = "P-PDG above 300 bar"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AlertStore:
+    return AlertStore(tmp_path / "alerts.db")
+
+
+def test_a_failing_notifier_keeps_the_alert_pending_then_redelivers(store: AlertStore) -> None:
+    # given a good and a flaky notifier (fails 4 calls, budget is 3 per pass)
+    good = RecordingNotifier("good")
+    flaky = FailingNotifier(name="flaky", fail_first=4)
+    clock = Clock()
+    outbox = OutboxNotifier(
+        store, [good, flaky], attempts=3, sleep=lambda s: None, clock=clock, redeliver_after_s=5
+    )
+    # when an alert is notified
+    outbox.notify(FakeAlert())
+    # then the good notifier got it, the flaky one is visibly pending with its error
+    assert good.keys == ["id-1:open"]
+    [pending] = store.deliveries(states=("pending",))
+    assert (pending.notifier, pending.attempts) == ("flaky", 3)
+    assert "injected failure" in (pending.last_error or "")
+    assert store.summary().pending_deliveries == 1
+    # when redelivery runs before the retry time: nothing is due
+    assert outbox.redeliver().sent == 0
+    # when time passes and redelivery runs twice (one more failure, then success)
+    clock.now += 10
+    assert outbox.redeliver().still_pending == 1
+    clock.now += 10
+    result = outbox.redeliver()
+    # then the flaky notifier finally has it, and the good one was not called again
+    assert result.sent == 1
+    assert [a.alert_id for a in flaky.delivered] == ["id-1"]
+    assert good.keys == ["id-1:open"]
+    assert store.summary().pending_deliveries == 0
+
+
+def test_a_repeated_notification_is_not_resent(store: AlertStore) -> None:
+    # given an alert already delivered
+    rec = RecordingNotifier()
+    outbox = OutboxNotifier(store, [rec], sleep=lambda s: None)
+    outbox.notify(FakeAlert())
+    # when a retried batch raises the same alert again, then closes it
+    outbox.notify(FakeAlert())
+    outbox.notify(replace(FakeAlert(), status="closed"))
+    # then open was sent once and close once
+    assert rec.keys == ["id-1:open", "id-1:closed"]
+    summary = store.summary()
+    assert (summary.alerts, summary.open_alerts, summary.by_rule) == (1, 0, {"p_pdg_high": 1})
+
+
+def test_a_refused_alert_is_failed_and_retryable_on_request(store: AlertStore) -> None:
+    refusing = FailingNotifier(name="mail", fail_first=1, permanent=True)
+    outbox = OutboxNotifier(store, [refusing], sleep=lambda s: None)
+    outbox.notify(FakeAlert())
+    assert [d.state for d in store.deliveries()] == ["failed"]
+    assert outbox.redeliver().sent == 0  # failed ones wait for an operator
+    assert outbox.redeliver(include_failed=True).sent == 1
+    assert [d.state for d in store.deliveries()] == ["sent"]
+
+
+def test_alert_store_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.db"
+    first = AlertStore(path)
+    OutboxNotifier(first, [FailingNotifier(fail_always=True)], sleep=lambda s: None).notify(
+        FakeAlert()
+    )
+    first.close()
+    reopened = AlertStore(path)
+    assert [a.alert_id for a in reopened.list_alerts()] == ["id-1"]
+    assert reopened.summary().pending_deliveries == 1
+
+
+def test_export_claims_are_exactly_once(store: AlertStore) -> None:
+    # given two alerts
+    store.record(FakeAlert())
+    store.record(FakeAlert(alert_id="id-2"))
+    # when an export batch is claimed but not marked (crash), then claimed again
+    batch, rows = store.claim_export() or (0, [])
+    again, rows_again = store.claim_export() or (0, [])
+    # then the same batch with the same rows comes back
+    assert (again, [r["alert_id"] for r in rows_again]) == (batch, ["id-1", "id-2"])
+    # when marked, a new alert forms the next batch alone
+    store.mark_exported(batch)
+    store.record(FakeAlert(alert_id="id-3"))
+    nxt, rows_next = store.claim_export() or (0, [])
+    assert nxt != batch and [r["alert_id"] for r in rows_next] == ["id-3"]
+    store.mark_exported(nxt)
+    assert store.claim_export() is None
+
+
+def test_retrying_notifier_retries_then_gives_up() -> None:
+    flaky = FailingNotifier(fail_first=2)
+    RetryingNotifier(flaky, attempts=3, sleep=lambda s: None).notify(FakeAlert())
+    assert len(flaky.delivered) == 1
+    with pytest.raises(TransientError):
+        RetryingNotifier(FailingNotifier(fail_always=True), sleep=lambda s: None).notify(
+            FakeAlert()
+        )
+
+
+def test_fanout_tries_every_notifier_and_reports_failures() -> None:
+    rec = RecordingNotifier()
+    with pytest.raises(TransientError, match="failing"):
+        FanoutNotifier([FailingNotifier(fail_always=True), rec]).notify(FakeAlert())
+    assert rec.keys == ["id-1:open"]
+    with pytest.raises(DeliveryError):
+        FanoutNotifier([FailingNotifier(fail_always=True, permanent=True)]).notify(FakeAlert())
+
+
+def test_log_notifier_appends_json_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "alerts.jsonl"
+    with caplog.at_level(logging.WARNING, logger="petrostream.alerts"):
+        LogNotifier(path).notify(FakeAlert())
+        LogNotifier(path).notify(FakeAlert(status="closed"))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["open", "closed"]
+    assert "WELL-00001 p_pdg_high open" in caplog.text
