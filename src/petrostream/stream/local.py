@@ -1,0 +1,617 @@
+"""The local stream: Kinesis semantics in one SQLite file (WAL), shared by processes.
+
+Layout (one file, ``<home>/stream.db``)::
+
+    meta(key, value)                       name, uid, retention, layout version
+    shards(num, shard_id, start_hash, end_hash, last_seq)
+    records(shard, seq, pkey, data)        PRIMARY KEY (shard, seq), WITHOUT ROWID
+    checkpoints(consumer, shard, seq)      PRIMARY KEY (consumer, shard)
+
+Why it is correct with several processes:
+
+* every ``put_records`` is ONE ``BEGIN IMMEDIATE`` transaction that reads each
+  shard's ``last_seq``, assigns the next sequence numbers and inserts the rows.
+  SQLite serializes writers, so two producers never get the same number and a
+  reader (WAL snapshot) never sees sequence ``n + 1`` without ``n``: a consumer
+  that reads "everything after my position" misses nothing and reads nothing twice;
+* WAL with ``synchronous=NORMAL``: a committed put survives a crash (kill -9) of
+  any process; only an OS crash or power loss may lose the last transactions
+  (https://www.sqlite.org/pragma.html#pragma_synchronous). That is the local
+  runtime's promise; use ``FULL`` durability (``durable=True``) if you need more.
+
+Sequence numbers are ``max(last + 1, arrival_ms << 20)`` per shard, so they
+increase strictly, never repeat after a trim, and carry the approximate arrival
+time (``seq >> 20`` milliseconds since the epoch): AT_TIMESTAMP and retention are
+primary-key range scans, and no extra column or index is paid for on every put.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import sqlite3
+import threading
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from petrostream.errors import ConfigError, PetroStreamError, TransientError
+from petrostream.stream.base import (
+    THROUGHPUT_EXCEEDED,
+    GetRecordsResult,
+    IteratorType,
+    PutRecord,
+    PutResult,
+    ShardInfo,
+    StreamRecord,
+    check_put_batch,
+    even_shard_ranges,
+    hash_key,
+)
+
+log = logging.getLogger(__name__)
+
+LAYOUT_VERSION: Final = "1"
+SEQ_TIME_SHIFT: Final = 20  # low bits of a sequence number: a counter within one millisecond
+MAX_GET_RECORDS: Final = 10_000  # GetRecords' Limit maximum
+MAX_SEQ: Final = 2**63 - 1  # SQLite INTEGER
+TRIM_INTERVAL_S: Final = 60.0  # how often a writer trims opportunistically
+TRIM_CHUNK: Final = 50_000  # rows deleted per transaction, so a long trim never blocks writers
+_ITERATOR_PREFIX: Final = "local"
+_PKEY_CACHE_MAX: Final = 65_536
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shards (
+    num INTEGER PRIMARY KEY,
+    shard_id TEXT NOT NULL UNIQUE,
+    start_hash TEXT NOT NULL,
+    end_hash TEXT NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS records (
+    shard INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    pkey TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (shard, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    consumer TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (consumer, shard)
+) WITHOUT ROWID;
+"""
+
+
+def shard_id_of(num: int) -> str:
+    """Kinesis-style shard id of shard number ``num`` (``shardId-000000000000``)."""
+    return f"shardId-{num:012d}"
+
+
+def _now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {moment.isoformat()} must be timezone-aware (UTC)")
+    return int(moment.timestamp() * 1000)
+
+
+def _parse_sequence(sequence_number: str | None, what: str) -> int:
+    if sequence_number is None:
+        raise ValueError(f"{what} needs a sequence_number")
+    if not sequence_number.isdigit() or int(sequence_number) > MAX_SEQ:
+        raise ValueError(f"{sequence_number!r} is not a sequence number of the local stream")
+    return int(sequence_number)
+
+
+class LocalStream:
+    """A durable, sharded stream with Kinesis semantics in one SQLite file.
+
+    It is also the `CheckpointStore` of its consumers: checkpoints live in the same
+    file, so ``describe()`` can show each consumer's lag. Open one object per
+    process (or thread group): it reconnects by itself after a ``fork``. Any number
+    of processes may put and read the same file at the same time.
+
+    Args:
+        path: the SQLite file; created with its parent folder on first open.
+        name: stream name, stored on creation.
+        shard_count: shards of a new stream; ignored when the file exists.
+        retention: how long records are kept, stored on creation (see `set_retention`);
+            ignored when the file exists.
+        fault_rate: fraction of the records of each put to fail with
+            ``ProvisionedThroughputExceededException`` (0 = never), to exercise retries.
+        seed: makes fault injection deterministic.
+        clock: returns the current aware UTC time (tests inject a fake one).
+        create: when False, a missing file raises `ConfigError` instead of being created.
+        durable: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL``
+            (survives any process crash).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        name: str = "petrostream",
+        shard_count: int = 2,
+        retention: timedelta = timedelta(hours=24),
+        fault_rate: float = 0.0,
+        seed: int | None = None,
+        clock: Callable[[], datetime] | None = None,
+        create: bool = True,
+        durable: bool = False,
+    ) -> None:
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be within [0, 1], got {fault_rate}")
+        if shard_count < 1:
+            raise ValueError(f"shard_count must be at least 1, got {shard_count}")
+        if retention <= timedelta(0):
+            raise ValueError("retention must be positive")
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise ConfigError(
+                f"no local stream at {self.path} yet: run `petrostream replay PATH` "
+                "(or `petrostream demo`) to create it, or check --home"
+            )
+        self._fault_rate = fault_rate
+        self._rng = random.Random(seed)  # noqa: S311 - fault injection, not crypto
+        self._clock = clock or _now_utc
+        self._synchronous = "FULL" if durable else "NORMAL"
+        self.busy_timeout_ms = 30_000
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._last_trim = float("-inf")
+        self._pkey_shard: dict[str, int] = {}
+        self._conn = self._connect()
+        self._init_layout(name, shard_count, retention)
+
+    # -- connection ---------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"{self.path} is not a PetroStream stream file ({exc}); "
+                "move it away or choose another --home"
+            ) from exc
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This process's connection (reopened after a fork: SQLite handles must not cross)."""
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._lock = threading.RLock()
+            self._conn = self._connect()
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
+        with self._lock, self._translated():
+            conn = self.conn
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._translated():
+            yield self.conn
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                raise TransientError(f"local stream {self.path} is busy ({text}); retry") from exc
+            raise PetroStreamError(f"local stream {self.path}: {text}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise PetroStreamError(f"local stream {self.path} is damaged: {exc}") from exc
+
+    def _init_layout(self, name: str, shard_count: int, retention: timedelta) -> None:
+        with self._write() as conn:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if not meta:
+                meta = {
+                    "version": LAYOUT_VERSION,
+                    "name": name,
+                    "uid": secrets.token_hex(8),
+                    "retention_s": str(retention.total_seconds()),
+                    "created": _now_utc().isoformat(),
+                }
+                conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+                conn.executemany(
+                    "INSERT INTO shards (num, shard_id, start_hash, end_hash) VALUES (?,?,?,?)",
+                    [
+                        (i, shard_id_of(i), str(lo), str(hi))
+                        for i, (lo, hi) in enumerate(even_shard_ranges(shard_count))
+                    ],
+                )
+            elif meta.get("version") != LAYOUT_VERSION:
+                raise ConfigError(
+                    f"{self.path} has stream layout {meta.get('version')}, this PetroStream "
+                    f"reads {LAYOUT_VERSION}; replay into a new --home"
+                )
+            rows = conn.execute(
+                "SELECT num, shard_id, start_hash, end_hash FROM shards ORDER BY num"
+            ).fetchall()
+        self.name: str = meta["name"]
+        self._uid = meta["uid"]
+        self._retention = timedelta(seconds=float(meta["retention_s"]))
+        self._shards = [ShardInfo(sid, int(lo), int(hi)) for _, sid, lo, hi in rows]
+        self._nums = [num for num, *_ in rows]
+        self._starts = [s.starting_hash_key for s in self._shards]
+        self._num_of = {s.shard_id: num for s, num in zip(self._shards, self._nums, strict=True)}
+        self._id_of = {num: s.shard_id for s, num in zip(self._shards, self._nums, strict=True)}
+
+    # -- Stream -------------------------------------------------------------------
+
+    @property
+    def retention(self) -> timedelta:
+        """How long records are kept (stored in the file)."""
+        return self._retention
+
+    def set_retention(self, retention: timedelta) -> None:
+        """Change the stream's retention (as Increase/DecreaseStreamRetentionPeriod)."""
+        if retention <= timedelta(0):
+            raise ValueError("retention must be positive")
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'retention_s'",
+                (str(retention.total_seconds()),),
+            )
+        self._retention = retention
+
+    def list_shards(self) -> list[ShardInfo]:
+        """Return the shards in hash-key order (a local stream never reshards)."""
+        return list(self._shards)
+
+    def _shard_for(self, partition_key: str) -> int:
+        num = self._pkey_shard.get(partition_key)
+        if num is None:
+            num = self._nums[bisect_right(self._starts, hash_key(partition_key)) - 1]
+            if len(self._pkey_shard) >= _PKEY_CACHE_MAX:
+                self._pkey_shard.clear()
+            self._pkey_shard[partition_key] = num
+        return num
+
+    def _failing(self, records: Sequence[PutRecord]) -> set[int]:
+        """Indices of the records this put fails (fault injection).
+
+        Exactly ``fault_rate * n`` of them (the fraction rounded at random, so it
+        holds on average for small puts too). For each chosen partition key the
+        failures are a *suffix* of that key's records in the put, as when a
+        throttled shard refuses the rest of a request: the stored records of a key
+        stay a prefix, so a producer that retries the failed ones before sending
+        newer ones keeps per-key order. Real Kinesis does not promise this.
+        """
+        n = len(records)
+        exact = self._fault_rate * n
+        count = int(exact) + (1 if self._rng.random() < exact - int(exact) else 0)
+        if count == 0:
+            return set()
+        by_key: dict[str, list[int]] = {}
+        for i, rec in enumerate(records):
+            by_key.setdefault(rec.partition_key, []).append(i)
+        keys = list(by_key)
+        self._rng.shuffle(keys)
+        tails = dict.fromkeys(keys, 0)
+        remaining = count
+        while remaining:
+            for key in keys:
+                room = len(by_key[key]) - tails[key]
+                if room and remaining:
+                    take = min(remaining, self._rng.randint(1, room))
+                    tails[key] += take
+                    remaining -= take
+        return {i for key in keys for i in by_key[key][len(by_key[key]) - tails[key] :]}
+
+    def put_records(self, records: Sequence[PutRecord]) -> list[PutResult]:
+        """Append records in one transaction; one result per record, in request order.
+
+        Records with one partition key land on one shard in request order. With
+        ``fault_rate`` > 0 some fail with ``ProvisionedThroughputExceededException``
+        and are not stored. Also trims expired records about once a minute.
+
+        Raises:
+            ValueError: the batch breaks a PutRecords limit (nothing is stored).
+            TransientError: the file stayed locked longer than the busy timeout.
+        """
+        check_put_batch(records)
+        failing = self._failing(records) if self._fault_rate else ()
+        shard_of = self._shard_for
+        targets = [shard_of(rec.partition_key) for rec in records]
+        now_ms = _to_ms(self._clock())
+        floor = now_ms << SEQ_TIME_SHIFT
+        rows: list[tuple[int, int, str, bytes]] = []
+        seqs: list[int] = []
+        with self._write() as conn:
+            last = dict(conn.execute("SELECT num, last_seq FROM shards").fetchall())
+            next_seq = {num: max(seq + 1, floor) for num, seq in last.items()}
+            for i, (rec, num) in enumerate(zip(records, targets, strict=True)):
+                if i in failing:
+                    seqs.append(0)
+                    continue
+                seq = next_seq[num]
+                next_seq[num] = seq + 1
+                seqs.append(seq)
+                rows.append((num, seq, rec.partition_key, rec.data))
+            conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
+            conn.executemany(
+                "UPDATE shards SET last_seq = ? WHERE num = ?",
+                [(seq - 1, num) for num, seq in next_seq.items() if seq - 1 > last[num]],
+            )
+        if time.monotonic() - self._last_trim >= TRIM_INTERVAL_S:
+            self.trim()
+        id_of = self._id_of
+        return [
+            PutResult(
+                None,
+                None,
+                THROUGHPUT_EXCEEDED,
+                "Rate exceeded for shard (injected by the local stream's fault_rate)",
+            )
+            if seq == 0
+            else PutResult(id_of[num], str(seq))
+            for seq, num in zip(seqs, targets, strict=True)
+        ]
+
+    def get_shard_iterator(
+        self,
+        shard_id: str,
+        iterator_type: IteratorType,
+        *,
+        sequence_number: str | None = None,
+        timestamp: datetime | None = None,
+    ) -> str:
+        """Return a self-contained iterator: shard + position, as text.
+
+        It stays valid for any `LocalStream` object on this file (another process,
+        a restart) and never expires; records it points past may be trimmed meanwhile.
+        """
+        num = self._num(shard_id)
+        kind = IteratorType(iterator_type)
+        if kind is IteratorType.TRIM_HORIZON:
+            after = 0
+        elif kind is IteratorType.LATEST:
+            after = int(self._last_seq(num))
+        elif kind is IteratorType.AT_SEQUENCE_NUMBER:
+            after = _parse_sequence(sequence_number, kind.value) - 1
+        elif kind is IteratorType.AFTER_SEQUENCE_NUMBER:
+            after = _parse_sequence(sequence_number, kind.value)
+        else:
+            if timestamp is None:
+                raise ValueError("AT_TIMESTAMP needs a timestamp")
+            after = max(0, (_to_ms(timestamp) << SEQ_TIME_SHIFT) - 1)
+        return self._iterator(num, after)
+
+    def _iterator(self, num: int, after: int) -> str:
+        return f"{_ITERATOR_PREFIX}:{self._uid}:{num}:{after}"
+
+    def _parse_iterator(self, iterator: str) -> tuple[int, int]:
+        try:
+            prefix, uid, num_text, after_text = iterator.split(":")
+            num, after = int(num_text), int(after_text)
+        except (ValueError, AttributeError):
+            raise ValueError(f"{iterator!r} is not a local stream iterator") from None
+        if prefix != _ITERATOR_PREFIX or uid != self._uid or num not in self._id_of:
+            raise ValueError(f"iterator {iterator!r} belongs to another stream than {self.path}")
+        return num, after
+
+    def get_records(self, iterator: str, *, limit: int = MAX_GET_RECORDS) -> GetRecordsResult:
+        """Read up to ``limit`` (1-10,000) records after the iterator's position.
+
+        ``millis_behind_latest`` is 0 when the page reaches the shard's tip, else
+        how far (arrival time) the last returned record is behind now.
+        """
+        if not 1 <= limit <= MAX_GET_RECORDS:
+            raise ValueError(f"limit must be 1-{MAX_GET_RECORDS}, got {limit}")
+        num, after = self._parse_iterator(iterator)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT seq, pkey, data FROM records WHERE shard = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (num, after, limit),
+            ).fetchall()
+            if not rows:
+                return GetRecordsResult([], iterator, 0)
+            tip = conn.execute("SELECT last_seq FROM shards WHERE num = ?", (num,)).fetchone()[0]
+        shard_id = self._id_of[num]
+        arrivals: dict[int, datetime] = {}
+        records = []
+        fromtimestamp = datetime.fromtimestamp
+        for seq, pkey, data in rows:
+            ms = seq >> SEQ_TIME_SHIFT
+            arrival = arrivals.get(ms)
+            if arrival is None:
+                arrival = arrivals[ms] = fromtimestamp(ms / 1000, UTC)
+            records.append(StreamRecord(shard_id, str(seq), pkey, data, arrival))
+        last = rows[-1][0]
+        behind = 0 if last >= tip else max(0, _to_ms(self._clock()) - (last >> SEQ_TIME_SHIFT))
+        return GetRecordsResult(records, self._iterator(num, last), behind)
+
+    def close(self) -> None:
+        """Close this object's connection; the data stays in the file."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> LocalStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- retention ----------------------------------------------------------------
+
+    def trim(self) -> int:
+        """Delete the records older than the retention now; return how many were removed.
+
+        Runs in chunks of `TRIM_CHUNK` rows, one short transaction each, so producers
+        and consumers keep going meanwhile. Also called by `put_records` about once
+        a minute. Checkpoints are kept (a consumer behind the trim horizon resumes
+        at the oldest record still retained).
+        """
+        self._last_trim = time.monotonic()
+        cutoff_ms = _to_ms(self._clock() - self._retention)
+        cutoff = max(0, cutoff_ms) << SEQ_TIME_SHIFT
+        removed = 0
+        for num in self._nums:
+            while True:
+                with self._write() as conn:
+                    edge = conn.execute(
+                        "SELECT seq FROM records WHERE shard = ? AND seq < ? "
+                        "ORDER BY seq LIMIT 1 OFFSET ?",
+                        (num, cutoff, TRIM_CHUNK - 1),
+                    ).fetchone()
+                    bound = edge[0] + 1 if edge else cutoff
+                    removed += conn.execute(
+                        "DELETE FROM records WHERE shard = ? AND seq < ?", (num, bound)
+                    ).rowcount
+                if edge is None:
+                    break
+        if removed:
+            log.info(
+                "trimmed %d records older than %s from %s", removed, self._retention, self.path
+            )
+        return removed
+
+    # -- inspection ---------------------------------------------------------------
+
+    def _num(self, shard_id: str) -> int:
+        try:
+            return self._num_of[shard_id]
+        except KeyError:
+            known = ", ".join(self._num_of)
+            raise ValueError(f"no shard {shard_id!r} in stream {self.name!r} ({known})") from None
+
+    def _last_seq(self, num: int) -> int:
+        with self._read() as conn:
+            row = conn.execute("SELECT last_seq FROM shards WHERE num = ?", (num,)).fetchone()
+        return int(row[0])
+
+    def latest_sequence(self, shard_id: str) -> str | None:
+        """The last sequence number ever assigned on the shard, or None if it never had one."""
+        last = self._last_seq(self._num(shard_id))
+        return str(last) if last else None
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary: shards, record counts, retention, consumers and their lag.
+
+        Counting is a scan of the primary key: about a second per ten million records.
+        """
+        with self._read() as conn:
+            conn.execute("BEGIN")  # one snapshot for every count
+            try:
+                shards = []
+                for info, num in zip(self._shards, self._nums, strict=True):
+                    count, first, last = conn.execute(
+                        "SELECT count(*), min(seq), max(seq) FROM records WHERE shard = ?",
+                        (num,),
+                    ).fetchone()
+                    shards.append(
+                        {
+                            "shard_id": info.shard_id,
+                            "starting_hash_key": str(info.starting_hash_key),
+                            "ending_hash_key": str(info.ending_hash_key),
+                            "records": count,
+                            "first_sequence": None if first is None else str(first),
+                            "last_sequence": None if last is None else str(last),
+                        }
+                    )
+                consumers = []
+                for consumer, num, seq in conn.execute(
+                    "SELECT consumer, shard, seq FROM checkpoints ORDER BY consumer, shard"
+                ).fetchall():
+                    (lag,) = conn.execute(
+                        "SELECT count(*) FROM records WHERE shard = ? AND seq > ?", (num, seq)
+                    ).fetchone()
+                    consumers.append(
+                        {
+                            "consumer": consumer,
+                            "shard_id": self._id_of[num],
+                            "checkpoint": str(seq),
+                            "lag_records": lag,
+                        }
+                    )
+            finally:
+                conn.execute("COMMIT")
+        return {
+            "backend": "local",
+            "name": self.name,
+            "path": str(self.path),
+            "retention_hours": self._retention.total_seconds() / 3600,
+            "shards": shards,
+            "consumers": consumers,
+        }
+
+    # -- CheckpointStore ----------------------------------------------------------
+
+    def get_checkpoint(self, consumer: str, shard_id: str) -> str | None:
+        """Return the consumer's last processed sequence number on the shard, or None."""
+        num = self._num(shard_id)
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT seq FROM checkpoints WHERE consumer = ? AND shard = ?", (consumer, num)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_checkpoint(self, consumer: str, shard_id: str, sequence_number: str) -> None:
+        """Record progress; committed (crash-safe) when it returns.
+
+        A checkpoint never moves backwards: an older sequence number is ignored, so
+        a retried batch may checkpoint again safely.
+
+        Raises:
+            ValueError: unknown shard, or a sequence number this shard never assigned.
+        """
+        if not consumer:
+            raise ValueError("consumer name must not be empty")
+        num = self._num(shard_id)
+        seq = _parse_sequence(sequence_number, "set_checkpoint")
+        with self._write() as conn:
+            (last,) = conn.execute("SELECT last_seq FROM shards WHERE num = ?", (num,)).fetchone()
+            if seq > last:
+                raise ValueError(
+                    f"checkpoint {sequence_number} is past the last record of {shard_id} ({last})"
+                )
+            conn.execute(
+                "INSERT INTO checkpoints VALUES (?, ?, ?) ON CONFLICT (consumer, shard) "
+                "DO UPDATE SET seq = max(seq, excluded.seq)",
+                (consumer, num, seq),
+            )
+
+    def checkpoints(self) -> dict[str, dict[str, str]]:
+        """Return every checkpoint as ``{consumer: {shard_id: sequence_number}}``."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT consumer, shard, seq FROM checkpoints").fetchall()
+        out: dict[str, dict[str, str]] = {}
+        for consumer, num, seq in rows:
+            out.setdefault(consumer, {})[self._id_of[num]] = str(seq)
+        return out
