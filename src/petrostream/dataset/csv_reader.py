@@ -1,0 +1,274 @@
+"""Read 3W 1.x CSV instances in bounded memory.
+
+The file is read in line-aligned blocks of about ``batch_rows`` lines. Each
+block is parsed by ``pyarrow.csv`` straight into typed columns (the clean path:
+no per-row Python). A block that does not parse cleanly (an unparseable number,
+a wrong column count, a bad timestamp, an unknown label, a blank line) is cut in
+halves that are parsed again, down to small pieces read line by line in Python,
+so bad rows become :class:`Reject` objects with their exact line number while
+every good row around them is kept, at the cost of a few extra parses.
+
+Assumes one row per line (3W never quotes a newline into a value).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from petrostream.dataset.base import Instance, ReadingBatch, Reject
+from petrostream.dataset.columns import (
+    TIMESTAMP_TAG,
+    Layout,
+    assemble,
+    bad_label_mask,
+    bad_state_mask,
+    label_problem,
+    layout_of,
+    state_problem,
+)
+from petrostream.errors import DatasetError
+
+# Pieces at most this many lines long are read line by line.
+_CAREFUL_LINES: Final = 64
+# Bytes per block: about batch_rows lines, bounded either way.
+_MIN_BLOCK: Final = 1 << 16
+_MAX_BLOCK: Final = 1 << 26
+_MAX_HEADER: Final = 1 << 20
+# What pyarrow reads as null in a numeric column; the careful path uses the same list.
+_NULLS: Final[frozenset[str]] = frozenset(pacsv.ConvertOptions().null_values)
+_NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?inf(?:inity)?", re.I)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+
+
+class _Dirty(Exception):  # noqa: N818 - control flow, never leaves this module
+    """A piece the clean path cannot take whole."""
+
+
+def read_csv_instance(instance: Instance, *, batch_rows: int) -> Iterator[ReadingBatch]:
+    """Stream a 3W CSV file as reading batches of at most ``batch_rows`` rows.
+
+    Raises:
+        DatasetError: the file cannot be opened or its header is not a 3W header.
+    """
+    where = str(instance.path)
+    try:
+        handle = instance.path.open("rb")
+    except OSError as exc:
+        raise DatasetError(f"{where}: cannot open: {exc.strerror or exc}") from None
+    with handle:
+        header = handle.readline(_MAX_HEADER)
+        layout = _layout(header, where)
+        reader = _BlockReader(layout, where)
+        block_bytes = min(_MAX_BLOCK, max(_MIN_BLOCK, batch_rows * (14 * len(layout.tags) + 16)))
+        line = 2  # line 1 is the header
+        carry = b""
+        while True:
+            try:
+                data = handle.read(block_bytes)
+            except OSError as exc:
+                raise DatasetError(f"{where}: cannot read: {exc.strerror or exc}") from None
+            buffer = carry + data
+            if not data:
+                block, carry = buffer, b""  # the last line may lack its newline
+            else:
+                cut = buffer.rfind(b"\n")
+                if cut < 0:
+                    carry = buffer
+                    continue
+                block, carry = buffer[: cut + 1], buffer[cut + 1 :]
+            if block:
+                yield from reader.batches(instance, block, line, batch_rows)
+                line += _count_lines(block)
+            if not data:
+                return
+
+
+def _layout(header: bytes, where: str) -> Layout:
+    text = header.decode("utf-8-sig", errors="replace").strip("\r\n")
+    if not text.strip():
+        raise DatasetError(f"{where}: empty file, expected a 3W CSV header on line 1")
+    tags = [t.strip() for t in next(csv.reader([text]))]
+    if TIMESTAMP_TAG not in tags:
+        raise DatasetError(
+            f"{where}: line 1 is not a 3W CSV header (expected 'timestamp,P-PDG,...,class', "
+            f"got {text[:80]!r})"
+        )
+    return layout_of(tags, where=where)
+
+
+def _count_lines(block: bytes) -> int:
+    return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+
+
+class _BlockReader:
+    """Parses line-aligned blocks of one file; owns the pyarrow options."""
+
+    def __init__(self, layout: Layout, where: str) -> None:
+        self.layout = layout
+        self.where = where
+        self.read_options = pacsv.ReadOptions(column_names=list(layout.tags))
+        types: dict[str, pa.DataType] = {tag: pa.float64() for tag in layout.tags}
+        types[TIMESTAMP_TAG] = pa.timestamp("us")
+        self.convert_options = pacsv.ConvertOptions(column_types=types)
+        self.width = len(layout.tags)
+        self.index = {tag: i for i, tag in enumerate(layout.tags)}
+
+    def batches(
+        self, instance: Instance, block: bytes, first_line: int, batch_rows: int
+    ) -> Iterator[ReadingBatch]:
+        """Parse one block and cut it into batches; rejects go with the batch of their line."""
+        tables: list[pa.Table] = []
+        lines: list[np.ndarray] = []
+        rejects: list[Reject] = []
+        self._parse(block, first_line, tables, lines, rejects)
+        table = pa.concat_tables(tables) if tables else self.layout.schema.empty_table()
+        row_lines = np.concatenate(lines) if lines else np.empty(0, np.int64)
+        starts = list(range(0, max(table.num_rows, 1), batch_rows))
+        for k, start in enumerate(starts):
+            end = start + batch_rows
+            last = k == len(starts) - 1
+            low = int(row_lines[start]) if start < len(row_lines) else first_line
+            high = int(row_lines[end]) if end < len(row_lines) else None
+            mine = [
+                r
+                for r in rejects
+                if r.line is not None
+                and (k == 0 or r.line >= low)
+                and (last or high is None or r.line < high)
+            ]
+            piece = table.slice(start, batch_rows)
+            if piece.num_rows or mine:
+                yield ReadingBatch(instance, piece, low, mine)
+
+    def _parse(
+        self,
+        piece: bytes,
+        first_line: int,
+        tables: list[pa.Table],
+        lines: list[np.ndarray],
+        rejects: list[Reject],
+    ) -> None:
+        count = _count_lines(piece)
+        try:
+            table = self._clean(piece, count)
+        except _Dirty:
+            pass
+        else:
+            tables.append(table)
+            lines.append(np.arange(first_line, first_line + count, dtype=np.int64))
+            return
+        if count <= _CAREFUL_LINES:
+            self._careful(piece, first_line, tables, lines, rejects)
+            return
+        middle = piece.find(b"\n", len(piece) // 2)
+        if middle < 0 or middle + 1 >= len(piece):
+            middle = piece.rfind(b"\n", 0, len(piece) // 2)
+        if middle < 0:
+            self._careful(piece, first_line, tables, lines, rejects)
+            return
+        head, tail = piece[: middle + 1], piece[middle + 1 :]
+        self._parse(head, first_line, tables, lines, rejects)
+        self._parse(tail, first_line + _count_lines(head), tables, lines, rejects)
+
+    def _clean(self, piece: bytes, count: int) -> pa.Table:
+        """The columnar path: the whole piece or `_Dirty`."""
+        try:
+            raw = pacsv.read_csv(
+                io.BytesIO(piece),
+                read_options=self.read_options,
+                convert_options=self.convert_options,
+            )
+        except pa.ArrowInvalid:
+            raise _Dirty from None
+        if raw.num_rows != count:  # a blank line: find it line by line
+            raise _Dirty
+        stamps = raw.column(TIMESTAMP_TAG).combine_chunks()
+        if stamps.null_count:
+            raise _Dirty
+        layout = self.layout
+        columns = {tag: raw.column(tag).combine_chunks() for tag in layout.tags}
+        if layout.label and pc.any(bad_label_mask(columns[layout.label])).as_py():
+            raise _Dirty
+        if layout.state and pc.any(bad_state_mask(columns[layout.state])).as_py():
+            raise _Dirty
+        return assemble(layout, stamps, columns, raw.num_rows)
+
+    def _careful(
+        self,
+        piece: bytes,
+        first_line: int,
+        tables: list[pa.Table],
+        lines: list[np.ndarray],
+        rejects: list[Reject],
+    ) -> None:
+        """Line by line: every row is either kept or rejected with its reason."""
+        layout = self.layout
+        stamps: list[int] = []
+        values: dict[str, list[float | None]] = {tag: [] for tag in layout.tags}
+        kept: list[int] = []
+        for offset, raw_line in enumerate(piece.split(b"\n")):
+            text = raw_line.decode("utf-8", errors="replace").rstrip("\r")
+            if not text.strip():
+                continue  # a blank line (or the end of the piece) holds no reading
+            line = first_line + offset
+            row, problem = self._row(text)
+            if problem is not None:
+                rejects.append(Reject(self.where, line, problem, text))
+                continue
+            assert row is not None  # noqa: S101 - either a row or a problem
+            stamp, numbers = row
+            stamps.append(stamp)
+            for tag, value in numbers.items():
+                values[tag].append(value)
+            kept.append(line)
+        if not kept:
+            return
+        columns = {tag: pa.array(v, pa.float64()) for tag, v in values.items() if tag in values}
+        millis = pa.array(stamps, pa.int64()).cast(pa.timestamp("ms"))
+        tables.append(assemble(layout, millis, columns, len(kept)))
+        lines.append(np.array(kept, dtype=np.int64))
+
+    def _row(self, text: str) -> tuple[tuple[int, dict[str, float | None]] | None, str | None]:
+        fields = next(csv.reader([text]))
+        if len(fields) != self.width:
+            return None, f"wrong_column_count: expected {self.width} columns, got {len(fields)}"
+        stamp_text = fields[self.index[TIMESTAMP_TAG]]
+        stamp = _parse_timestamp(stamp_text)
+        if stamp is None:
+            return None, f"bad_timestamp: {stamp_text!r} is not a timestamp"
+        numbers: dict[str, float | None] = {}
+        for tag, field in zip(self.layout.tags, fields, strict=True):
+            if tag == TIMESTAMP_TAG:
+                continue
+            if field in _NULLS:
+                numbers[tag] = None
+            elif _NUMBER.fullmatch(field):
+                numbers[tag] = float(field)
+            else:
+                return None, f"bad_number: {tag} = {field!r} is not a number"
+        if self.layout.label and (problem := label_problem(numbers[self.layout.label])):
+            return None, problem
+        if self.layout.state and (problem := state_problem(numbers[self.layout.state])):
+            return None, problem
+        return (stamp, numbers), None
+
+
+def _parse_timestamp(text: str) -> int | None:
+    """Milliseconds since the epoch (UTC; zone-less text is UTC), or None if unparseable."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return (value - _EPOCH) // _MS
