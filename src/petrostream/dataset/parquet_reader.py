@@ -41,8 +41,9 @@ def read_parquet_instance(instance: Instance, *, batch_rows: int) -> Iterator[Re
         raise DatasetError(f"{where}: not a readable Parquet file ({exc})") from None
     with parquet:
         arrow_schema = parquet.schema_arrow
-        tags = [name for name in arrow_schema.names if name not in _pandas_range_index(parquet)]
         timestamp_tag = _timestamp_column(arrow_schema, parquet)
+        counters = _pandas_row_counters(parquet) - {timestamp_tag}
+        tags = [name for name in arrow_schema.names if name not in counters]
         layout = layout_of(tags, where=where, timestamp_tag=timestamp_tag)
         _check_types(layout, arrow_schema, timestamp_tag, where)
         row = 0
@@ -63,8 +64,8 @@ def _pandas_metadata(parquet: pq.ParquetFile) -> dict[str, object]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _pandas_range_index(parquet: pq.ParquetFile) -> set[str]:
-    """Columns pandas wrote only as a row counter (none when the index is stored)."""
+def _pandas_row_counters(parquet: pq.ParquetFile) -> set[str]:
+    """Unnamed pandas index columns (row counters unless they hold the timestamps)."""
     return {c for c in _index_columns(parquet) if c.startswith("__index_level_")}
 
 
