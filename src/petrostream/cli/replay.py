@@ -1,7 +1,168 @@
-"""CLI verbs: replay."""
+"""CLI verbs: replay (the producer)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+if TYPE_CHECKING:
+    from petrostream.producer import Progress, ReplaySummary
+    from petrostream.settings import Settings
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+def print_progress(progress: Progress) -> None:
+    """One progress line on stderr: rows/s, files done, rejects."""
+    click.echo(
+        f"replay: {progress.records_put:,} records put "
+        f"({progress.rate:,.0f}/s), {progress.rows_read:,} rows read, "
+        f"files {progress.files_done}/{progress.files}, "
+        f"rejects {progress.rejects:,}, retries {progress.retries:,}",
+        err=True,
+    )
+
+
+def print_summary(summary: ReplaySummary, *, per_instance: bool = True) -> None:
+    """The end-of-run summary on stdout."""
+    for line in summary.lines():
+        click.echo(line)
+    if per_instance and summary.per_instance:
+        click.echo("records put per instance:")
+        for instance_id, count in summary.per_instance.items():
+            lost = summary.undelivered.get(instance_id)
+            suffix = f"  ({lost:,} not delivered)" if lost else ""
+            click.echo(f"  {instance_id}  {count:,}{suffix}")
+
+
+def run_replay(
+    settings: Settings,
+    paths: list[Path],
+    *,
+    speed: float,
+    target: str,
+    limit_rows: int | None = None,
+    progress: bool = True,
+) -> ReplaySummary:
+    """Discover ``paths``, open the stream and replay; the CLI and the demo both call this.
+
+    Raises:
+        DatasetError: a path is not a 3W file or folder.
+        DeliveryError, ReplayInterrupted: as `petrostream.producer.replay`.
+    """
+    from datetime import UTC, datetime
+
+    from petrostream.dataset import discover
+    from petrostream.producer import SystemClock, rejects_file_for, replay
+    from petrostream.stream.factory import open_stream
+
+    instances = discover(paths)
+    clock = SystemClock()
+    stream = open_stream(settings, backend=target)
+    try:
+        return replay(
+            instances,
+            stream,
+            speed=speed,
+            clock=clock,
+            limit_rows=limit_rows,
+            rejects_path=rejects_file_for(settings.home, datetime.now(UTC)),
+            progress=print_progress if progress else None,
+        )
+    finally:
+        stream.close()
+
+
+@click.command("replay")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.0),
+    default=1.0,
+    show_default=True,
+    help="Time scale: 1 = real time, N = N times faster, 0 = as fast as possible.",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["local", "kinesis"]),
+    default="local",
+    show_default=True,
+    help="local: the SQLite stream under --home; kinesis: AWS (honours AWS_ENDPOINT_URL).",
+)
+@click.option("--stream-name", default=None, help="Stream name. [default: settings]")
+@click.option(
+    "--limit-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many readings.",
+)
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Local stream only: fraction of put records to refuse, to exercise retries.",
+)
+@click.option("--quiet", is_flag=True, help="No progress lines, no per-instance table.")
+@click.pass_context
+def replay_command(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    speed: float,
+    target: str,
+    stream_name: str | None,
+    limit_rows: int | None,
+    fault_rate: float | None,
+    quiet: bool,
+) -> None:
+    """Replay 3W files (CSV 1.x or Parquet 2.x; files or folders) into the stream.
+
+    Every instance starts now and keeps its original spacing scaled by --speed;
+    the wells are interleaved in time as a live fleet, one JSON record per
+    reading, keyed by well_id, with the current time injected as `ts`. Rejected
+    rows are counted and written to <home>/rejects/replay-<time>.jsonl.
+    Ctrl-C stops cleanly and says how far it got (exit code 130).
+    """
+    from petrostream.cli import settings_of
+    from petrostream.errors import ConfigError
+    from petrostream.producer import DeliveryError, ReplayInterrupted
+
+    settings = settings_of(ctx)
+    overrides: dict[str, Any] = {}
+    if stream_name is not None:
+        overrides["stream_name"] = stream_name
+    if fault_rate is not None:
+        if target != "local":
+            raise ConfigError(
+                "--fault-rate applies to the local stream only: drop it or use --target local"
+            )
+        overrides["fault_rate"] = fault_rate
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    try:
+        summary = run_replay(
+            settings,
+            list(paths),
+            speed=speed,
+            target=target,
+            limit_rows=limit_rows,
+            progress=not quiet,
+        )
+    except ReplayInterrupted as stop:
+        print_summary(stop.summary, per_instance=True)
+        click.secho(
+            f"interrupted: stopped cleanly after {stop.summary.records_put:,} records put "
+            "(per instance above); nothing half-written",
+            fg="yellow",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    except DeliveryError as failure:
+        print_summary(failure.summary, per_instance=True)
+        raise
+    print_summary(summary, per_instance=not quiet)
+
+
+COMMANDS: list[click.Command] = [replay_command]
