@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     parquet_codec: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = "zstd"
     rules_file: Path | None = Field(None, description="detection rules TOML (default: bundled)")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    athena_workgroup: str = Field("primary", description="Athena workgroup for --engine athena")
+    athena_output: str | None = Field(
+        None, description="Athena query results location, s3://bucket/prefix/ (else workgroup's)"
+    )
+    athena_database: str = Field(
+        "petrostream_db", description="Glue/Athena database of the lake's tables"
+    )
 
     @property
     def stream_path(self) -> Path:
