@@ -1,0 +1,264 @@
+"""Bulk decoding of stream records into Arrow, with a per-record fallback for rejects.
+
+The fast path hands the concatenated record bytes of a chunk to
+`pyarrow.json.read_json` with the canonical schema made explicit (unknown fields
+are inferred: new sensor columns), then checks the whole chunk with vectorized
+compute (required fields, timestamp format, finite numbers, safe partition
+values, valid column names). Only a chunk that fails is decoded again record by
+record with `petrostream.record.decode` — the same rules the real-time consumer
+applies — to find its rejects; its good records take the fast path again.
+
+A type conflict is never cast away: a string where a double is expected makes
+the record a reject (``wrong_type``).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from petrostream import schema
+from petrostream.errors import InvalidRecord
+from petrostream.record import decode
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from petrostream.stream.base import StreamRecord
+
+CHUNK_RECORDS: Final = 20_000
+TS_PATTERN: Final = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$"
+# A partition value becomes a folder name: no separators, no leading dot.
+WELL_ID_SAFE: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+COLUMN_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+RESERVED: Final = frozenset({"dt"})  # partition columns that are not record fields
+_TS_COLUMNS: Final = ("ts", "source_ts")
+_WELL_ID_RE: Final = re.compile(WELL_ID_SAFE)
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record the lake cannot store, kept with its reason and stream position."""
+
+    reason: str
+    detail: str
+    data: bytes
+    shard_id: str
+    sequence_number: str
+    arrival: datetime
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """Decoded readings and rejects of a batch of records.
+
+    ``table`` has the canonical columns (``ts``/``source_ts`` as timestamp[ms, UTC],
+    ``well_id`` and ``dt`` strings, absent sensors all null) plus any new numeric
+    columns as double, one row per good record in stream order; None if none.
+    """
+
+    table: pa.Table | None
+    rejects: list[Reject]
+
+
+class _ChunkInvalid(Exception):
+    """A chunk failed a vectorized check; the reason applies to some record of it."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _arrow_type(logical: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(),
+        "double": pa.float64(),
+        "int": pa.int32(),
+        # Parsed as text, checked against the record format, then cast.
+        "timestamp": pa.string(),
+    }[logical]
+
+
+def parse_schema() -> pa.Schema:
+    """The explicit schema the bulk JSON parse uses (canonical record columns)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(c, _arrow_type(schema.COLUMN_TYPES[c])) for c in schema.RECORD_COLUMNS]
+    )
+
+
+def decode_records(records: Sequence[StreamRecord], *, chunk: int = CHUNK_RECORDS) -> DecodedBatch:
+    """Decode ``records`` into one Arrow table plus rejects; never raises for bad data."""
+    tables = []
+    rejects: list[Reject] = []
+    for start in range(0, len(records), chunk):
+        part = records[start : start + chunk]
+        try:
+            tables.append(_bulk([r.data for r in part]))
+        except (_ChunkInvalid, ValueError, TypeError):  # pyarrow.ArrowInvalid is a ValueError
+            good, bad = _one_by_one(part)
+            rejects.extend(bad)
+            if good:
+                tables.append(good)
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return DecodedBatch(None, rejects)
+    return DecodedBatch(_concat(tables), rejects)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    import pyarrow as pa
+
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def _bulk(datas: list[bytes]) -> pa.Table:
+    """Parse records that are all expected valid; raise if any is not."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    if not datas:
+        raise _ChunkInvalid("empty", "no records")
+    joined = b"\n".join(datas)
+    # Alignment of rows with records: no record may hold a newline, and every record
+    # must start with "{" (so none parses to zero rows) -- then n rows means one each.
+    if joined.count(b"\n") != len(datas) - 1:
+        raise _ChunkInvalid("bad_json", "a record holds a newline")
+    starts = pc.binary_slice(pa.array(datas, pa.binary()), 0, 1)
+    if not pc.all(pc.equal(starts, pa.scalar(b"{", pa.binary()))).as_py():
+        raise _ChunkInvalid("bad_json", "a record is not a JSON object")
+    table = pj.read_json(
+        pa.BufferReader(joined),
+        read_options=pj.ReadOptions(block_size=max(1 << 20, len(joined) // 2 + 1)),
+        parse_options=pj.ParseOptions(
+            explicit_schema=parse_schema(), unexpected_field_behavior="infer"
+        ),
+    )
+    if table.num_rows != len(datas):
+        raise _ChunkInvalid("bad_json", "a record is not one JSON object")
+    return _validate(table)
+
+
+def _validate(table: pa.Table) -> pa.Table:
+    """Check a parsed chunk against the record rules; return it in lake types, plus ``dt``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for key in ("well_id", "ts"):
+        if table.column(key).null_count:
+            raise _ChunkInvalid("missing_field", f"required field {key!r} is missing")
+    for key in _TS_COLUMNS:
+        column = table.column(key)
+        if (
+            column.null_count < len(column)
+            and not pc.all(pc.match_substring_regex(column, TS_PATTERN)).as_py()
+        ):
+            raise _ChunkInvalid("bad_timestamp", f"{key} is not 'YYYY-MM-DD HH:MM:SS.mmm'")
+    if not pc.all(pc.match_substring_regex(table.column("well_id"), WELL_ID_SAFE)).as_py():
+        raise _ChunkInvalid("bad_well_id", "well_id cannot name a partition folder")
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if name in schema.COLUMN_TYPES and name not in RESERVED:
+            if name in _TS_COLUMNS:
+                column = column.cast(pa.timestamp("ms")).cast(pa.timestamp("ms", tz="UTC"))
+            columns[name] = column
+            continue
+        if name in RESERVED or not COLUMN_NAME.match(name):
+            raise _ChunkInvalid("bad_column", f"field {name!r} cannot be a lake column")
+        if pa.types.is_null(column.type):
+            continue  # a new field that is null everywhere here: absent
+        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            raise _ChunkInvalid("wrong_type", f"{name} is not a number")
+        columns[name] = column.cast(pa.float64())
+    for name, column in columns.items():
+        if (
+            pa.types.is_floating(column.type)
+            and column.null_count < len(column)
+            and not pc.all(pc.is_finite(column)).as_py()
+        ):
+            raise _ChunkInvalid("wrong_type", f"{name} is not a finite number")
+    columns["dt"] = pc.utf8_slice_codeunits(table.column("ts"), 0, 10)
+    return pa.table(columns)
+
+
+def _one_by_one(records: Sequence[StreamRecord]) -> tuple[pa.Table | None, list[Reject]]:
+    """Split a failed chunk into good records (decoded in bulk again) and rejects."""
+    good: list[StreamRecord] = []
+    rejects: list[Reject] = []
+    for rec in records:
+        try:
+            _check(decode(rec.data))
+        except InvalidRecord as exc:
+            rejects.append(_reject(rec, exc.reason, exc.detail))
+        else:
+            good.append(rec)
+    if not good:
+        return None, rejects
+    try:
+        return _bulk([r.data for r in good]), rejects
+    except (_ChunkInvalid, ValueError, TypeError):
+        pass
+    # Valid for the record codec yet not for Arrow (an int out of range, an impossible
+    # date, a duplicated key): find each such record alone.
+    tables = []
+    for rec in good:
+        try:
+            tables.append(_bulk([rec.data]))
+        except _ChunkInvalid as exc:
+            rejects.append(_reject(rec, exc.reason, exc.detail))
+        except (ValueError, TypeError) as exc:
+            rejects.append(_reject(rec, "wrong_type", str(exc).splitlines()[0]))
+    return (_concat(tables) if tables else None), rejects
+
+
+def _check(obj: dict[str, Any]) -> None:
+    """The lake's rules beyond the record codec's: partition and column names."""
+    if not _WELL_ID_RE.match(obj["well_id"]):
+        raise InvalidRecord("bad_well_id", f"well_id={obj['well_id']!r} cannot name a folder")
+    for name in obj:
+        if name in RESERVED or not COLUMN_NAME.match(name):
+            raise InvalidRecord("bad_column", f"field {name!r} cannot be a lake column")
+
+
+def _reject(rec: StreamRecord, reason: str, detail: str) -> Reject:
+    return Reject(reason, detail, rec.data, rec.shard_id, rec.sequence_number, rec.arrival)
+
+
+def rejects_table(rejects: Sequence[Reject], consumer: str) -> pa.Table:
+    """The ``rejects`` table rows of ``rejects`` (``dt`` = arrival date, the partition)."""
+    import pyarrow as pa
+
+    payloads, encodings = [], []
+    for r in rejects:
+        try:
+            payloads.append(r.data.decode("utf-8"))
+            encodings.append("utf-8")
+        except UnicodeDecodeError:
+            payloads.append(base64.b64encode(r.data).decode("ascii"))
+            encodings.append("base64")
+    arrivals = pa.array([r.arrival for r in rejects], pa.timestamp("ms", tz="UTC"))
+    return pa.table(
+        {
+            "reason": pa.array([r.reason for r in rejects], pa.string()),
+            "detail": pa.array([r.detail for r in rejects], pa.string()),
+            "payload": pa.array(payloads, pa.string()),
+            "payload_encoding": pa.array(encodings, pa.string()),
+            "shard_id": pa.array([r.shard_id for r in rejects], pa.string()),
+            "sequence_number": pa.array([r.sequence_number for r in rejects], pa.string()),
+            "arrival": arrivals,
+            "consumer": pa.array([consumer] * len(rejects), pa.string()),
+            "dt": pa.array([r.arrival.astimezone(UTC).strftime("%Y-%m-%d") for r in rejects]),
+        }
+    )
