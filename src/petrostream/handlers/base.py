@@ -1,0 +1,166 @@
+"""Contracts of the handler's backends: detection state, dead letters, the detection engine.
+
+Pure (stdlib only): the Lambda zip carries it. Backends live in their own
+modules: `local_backends` (SQLite under the home), `dynamodb` (state on AWS),
+`sqs` (dead letters on AWS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from petrostream.alerts.base import AlertLike
+from petrostream.errors import PetroStreamError
+
+
+class StateConflict(PetroStreamError):  # noqa: N818 - a condition, as DynamoDB names it
+    """Another invocation saved newer state for the well first (conditional write failed).
+
+    The handler reports the well's records as batch item failures; the retry
+    reloads the newer state and skips the records it already covers.
+    """
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """A well's detection state as stored.
+
+    Attributes:
+        data: the detector's serialized state (``DetectionState.to_bytes()``), None if new.
+        version: incremented by every save; 0 when nothing was stored yet.
+        positions: per shard, the last sequence number the state already covers.
+            Records at or before it are duplicates (a retried batch) and are skipped.
+    """
+
+    data: bytes | None = None
+    version: int = 0
+    positions: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Per-well detection state across invocations, with optimistic concurrency.
+
+    Kinesis gives one well (one partition key) to one shard and one shard to one
+    invocation at a time, so conflicts come only from a stale retry or a
+    misconfigured parallelization factor; a version check turns them into a
+    retry instead of a lost update.
+    """
+
+    def load(self, well_id: str) -> StoredState:
+        """Return the well's state (``StoredState()`` when there is none).
+
+        Raises:
+            TransientError: the store cannot be reached now.
+        """
+        ...
+
+    def save(
+        self, well_id: str, data: bytes, positions: Mapping[str, str], *, expected_version: int
+    ) -> int:
+        """Store new state if the stored version is still ``expected_version``; return the new one.
+
+        Raises:
+            StateConflict: the stored version moved on (nothing was written).
+            TransientError: the store cannot be reached now (nothing promised).
+        """
+        ...
+
+    def was_notified(self, key: str) -> bool:
+        """True if the notification ``key`` (``alert_id:status``) was already delivered."""
+        ...
+
+    def mark_notified(self, key: str) -> None:
+        """Remember that ``key`` was delivered, so a retried batch does not send it again."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that cannot be processed, with why and where it came from."""
+
+    reason: str
+    detail: str
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival: float  # epoch seconds (approximateArrivalTimestamp)
+    event_source_arn: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``data`` as latin-1 text would corrupt; it is base64 encoded)."""
+        import base64
+
+        return {
+            "reason": self.reason,
+            "detail": self.detail,
+            "shard_id": self.shard_id,
+            "sequence_number": self.sequence_number,
+            "partition_key": self.partition_key,
+            "data_base64": base64.b64encode(self.data).decode(),
+            "approximate_arrival_timestamp": self.arrival,
+            "event_source_arn": self.event_source_arn,
+        }
+
+
+@runtime_checkable
+class DeadLetterSink(Protocol):
+    """Where undecodable records go (the SQS dead-letter queue on AWS, a table locally)."""
+
+    def put(self, letters: Sequence[DeadLetter]) -> None:
+        """Store the dead letters durably before returning.
+
+        Idempotent per (shard_id, sequence_number) where the backend allows it; a
+        retried batch may send a letter twice to SQS (consumers dedupe on those).
+
+        Raises:
+            TransientError: not stored; the handler fails those records so Lambda retries.
+        """
+        ...
+
+
+@runtime_checkable
+class DetectionEngine(Protocol):
+    """The handler's view of detection: state (de)serialization plus the pure step."""
+
+    def load_state(self, data: bytes | None) -> Any:
+        """Rebuild a well's state from bytes (None: a fresh state)."""
+        ...
+
+    def dump_state(self, state: Any) -> bytes:
+        """Serialize a well's state."""
+        ...
+
+    def detect(
+        self, state: Any, readings: Sequence[Mapping[str, Any]]
+    ) -> tuple[Any, list[AlertLike]]:
+        """Run detection over one well's readings in order; return the new state and alerts."""
+        ...
+
+
+class PureDetectionEngine:
+    """`DetectionEngine` over `petrostream.detect.base` (``Detector`` + ``DetectionState``)."""
+
+    def __init__(self, rules_file: str | None = None) -> None:
+        from petrostream.detect.base import DetectionState, Detector, load_rules
+
+        self._state_type = DetectionState
+        self._detector = Detector(rules=load_rules(rules_file))
+
+    def load_state(self, data: bytes | None) -> Any:
+        """``DetectionState.from_bytes`` or a fresh ``DetectionState()``."""
+        return self._state_type.from_bytes(data) if data else self._state_type()
+
+    def dump_state(self, state: Any) -> bytes:
+        """``state.to_bytes()``."""
+        return bytes(state.to_bytes())
+
+    def detect(
+        self, state: Any, readings: Sequence[Mapping[str, Any]]
+    ) -> tuple[Any, list[AlertLike]]:
+        """``Detector.detect``."""
+        new_state, alerts = self._detector.detect(state, readings)
+        return new_state, list(alerts)

@@ -1,0 +1,157 @@
+"""Local handler backends: detection state and dead letters in SQLite under the home.
+
+Both live in ``<home>/realtime.db`` (WAL), so one process can crash at any point
+and the next run finds state, notified keys and dead letters consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from petrostream.errors import TransientError
+from petrostream.handlers.base import DeadLetter, StateConflict, StoredState
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS detection_state (
+    well_id TEXT PRIMARY KEY,
+    state BLOB NOT NULL,
+    version INTEGER NOT NULL,
+    positions TEXT NOT NULL,       -- JSON {shard_id: sequence_number}
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notified (
+    key TEXT PRIMARY KEY,          -- alert_id:status
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    shard_id TEXT NOT NULL,
+    sequence_number TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    partition_key TEXT NOT NULL,
+    data BLOB NOT NULL,
+    arrival REAL NOT NULL,
+    event_source_arn TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (shard_id, sequence_number)
+);
+"""
+
+
+class _Db:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self.conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(_SCHEMA)
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            with self.lock:
+                return self.conn.execute(sql, args)
+        except sqlite3.OperationalError as exc:  # locked / busy past the timeout
+            raise TransientError(f"{self.path}: {exc}") from None
+
+
+class SqliteStateStore:
+    """`StateStore` in ``detection_state`` and ``notified`` tables of a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = _Db(path)
+
+    def load(self, well_id: str) -> StoredState:
+        """The well's stored state, or an empty one."""
+        row = self._db.execute(
+            "SELECT state, version, positions FROM detection_state WHERE well_id = ?", (well_id,)
+        ).fetchone()
+        if row is None:
+            return StoredState()
+        return StoredState(bytes(row[0]), int(row[1]), json.loads(row[2]))
+
+    def save(
+        self, well_id: str, data: bytes, positions: Mapping[str, str], *, expected_version: int
+    ) -> int:
+        """Conditional upsert on ``version``; raises `StateConflict` if it moved."""
+        new = expected_version + 1
+        args = (data, new, json.dumps(dict(positions), sort_keys=True), time.time())
+        if expected_version == 0:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO detection_state"
+                " (state, version, positions, updated_at, well_id) VALUES (?, ?, ?, ?, ?)",
+                (*args, well_id),
+            )
+        else:
+            cur = self._db.execute(
+                "UPDATE detection_state SET state = ?, version = ?, positions = ?, updated_at = ?"
+                " WHERE well_id = ? AND version = ?",
+                (*args, well_id, expected_version),
+            )
+        if cur.rowcount != 1:
+            raise StateConflict(f"state of {well_id} moved past version {expected_version}")
+        return new
+
+    def was_notified(self, key: str) -> bool:
+        """Whether ``key`` was marked."""
+        row = self._db.execute("SELECT 1 FROM notified WHERE key = ?", (key,)).fetchone()
+        return row is not None
+
+    def mark_notified(self, key: str) -> None:
+        """Mark ``key`` (idempotent)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO notified (key, at) VALUES (?, ?)", (key, time.time())
+        )
+
+
+class SqliteDeadLetters:
+    """`DeadLetterSink` in a ``dead_letters`` table; idempotent per shard and sequence."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = _Db(path)
+
+    def put(self, letters: Sequence[DeadLetter]) -> None:
+        """Insert each letter once."""
+        now = time.time()
+        with self._db.lock:
+            for d in letters:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        d.shard_id,
+                        d.sequence_number,
+                        d.reason,
+                        d.detail,
+                        d.partition_key,
+                        d.data,
+                        d.arrival,
+                        d.event_source_arn,
+                        now,
+                    ),
+                )
+
+    def list(self, *, limit: int = 100) -> list[DeadLetter]:
+        """The most recent dead letters first."""
+        rows = self._db.execute(
+            "SELECT reason, detail, shard_id, sequence_number, partition_key, data, arrival,"
+            " event_source_arn FROM dead_letters ORDER BY at DESC, shard_id,"
+            " CAST(sequence_number AS INTEGER) DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            DeadLetter(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), float(r[6]), r[7]) for r in rows
+        ]
+
+    def count_by_reason(self) -> dict[str, int]:
+        """How many dead letters per reason."""
+        rows = self._db.execute(
+            "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason ORDER BY reason"
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}

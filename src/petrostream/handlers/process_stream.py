@@ -1,0 +1,347 @@
+"""The Lambda handler for the Kinesis trigger (DESIGN: "The Lambda contract").
+
+``lambda_handler(event, context)`` is glue, as in Powertools' batch utility
+(re-implemented here to keep the zip small): it parses the real Kinesis event,
+calls `process_batch`, and returns ``{"batchItemFailures": [...]}``
+(ReportBatchItemFailures). The local runtime calls the same function with
+Kinesis-shaped events (`petrostream.runtime.event_source`).
+
+Per batch: decode every record (an undecodable one goes to the dead-letter sink
+with its reason and never blocks its shard); group the readings per well; per
+well load the detection state, skip records the state already covers (a
+retried batch), run detection, notify each alert not yet notified, save the
+state with a conditional write; emit metrics. A well whose notification or
+state save fails has its records reported as failures: for each shard, the
+first failed record and every record after it, because Lambda retries from the
+lowest reported sequence number
+(https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html).
+
+Importing this module imports no duckdb and no pyarrow (a test checks it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from petrostream import record
+from petrostream.alerts.base import AlertLike, DeliveryError, Notifier, notification_key
+from petrostream.errors import InvalidRecord, TransientError
+from petrostream.handlers.base import (
+    DeadLetter,
+    DeadLetterSink,
+    DetectionEngine,
+    StateConflict,
+    StateStore,
+)
+from petrostream.handlers.config import HandlerConfig
+from petrostream.metrics import base as metric
+from petrostream.metrics.base import MetricPoint, MetricsSink
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KinesisRecord:
+    """One record of a Kinesis event, decoded from its envelope (data still raw)."""
+
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes | None  # None when the base64 itself is broken
+    arrival: float  # approximateArrivalTimestamp, epoch seconds
+    event_source_arn: str
+
+
+def parse_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
+    """Read ``event["Records"]`` (the shape AWS sends; see tests/events/).
+
+    The shard comes from ``eventID`` (``shardId-…:<sequence>``).
+    """
+    out: list[KinesisRecord] = []
+    for item in event.get("Records", []):
+        kinesis = item["kinesis"]
+        try:
+            data: bytes | None = base64.b64decode(kinesis["data"], validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            data = None
+        out.append(
+            KinesisRecord(
+                shard_id=str(item.get("eventID", "")).split(":", 1)[0] or "shardId-000000000000",
+                sequence_number=str(kinesis["sequenceNumber"]),
+                partition_key=str(kinesis.get("partitionKey", "")),
+                data=data,
+                arrival=float(kinesis.get("approximateArrivalTimestamp") or 0.0),
+                event_source_arn=str(item.get("eventSourceARN", "")),
+            )
+        )
+    return out
+
+
+@dataclass
+class Backends:
+    """What the handler talks to; built once per process (`build_backends`)."""
+
+    state: StateStore
+    notifier: Notifier
+    dead_letters: DeadLetterSink
+    metrics: MetricsSink
+    engine: DetectionEngine
+    clock: Callable[[], float] = time.time
+
+
+@dataclass
+class BatchReport:
+    """What one `process_batch` call did."""
+
+    records: int = 0
+    processed: int = 0
+    duplicates: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[AlertLike] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # sequence numbers, event order
+    errors: list[str] = field(default_factory=list)
+
+    def response(self) -> dict[str, list[dict[str, str]]]:
+        """The ReportBatchItemFailures answer."""
+        return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failures]}
+
+
+def _dead_letter(rec: KinesisRecord, reason: str, detail: str) -> DeadLetter:
+    return DeadLetter(
+        reason=reason,
+        detail=detail,
+        shard_id=rec.shard_id,
+        sequence_number=rec.sequence_number,
+        partition_key=rec.partition_key,
+        data=rec.data or b"",
+        arrival=rec.arrival,
+        event_source_arn=rec.event_source_arn,
+    )
+
+
+def _process_well(
+    well_id: str,
+    items: list[tuple[KinesisRecord, dict[str, Any]]],
+    backends: Backends,
+    report: BatchReport,
+) -> None:
+    """Detect and notify for one well; raises on a failure that must retry its records."""
+    stored = backends.state.load(well_id)
+    positions = dict(stored.positions)
+    fresh = [
+        (rec, reading)
+        for rec, reading in items
+        if rec.shard_id not in positions or int(rec.sequence_number) > int(positions[rec.shard_id])
+    ]
+    report.duplicates += len(items) - len(fresh)
+    if not fresh:
+        return
+    state = backends.engine.load_state(stored.data)
+    state, alerts = backends.engine.detect(state, [reading for _, reading in fresh])
+    for alert in alerts:
+        key = notification_key(alert)
+        if backends.state.was_notified(key):
+            continue
+        try:
+            backends.notifier.notify(alert)
+        except DeliveryError as exc:  # refused for good: retrying the batch cannot help
+            _LOG.error("alert %s refused by %s: %s", key, backends.notifier.name, exc)
+            report.errors.append(f"{key}: {exc}")
+        backends.state.mark_notified(key)
+        report.alerts.append(alert)
+    for rec, _ in fresh:
+        positions[rec.shard_id] = rec.sequence_number
+    backends.state.save(
+        well_id, backends.engine.dump_state(state), positions, expected_version=stored.version
+    )
+    report.processed += len(fresh)
+
+
+def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> BatchReport:
+    """Process one batch; return what happened, including the records to retry.
+
+    Never raises for a bad record or a failing backend call: those become dead
+    letters or batch item failures. A bug in detection for one well fails only
+    that well's records (they are retried, then sent to the on-failure destination).
+    """
+    report = BatchReport(records=len(records))
+    started = backends.clock()
+    failed: dict[str, int] = {}  # shard -> lowest failed sequence
+
+    def fail(rec: KinesisRecord) -> None:
+        seq = int(rec.sequence_number)
+        failed[rec.shard_id] = min(seq, failed.get(rec.shard_id, seq))
+
+    per_well: dict[str, list[tuple[KinesisRecord, dict[str, Any]]]] = defaultdict(list)
+    letters: list[DeadLetter] = []
+    for rec in records:
+        if rec.data is None:
+            letters.append(_dead_letter(rec, "bad_base64", "data is not valid base64"))
+            continue
+        try:
+            reading = record.decode(rec.data)
+        except InvalidRecord as exc:
+            letters.append(_dead_letter(rec, exc.reason, exc.detail))
+            continue
+        per_well[str(reading["well_id"])].append((rec, reading))
+    if letters:
+        try:
+            backends.dead_letters.put(letters)
+            report.dead_letters = letters
+        except TransientError as exc:  # not stored: retry those records rather than lose them
+            report.errors.append(f"dead letters not stored: {exc}")
+            for letter in letters:
+                fail(next(r for r in records if r.sequence_number == letter.sequence_number))
+
+    for well_id, items in per_well.items():
+        try:
+            _process_well(well_id, items, backends, report)
+        except (TransientError, StateConflict) as exc:
+            _LOG.warning("well %s will be retried: %s", well_id, exc)
+            report.errors.append(f"{well_id}: {exc}")
+            for rec, _ in items:
+                fail(rec)
+        except Exception as exc:  # a bug must fail its records, not the whole batch
+            _LOG.exception("detection failed for well %s", well_id)
+            report.errors.append(f"{well_id}: {type(exc).__name__}: {exc}")
+            for rec, _ in items:
+                fail(rec)
+
+    report.failures = [
+        r.sequence_number
+        for r in records
+        if r.shard_id in failed and int(r.sequence_number) >= failed[r.shard_id]
+    ]
+    _emit_metrics(records, report, backends, started)
+    return report
+
+
+def _emit_metrics(
+    records: Sequence[KinesisRecord], report: BatchReport, backends: Backends, started: float
+) -> None:
+    if not records:
+        return
+    now = backends.clock()
+    arn = records[0].event_source_arn
+    stream = arn.rsplit("/", 1)[-1] if "/" in arn else arn or "unknown"
+    values: dict[str, float] = {
+        metric.RECORDS_PROCESSED: float(report.processed),
+        metric.ALERTS_RAISED: float(sum(1 for a in report.alerts if a.status == "open")),
+        metric.DEAD_LETTER_RECORDS: float(len(report.dead_letters)),
+        # Lambda's IteratorAge: age of the batch's last record when processed.
+        metric.ITERATOR_AGE: max(0.0, (started - records[-1].arrival) * 1000),
+        # Arrival of the batch's oldest record to the end of detection and notification.
+        metric.DETECTION_LATENCY: max(0.0, (now - min(r.arrival for r in records)) * 1000),
+    }
+    point = MetricPoint(datetime.fromtimestamp(now, UTC), values, {"StreamName": stream})
+    try:
+        backends.metrics.emit(point)
+    except Exception:  # metrics are best effort: never fail a batch for them
+        _LOG.exception("metrics not emitted")
+
+
+def handle_event(event: Mapping[str, Any], backends: Backends) -> BatchReport:
+    """Parse a Kinesis event and process it (what `lambda_handler` does, with a report)."""
+    return process_batch(parse_event(event), backends)
+
+
+def make_handler(
+    backends: Backends, *, on_report: Callable[[BatchReport], None] | None = None
+) -> Callable[[Mapping[str, Any], Any], dict[str, list[dict[str, str]]]]:
+    """A Lambda-shaped function over given backends (the local runtime's handler)."""
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+        report = handle_event(event, backends)
+        if on_report is not None:
+            on_report(report)
+        return report.response()
+
+    return handler
+
+
+def build_backends(config: HandlerConfig) -> Backends:
+    """Pick backends from the config: AWS services where named, else SQLite under the home."""
+    from petrostream.handlers.base import PureDetectionEngine
+
+    state: StateStore
+    if config.state_table:
+        from petrostream.handlers.dynamodb import DynamoDBStateStore
+
+        state = DynamoDBStateStore(config.state_table)
+    else:
+        from petrostream.handlers.local_backends import SqliteStateStore
+
+        state = SqliteStateStore(config.home / "realtime.db")
+
+    dead_letters: DeadLetterSink
+    if config.dlq_url:
+        from petrostream.handlers.sqs import SqsDeadLetters
+
+        dead_letters = SqsDeadLetters(config.dlq_url)
+    else:
+        from petrostream.handlers.local_backends import SqliteDeadLetters
+
+        dead_letters = SqliteDeadLetters(config.home / "realtime.db")
+
+    notifier: Notifier
+    if config.alert_topic_arn:
+        from petrostream.alerts.dispatch import RetryingNotifier
+        from petrostream.alerts.sns import SnsNotifier
+
+        notifier = RetryingNotifier(SnsNotifier(config.alert_topic_arn))
+    else:
+        notifier = build_local_notifier(config)
+
+    metrics_sink: MetricsSink
+    if config.metrics == "emf":
+        from petrostream.metrics.emf import EmfMetrics
+
+        metrics_sink = EmfMetrics()
+    elif config.metrics == "local":
+        from petrostream.metrics.sqlite_metrics import SqliteMetrics
+
+        metrics_sink = SqliteMetrics(config.home / "metrics.db")
+    else:
+        metrics_sink = metric.NullMetrics()
+    return Backends(
+        state, notifier, dead_letters, metrics_sink, PureDetectionEngine(config.rules_file)
+    )
+
+
+def build_local_notifier(config: HandlerConfig, extra: Sequence[Notifier] = ()) -> Notifier:
+    """The local dispatcher: alert store + outbox over the log (and webhook, extras)."""
+    from petrostream.alerts.dispatch import OutboxNotifier
+    from petrostream.alerts.log import LogNotifier
+    from petrostream.alerts.store import AlertStore
+
+    notifiers: list[Notifier] = [LogNotifier(config.home / "alerts.jsonl")]
+    if config.alert_webhook_url:
+        from petrostream.alerts.webhook import WebhookNotifier
+
+        notifiers.append(WebhookNotifier(config.alert_webhook_url))
+    notifiers.extend(extra)
+    return OutboxNotifier(AlertStore(config.home / "alerts.db"), notifiers)
+
+
+CONFIG = HandlerConfig.from_environ(os.environ)  # read once per container, at the edge
+
+
+@functools.cache
+def _default_backends() -> Backends:
+    # Built on the first invocation, then reused by every warm invocation.
+    return build_backends(CONFIG)
+
+
+def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+    """AWS Lambda entry point: Kinesis event in, ``{"batchItemFailures": [...]}`` out."""
+    return handle_event(event, _default_backends()).response()
