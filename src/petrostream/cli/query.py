@@ -1,7 +1,106 @@
-"""CLI verbs: query."""
+"""CLI verbs: query (Athena SQL on the lake, locally with DuckDB or on Athena)."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-COMMANDS: list[click.Command] = []
+from petrostream.cli import settings_of
+
+
+def _params(values: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        params[name.strip()] = value
+    return params
+
+
+@click.command("query")
+@click.argument("sql", required=False)
+@click.option("--named", "name", metavar="NAME", help="Run a shipped named query (see --list).")
+@click.option("--list", "list_", is_flag=True, help="List the named queries and exit.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "athena"]),
+    default="local",
+    show_default=True,
+    help="DuckDB over the local catalog, or Amazon Athena.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--param", "-p", "param", multiple=True, metavar="NAME=VALUE", help="Fill :NAME.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=10_000, show_default=True, help="0: no limit."
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True, help="Seconds."
+)
+@click.pass_context
+def query(
+    ctx: click.Context,
+    sql: str | None,
+    name: str | None,
+    list_: bool,
+    engine: str,
+    fmt: str,
+    param: tuple[str, ...],
+    limit: int,
+    timeout: float,
+) -> None:
+    """Run Athena (Trino) SQL on the lake: tables petrostream_db.sensors, alerts, rejects.
+
+    SQL is one read-only query ('-' reads it from stdin). The local engine
+    needs a catalog: run `petrostream crawl` first (and again to see new files).
+    """
+    from petrostream.query.base import format_result, named_queries, named_query
+
+    settings = settings_of(ctx)
+    if list_:
+        for query_name, named in named_queries().items():
+            shown = " ".join(
+                f"{k}={v}" if v is not None else f"{k}=<required>" for k, v in named.params.items()
+            )
+            click.echo(f"{query_name:<26} {named.description}" + (f"  [{shown}]" if shown else ""))
+        return
+    params = _params(param)
+    if name:
+        if sql:
+            raise click.UsageError("give either SQL or --named, not both")
+        named = named_query(name)
+        sql, params = named.sql, named.bind(params)
+    elif sql == "-":
+        sql = sys.stdin.read()
+    if not sql:
+        raise click.UsageError("give a SQL query, --named NAME or --list")
+    if engine == "athena":
+        from petrostream.query.athena import AthenaEngine
+
+        runner = AthenaEngine(
+            database=settings.athena_database,
+            workgroup=settings.athena_workgroup,
+            output_location=settings.athena_output,
+        )
+        result = runner.execute(sql, params=params, limit=limit or None, timeout=timeout or None)
+    else:
+        from petrostream.query.duckdb_engine import DuckDBEngine
+
+        local = DuckDBEngine.from_catalog_file(settings.catalog_path)
+        try:
+            result = local.execute(sql, params=params, limit=limit or None, timeout=timeout or None)
+        finally:
+            local.close()
+    click.echo(format_result(result, fmt))  # type: ignore[arg-type]
+    if result.truncated:
+        click.echo(f"(first {limit} rows; raise --limit to see more)", err=True)
+
+
+COMMANDS: list[click.Command] = [query]

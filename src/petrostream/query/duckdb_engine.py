@@ -1,0 +1,293 @@
+"""The local query engine: DuckDB over the lake's Parquet files, as the catalog lists them.
+
+Each catalog table becomes a view ``petrostream_db.<table>`` (and an
+unqualified alias). For a local lake the view reads the catalog's file list
+with ``read_parquet(..., hive_partitioning=true)``; files are grouped by their
+column list so each group is read without ``union_by_name`` (which would open
+every footer at bind time), and columns a group lacks are NULL of the catalog
+type. Filters on ``dt`` and ``well_id`` prune files before they are opened
+(DuckDB's hive filter pushdown; EXPLAIN ANALYZE shows "Scanning Files: 1/N").
+For an ``s3://`` lake the view scans a pyarrow dataset over S3 (DuckDB's
+httpfs extension is not bundled); pyarrow prunes partitions the same way.
+
+After the views exist the connection is locked down: session time zone UTC,
+no file access outside the lake folder, ``enable_external_access=false``,
+``lock_configuration=true``; on top of that `sqlguard.prepare` refuses every
+statement that is not a query.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+
+from petrostream.catalog.base import Catalog, Table
+from petrostream.catalog.crawler import open_lake
+from petrostream.catalog.local import LocalCatalogStore
+from petrostream.query.base import (
+    DEFAULT_LIMIT,
+    DEFAULT_TIMEOUT_S,
+    CatalogMissing,
+    QueryError,
+    QueryResult,
+    QueryTimeout,
+)
+from petrostream.query.sqlguard import locate_error, prepare
+
+_DUCK_TYPES: Final[dict[str, str]] = {
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMPTZ",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+    "binary": "BLOB",
+}
+# DuckDB result types -> Athena/Trino type names, so both engines label columns alike.
+_ATHENA_TYPES: Final[dict[str, str]] = {
+    "BOOLEAN": "boolean",
+    "TINYINT": "tinyint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "HUGEINT": "bigint",
+    "UTINYINT": "smallint",
+    "USMALLINT": "integer",
+    "UINTEGER": "bigint",
+    "UBIGINT": "bigint",
+    "FLOAT": "real",
+    "DOUBLE": "double",
+    "VARCHAR": "varchar",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "INTERVAL": "interval day to second",
+    "BLOB": "varbinary",
+    "TIME": "time",
+}
+
+
+def duck_type(glue: str) -> str:
+    """DuckDB type of a Glue type name (``double`` -> ``DOUBLE``, ``decimal(p,s)`` kept)."""
+    if glue.startswith("decimal"):
+        return glue.upper()
+    return _DUCK_TYPES.get(glue, "VARCHAR")
+
+
+def athena_type(duck: str) -> str:
+    """Athena/Trino type name of a DuckDB result type."""
+    if duck.startswith("DECIMAL"):
+        return duck.lower()
+    if duck.endswith("[]"):
+        return f"array({athena_type(duck[:-2])})"
+    if duck.startswith("STRUCT"):
+        return "row"
+    if duck.startswith("MAP"):
+        return "map"
+    return _ATHENA_TYPES.get(duck, duck.lower())
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBEngine:
+    """`QueryEngine` over the local (or S3) lake described by a catalog.
+
+    One DuckDB connection per engine; `execute` is serialized by a lock, so one
+    engine may be shared by threads (the dashboard). `refresh` rebuilds the
+    views when the catalog changed.
+    """
+
+    def __init__(self, catalog: Catalog, *, threads: int | None = None) -> None:
+        self.catalog = catalog
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._con = self._connect(catalog)
+
+    @classmethod
+    def from_catalog_file(cls, path: Path, *, threads: int | None = None) -> DuckDBEngine:
+        """An engine over the catalog in ``path``.
+
+        Raises:
+            CatalogMissing: the file does not exist (no crawl yet).
+        """
+        catalog = LocalCatalogStore(path).load()
+        if catalog is None:
+            raise CatalogMissing(
+                f"no catalog at {path}: run `petrostream crawl` first to catalog the lake"
+            )
+        return cls(catalog, threads=threads)
+
+    def refresh(self, catalog: Catalog) -> None:
+        """Use a new catalog (after a crawl): rebuild the views on a fresh connection."""
+        con = self._connect(catalog)
+        with self._lock:
+            old, self._con, self.catalog = self._con, con, catalog
+        old.close()
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self._con.close()
+
+    def explain(self, sql: str, params: Mapping[str, str] | None = None) -> str:
+        """EXPLAIN ANALYZE of a checked query (tests and benchmarks count files scanned)."""
+        prepared = prepare(sql, tables=set(self.catalog.tables), params=params)
+        with self._lock:
+            rows = self._con.execute(f"EXPLAIN ANALYZE {prepared.sql}").fetchall()
+        return "\n".join(str(r[-1]) for r in rows)
+
+    def execute(
+        self,
+        sql: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        limit: int | None = DEFAULT_LIMIT,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+    ) -> QueryResult:
+        """Run one read-only Athena SQL query; see `QueryEngine.execute`."""
+        prepared = prepare(sql, tables=set(self.catalog.tables), params=params)
+        with self._lock:
+            con = self._con
+            timer = threading.Timer(timeout, con.interrupt) if timeout else None
+            if timer:
+                timer.daemon = True
+                timer.start()
+            try:
+                cursor = con.execute(prepared.sql)
+                description = cursor.description or []
+                rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit + 1)
+            except duckdb.InterruptException as exc:
+                raise QueryTimeout(
+                    f"query interrupted after {timeout:g} s (--timeout); narrow it with a "
+                    "filter on dt or well_id"
+                ) from exc
+            except duckdb.IOException as exc:
+                raise QueryError(
+                    f"the lake changed since the last crawl ({str(exc).splitlines()[0]}); "
+                    "run `petrostream crawl` again"
+                ) from exc
+            except duckdb.Error as exc:
+                raise QueryError(locate_error(sql, str(exc))) from exc
+            finally:
+                if timer:
+                    timer.cancel()
+        truncated = limit is not None and len(rows) > limit
+        return QueryResult(
+            columns=[d[0] for d in description],
+            types=[athena_type(str(d[1])) for d in description],
+            rows=rows[:limit] if truncated else rows,
+            truncated=truncated,
+            engine="local",
+            sql=prepared.sql,
+        )
+
+    # ------------------------------------------------------------------ views
+
+    def _connect(self, catalog: Catalog) -> duckdb.DuckDBPyConnection:
+        config: dict[str, Any] = {}
+        if self._threads:
+            config["threads"] = self._threads
+        con = duckdb.connect(":memory:", config=config)
+        con.execute("SET TimeZone='UTC'")
+        con.execute(f"CREATE SCHEMA {_q(catalog.database)}")
+        remote = catalog.lake_uri.startswith("s3://")
+        for table in catalog.tables.values():
+            source = self._arrow_source(con, table) if remote else self._parquet_source(table)
+            view = f"{_q(catalog.database)}.{_q(table.name)}"
+            con.execute(f"CREATE VIEW {view} AS {source}")
+            con.execute(f"CREATE VIEW main.{_q(table.name)} AS SELECT * FROM {view}")
+        if not remote:
+            _, root = open_lake(catalog.lake_uri)
+            con.execute(f"SET allowed_directories=[{_lit(root)}]")
+        con.execute("SET enable_external_access=false")
+        con.execute("SET lock_configuration=true")
+        return con
+
+    def _parquet_source(self, table: Table) -> str:
+        keys = [c.name for c in table.partition_keys]
+        hive_types = ", ".join(f"{_lit(k)}: VARCHAR" for k in keys)
+        groups: dict[str, list[str]] = {}
+        for partition in table.partitions.values():
+            for f in partition.files.values():
+                groups.setdefault(f.schema, []).append(f"{partition.location}/{f.name}")
+        if not groups:
+            cols = [f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}" for c in table.columns]
+            cols += [f"CAST(NULL AS VARCHAR) AS {_q(k)}" for k in keys]
+            return f"SELECT {', '.join(cols) or '1 AS empty'} WHERE false"
+        branches = []
+        for sid, paths in sorted(groups.items()):
+            present = {c.name: c.type for c in table.file_schemas.get(sid, [])}
+            cols = []
+            for c in table.columns:
+                found = present.get(c.name)
+                if found is None:
+                    cols.append(f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}")
+                elif found != c.type:  # a type conflict: the catalog's type wins
+                    cols.append(f"TRY_CAST({_q(c.name)} AS {duck_type(c.type)}) AS {_q(c.name)}")
+                else:
+                    cols.append(_q(c.name))
+            cols += [_q(k) for k in keys]
+            files = ", ".join(_lit(p) for p in sorted(paths))
+            options = f", hive_partitioning=true, hive_types={{{hive_types}}}" if keys else ""
+            branches.append(f"SELECT {', '.join(cols)} FROM read_parquet([{files}]{options})")
+        return "\nUNION ALL ".join(branches)
+
+    def _arrow_source(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        fs, root = open_lake(self.catalog_uri(table))
+        arrow_types = {
+            "double": pa.float64(),
+            "float": pa.float32(),
+            "int": pa.int32(),
+            "bigint": pa.int64(),
+            "smallint": pa.int16(),
+            "tinyint": pa.int8(),
+            "boolean": pa.bool_(),
+            "timestamp": pa.timestamp("us", tz="UTC"),
+            "date": pa.date32(),
+        }
+        keys = [c.name for c in table.partition_keys]
+        schema = pa.schema(
+            [(c.name, arrow_types.get(c.type, pa.string())) for c in table.columns]
+            + [(k, pa.string()) for k in keys]
+        )
+        paths = [
+            f"{root}/{key}/{f.name}"
+            for key, p in sorted(table.partitions.items())
+            for f in p.files.values()
+        ]
+        partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
+        dataset = ds.dataset(
+            paths,
+            schema=schema,
+            format="parquet",
+            filesystem=fs,
+            partitioning=partitioning,
+            partition_base_dir=root,
+        )
+        name = f"__arrow_{table.name}"
+        con.register(name, dataset)
+        return f"SELECT * FROM {_q(name)}"
+
+    @staticmethod
+    def catalog_uri(table: Table) -> str:
+        """The table's root URI (its catalog location)."""
+        return table.location
