@@ -1,0 +1,192 @@
+# Least privilege: every statement names its actions (no wildcards) and its
+# resources (ARNs of this stack).
+locals {
+  table_arn         = "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.lake.name}/${aws_glue_catalog_table.sensors.name}"
+  glue_database_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${aws_glue_catalog_database.lake.name}"
+  glue_catalog_arn  = "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog"
+  kinesis_read = [
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+  ]
+}
+
+data "aws_iam_policy_document" "assume" {
+  for_each = {
+    lambda   = "lambda.amazonaws.com"
+    firehose = "firehose.amazonaws.com"
+    crawler  = "glue.amazonaws.com"
+  }
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = [each.value]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+# --- the detector (Lambda) -----------------------------------------------------
+
+resource "aws_iam_role" "lambda" {
+  name               = "${local.name}-detector"
+  assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
+}
+
+data "aws_iam_policy_document" "lambda" {
+  statement {
+    sid       = "ReadStream"
+    actions   = concat(local.kinesis_read, ["kinesis:SubscribeToShard"])
+    resources = [aws_kinesis_stream.readings.arn]
+  }
+  statement {
+    sid = "DetectionState"
+    actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ]
+    resources = [aws_dynamodb_table.state.arn]
+  }
+  statement {
+    sid       = "PublishAlerts"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.rejects.arn, aws_sqs_queue.esm_failures.arn]
+  }
+  statement {
+    sid       = "UseStackKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+  }
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  name   = "detector"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.lambda.json
+}
+
+# --- Firehose ------------------------------------------------------------------
+
+resource "aws_iam_role" "firehose" {
+  name               = "${local.name}-firehose"
+  assume_role_policy = data.aws_iam_policy_document.assume["firehose"].json
+}
+
+# https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html
+data "aws_iam_policy_document" "firehose" {
+  statement {
+    sid       = "ReadStream"
+    actions   = local.kinesis_read
+    resources = [aws_kinesis_stream.readings.arn]
+  }
+  statement {
+    sid = "WriteLake"
+    actions = [
+      "s3:AbortMultipartUpload",
+      "s3:GetBucketLocation",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "s3:ListBucketMultipartUploads",
+      "s3:PutObject",
+    ]
+    resources = [
+      aws_s3_bucket.lake.arn,
+      "${aws_s3_bucket.lake.arn}/sensors/*",
+      "${aws_s3_bucket.lake.arn}/errors/*",
+    ]
+  }
+  statement {
+    sid       = "ReadTableSchema"
+    actions   = ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"]
+    resources = [local.glue_catalog_arn, local.glue_database_arn, local.table_arn]
+  }
+  statement {
+    sid       = "UseStackKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+  }
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.firehose.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "firehose" {
+  name   = "firehose"
+  role   = aws_iam_role.firehose.id
+  policy = data.aws_iam_policy_document.firehose.json
+}
+
+# --- the Glue crawler ----------------------------------------------------------
+
+resource "aws_iam_role" "crawler" {
+  name               = "${local.name}-crawler"
+  assume_role_policy = data.aws_iam_policy_document.assume["crawler"].json
+}
+
+# https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html
+data "aws_iam_policy_document" "crawler" {
+  statement {
+    sid       = "ListLake"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [aws_s3_bucket.lake.arn]
+  }
+  statement {
+    sid       = "ReadSensors"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/sensors/*"]
+  }
+  statement {
+    sid = "UpdateCatalog"
+    actions = [
+      "glue:BatchCreatePartition",
+      "glue:BatchGetPartition",
+      "glue:BatchUpdatePartition",
+      "glue:CreatePartition",
+      "glue:GetDatabase",
+      "glue:GetPartition",
+      "glue:GetPartitions",
+      "glue:GetTable",
+      "glue:UpdatePartition",
+      "glue:UpdateTable",
+    ]
+    resources = [local.glue_catalog_arn, local.glue_database_arn, local.table_arn]
+  }
+  statement {
+    sid       = "UseStackKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.main.arn]
+  }
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/crawlers:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "crawler" {
+  name   = "crawler"
+  role   = aws_iam_role.crawler.id
+  policy = data.aws_iam_policy_document.crawler.json
+}
