@@ -106,8 +106,14 @@ def _convert(
 ) -> ReadingBatch:
     columns = {tag: batch.column(tag) for tag in layout.tags}
     for tag, values in columns.items():
-        if tag != timestamp_tag and not pa.types.is_floating(values.type):
-            columns[tag] = values.cast(pa.float64())
+        if tag == timestamp_tag:
+            continue
+        if not pa.types.is_floating(values.type):
+            values = values.cast(pa.float64())
+        elif pc.any(pc.is_nan(values)).as_py():
+            # NaN means "no value" in pandas; CSV readers read `nan` as null too.
+            values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+        columns[tag] = values
     bad = pc.is_null(columns[timestamp_tag])
     if layout.label:
         bad = pc.or_(bad, bad_label_mask(columns[layout.label]))

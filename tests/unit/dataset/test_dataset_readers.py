@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet
 import pytest
 
 from petrostream.dataset import Reject, discover, instance_of, read_instance
@@ -298,3 +299,18 @@ def test_parquet_unknown_label_is_a_reject_with_its_row_index(tmp_path: Path) ->
     assert [(r.line, r.reason.split(":")[0]) for r in rejects] == [(2, "unknown_label")]
     assert "class=110" in rejects[0].raw
     assert rejects[0].file == str(path)
+
+
+def test_parquet_nan_reads_as_null_and_float_labels_as_ints(tmp_path: Path) -> None:
+    # given a file written by another tool: NaN for missing values, labels as floats
+    table = pa.table({
+        "timestamp": pa.array([0, 1000, 2000], pa.timestamp("ms")),
+        "P-PDG": [2.0e7, float("nan"), 2.1e7],
+        "class": [float("nan"), 1.06e2, 6.0],
+    })  # fmt: skip
+    path = tmp_path / "SIMULATED_00001.parquet"
+    pa.parquet.write_table(table, path)
+    got, rejects, _ = _read(path)
+    assert got.column("p_pdg").to_pylist() == [2.0e7, None, 2.1e7]
+    assert got.column("event_class").to_pylist() == [None, 106, 6]
+    assert rejects == []
