@@ -348,5 +348,6 @@ def _write(
         frame["class"] = pd.array(labels, dtype="Int64")
         if version == 2:
             frame["state"] = pd.array(np.zeros(n, dtype=np.int64), dtype="Int64")
-        frame.to_parquet(temporary, engine="pyarrow", compression="brotli")
+        # Brotli as 3W ships it; level 3 writes 4x faster than the default for ~5% more bytes.
+        frame.to_parquet(temporary, engine="pyarrow", compression="brotli", compression_level=3)
     temporary.replace(path)
