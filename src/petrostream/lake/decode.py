@@ -172,7 +172,10 @@ def _validate(table: pa.Table) -> pa.Table:
         column = table.column(name)
         if name in schema.COLUMN_TYPES and name not in RESERVED:
             if name in _TS_COLUMNS:
-                column = column.cast(pa.timestamp("ms")).cast(pa.timestamp("ms", tz="UTC"))
+                try:
+                    column = column.cast(pa.timestamp("ms")).cast(pa.timestamp("ms", tz="UTC"))
+                except (ValueError, TypeError) as exc:  # a date the calendar has not
+                    raise _ChunkInvalid("bad_timestamp", f"{name}: {exc}") from None
             columns[name] = column
             continue
         if name in RESERVED or not COLUMN_NAME.match(name):
