@@ -142,20 +142,27 @@ def inspect(paths: tuple[Path, ...], show_rejects: int) -> None:
     so row and reject counts are exact.
     """
     from petrostream.dataset import discover, read_instance
+    from petrostream.errors import DatasetError
 
     instances = discover(list(paths))
     header = f"{'instance':<32} {'well':<10} {'source':<9} {'class':>5} {'format':<7} "
     header += f"{'rows':>9} {'columns':>7} {'labelled':>8} {'rejects':>7}"
     click.echo(header)
     totals = [0, 0]
+    unreadable: list[str] = []
     for instance in instances:
         rows = labelled = columns = 0
         rejects = []
-        for batch in read_instance(instance):
-            rows += batch.table.num_rows
-            labelled += batch.table.num_rows - batch.table.column("event_class").null_count
-            columns = batch.table.num_columns - 3  # the sensors
-            rejects += batch.rejects
+        try:
+            for batch in read_instance(instance):
+                rows += batch.table.num_rows
+                labelled += batch.table.num_rows - batch.table.column("event_class").null_count
+                columns = batch.table.num_columns - 3  # the sensors
+                rejects += batch.rejects
+        except DatasetError as exc:  # one bad file must not hide the others
+            click.secho(f"error: {exc}", fg="red", err=True)
+            unreadable.append(instance.instance_id)
+            continue
         folder = "-" if instance.class_folder is None else str(instance.class_folder)
         click.echo(
             f"{instance.instance_id:<32} {instance.well_id:<10} {instance.source:<9} "
@@ -167,6 +174,8 @@ def inspect(paths: tuple[Path, ...], show_rejects: int) -> None:
         totals[0] += rows
         totals[1] += len(rejects)
     click.echo(f"{len(instances)} instances, {totals[0]:,} rows, {totals[1]:,} rejects")
+    if unreadable:
+        raise DatasetError(f"{len(unreadable)} of {len(instances)} files cannot be read (above)")
 
 
 COMMANDS.append(dataset)

@@ -47,3 +47,13 @@ def test_inspect_shows_rejects_and_errors_in_one_line(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert "nope: no such file or folder" in missing.output
     assert "Traceback" not in missing.output
+
+
+def test_inspect_goes_on_past_an_unreadable_file(tmp_path: Path, real_3w_files: list[Path]) -> None:
+    broken = tmp_path / "WELL-00002_20200101000000.parquet"
+    broken.write_text("not parquet")
+    result = CliRunner().invoke(main, ["dataset", "inspect", str(broken), str(real_3w_files[0])])
+    assert result.exit_code == 2
+    assert f"{broken}: not a readable Parquet file" in result.stderr
+    assert real_3w_files[0].stem in result.stdout
+    assert "1 of 2 files cannot be read" in result.stderr
