@@ -32,7 +32,9 @@ def _event_list(
 
 @dataset.command("synth")
 @click.argument("out", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--wells", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--wells", type=click.IntRange(min=1), default=1, show_default=True, help="Number of wells."
+)
 @click.option(
     "--hours",
     type=click.FloatRange(min=0, min_open=True),

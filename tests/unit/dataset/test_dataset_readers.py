@@ -314,3 +314,10 @@ def test_parquet_nan_reads_as_null_and_float_labels_as_ints(tmp_path: Path) -> N
     assert got.column("p_pdg").to_pylist() == [2.0e7, None, 2.1e7]
     assert got.column("event_class").to_pylist() == [None, 106, 6]
     assert rejects == []
+
+
+def test_utf8_bom_before_the_header(tmp_path: Path) -> None:
+    path = _write(tmp_path, ["\ufeff" + HEADER, _row(0)])
+    table, rejects, _ = _read(path)
+    assert table.num_rows == 1
+    assert rejects == []
