@@ -129,15 +129,22 @@ def _tokens(sql: str) -> list[Token]:
 
 
 def _refuse(tokens: list[Token], sql: str) -> None:
-    first = next((t for t in tokens if t.token_type != TokenType.SEMICOLON), None)
-    if first is None:
+    # Athena's tokenizer marks DDL with an empty HIVE_TOKEN_STREAM token: skip empty ones.
+    words = [t for t in tokens if t.text]
+    if not [t for t in words if t.token_type != TokenType.SEMICOLON]:
         raise QueryError("empty SQL: give one SELECT statement")
-    keyword = first.text.upper()
-    if keyword in _KEYWORD_REASONS:
-        raise QueryRefused(
-            f"refused: {keyword} statements are not allowed ({_KEYWORD_REASONS[keyword]}); "
-            f"{_READ_ONLY}"
-        )
+    starts = [
+        t
+        for prev, t in zip([None, *words], words, strict=False)
+        if prev is None or prev.token_type == TokenType.SEMICOLON
+    ]
+    for first in starts:
+        keyword = first.text.upper()
+        if keyword in _KEYWORD_REASONS:
+            raise QueryRefused(
+                f"refused: {keyword} statements are not allowed ({_KEYWORD_REASONS[keyword]}); "
+                f"{_READ_ONLY}"
+            )
     for token, nxt in zip(tokens, tokens[1:], strict=False):
         if nxt.token_type == TokenType.L_PAREN and _is_denied(token.text):
             raise QueryRefused(

@@ -1,0 +1,218 @@
+"""The local engine: views over the catalog's files, pruning, safety, limits, output."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from petrostream.catalog.crawler import Crawler
+from petrostream.catalog.local import LocalCatalogStore
+from petrostream.query.base import (
+    CatalogMissing,
+    QueryError,
+    QueryResult,
+    QueryTimeout,
+    format_result,
+)
+from petrostream.query.duckdb_engine import DuckDBEngine
+from petrostream.testing.lakefiles import sensor_rows, write_lake_file
+
+T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def build(lake: Path, tmp_path: Path) -> DuckDBEngine:
+    catalog, _ = Crawler(str(lake)).crawl(None)
+    store = LocalCatalogStore(tmp_path / "catalog.json")
+    store.save(catalog)
+    return DuckDBEngine.from_catalog_file(store.path, threads=1)
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    lake = tmp_path / "lake"
+    for day in (1, 2):
+        for well in ("WELL-00001", "WELL-00002", "WELL-00003"):
+            rows = sensor_rows(100, start=T0 + timedelta(days=day - 1))
+            write_lake_file(lake, "sensors", {"dt": f"2024-05-0{day}", "well_id": well}, rows)
+    return lake
+
+
+@pytest.fixture
+def engine(lake: Path, tmp_path: Path):
+    engine = build(lake, tmp_path)
+    yield engine
+    engine.close()
+
+
+def test_tables_answer_qualified_and_unqualified_with_partition_columns(engine):
+    qualified = engine.execute(
+        'SELECT well_id, dt, count(*) AS n FROM "petrostream_db"."sensors" '
+        "GROUP BY well_id, dt ORDER BY well_id, dt"
+    )
+    plain = engine.execute("SELECT count(*) AS n FROM sensors")
+
+    assert qualified.columns == ["well_id", "dt", "n"]
+    assert qualified.types == ["varchar", "varchar", "bigint"]
+    assert qualified.rows[0] == ("WELL-00001", "2024-05-01", 100)
+    assert len(qualified.rows) == 6
+    assert plain.rows == [(600,)]
+
+
+def test_timestamps_are_utc_and_session_time_zone_is_utc(engine):
+    result = engine.execute(
+        "SELECT min(ts) AS first, hour(min(ts)) AS h, typeof(min(ts)) AS t FROM sensors"
+    )
+    first, hour, _ = result.rows[0]
+    assert first == T0
+    assert first.utcoffset() == timedelta(0)
+    assert hour == 10
+    assert result.types[0] == "timestamp with time zone"
+
+
+@pytest.mark.parametrize(
+    ("where", "files"),
+    [
+        ("well_id = 'WELL-00002'", 2),
+        ("dt = '2024-05-02'", 3),
+        ("dt = '2024-05-02' AND well_id = 'WELL-00003'", 1),
+        ("well_id IN ('WELL-00001', 'WELL-00003')", 4),
+    ],
+)
+def test_filters_on_dt_and_well_id_prune_files(engine, where, files):
+    plan = engine.explain(f"SELECT avg(p_pdg) FROM sensors WHERE {where}")
+    assert f"Total Files Read: {files}" in plan
+    assert "Scanning Files: " + f"{files}/6" in plan
+
+
+def test_pruned_partitions_are_never_opened(lake, tmp_path):
+    # given a catalogued lake where every file but one partition's is then destroyed,
+    # except the first file of the view's list, whose footer DuckDB reads at bind
+    # time for the schema (one footer per group of files with the same columns)
+    engine = build(lake, tmp_path)
+    for path in sorted(lake.rglob("*.parquet"))[1:]:
+        if "WELL-00002" not in str(path) or "2024-05-01" not in str(path):
+            path.write_bytes(b"garbage" * 100)
+
+    # when querying that one partition, the query still works
+    result = engine.execute(
+        "SELECT count(*) FROM sensors WHERE dt = '2024-05-01' AND well_id = 'WELL-00002'"
+    )
+    assert result.rows == [(100,)]
+
+    # and a query over everything fails with the crawl advice, not a traceback
+    with pytest.raises(QueryError):
+        engine.execute("SELECT count(*) FROM sensors")
+
+
+def test_files_with_different_columns_union_with_nulls(lake, tmp_path):
+    write_lake_file(
+        lake,
+        "sensors",
+        {"dt": "2024-05-03", "well_id": "WELL-00001"},
+        sensor_rows(10, start=T0 + timedelta(days=2), columns=("p_pdg", "aber_ckp")),
+    )
+    engine = build(lake, tmp_path)
+
+    result = engine.execute(
+        "SELECT dt, count(aber_ckp) AS a, count(p_tpt) AS t, count(*) AS n FROM sensors "
+        "GROUP BY dt ORDER BY dt"
+    )
+
+    assert result.rows == [
+        ("2024-05-01", 0, 300, 300),
+        ("2024-05-02", 0, 300, 300),
+        ("2024-05-03", 10, 0, 10),
+    ]
+
+
+def test_type_conflict_reads_with_the_catalog_type(lake, tmp_path):
+    odd = sensor_rows(3, start=T0).set_column(3, "p_pdg", pa.array(["1.5", "x", "3"]))
+    write_lake_file(lake, "sensors", {"dt": "2024-05-04", "well_id": "WELL-00001"}, odd)
+    engine = build(lake, tmp_path)
+
+    result = engine.execute(
+        "SELECT p_pdg FROM sensors WHERE dt = '2024-05-04' ORDER BY p_pdg NULLS LAST"
+    )
+
+    assert result.types == ["double"]
+    assert result.rows == [(1.5,), (3.0,), (None,)]
+
+
+def test_row_limit_truncates_and_says_so(engine):
+    result = engine.execute("SELECT ts FROM sensors", limit=7)
+    assert len(result.rows) == 7 and result.truncated
+    assert not engine.execute("SELECT ts FROM sensors", limit=600).truncated
+
+
+def test_timeout_interrupts_a_long_query(engine):
+    slow = "SELECT count(*) FROM sensors a, sensors b, sensors c, sensors d"
+    with pytest.raises(QueryTimeout, match="interrupted after 0.2 s"):
+        engine.execute(slow, timeout=0.2)
+    # the connection still answers afterwards
+    assert engine.execute("SELECT 1 AS one").rows == [(1,)]
+
+
+def test_binder_error_points_at_the_users_line(engine):
+    with pytest.raises(QueryError) as info:
+        engine.execute("SELECT well_id,\n  avg(p_pgd) AS p\nFROM sensors GROUP BY 1")
+    text = str(info.value)
+    assert 'Referenced column "p_pgd" not found' in text
+    assert "at line 2, column 7:\n    avg(p_pgd) AS p\n        ^^^^^" in text
+    assert "AVG(" not in text  # not the transpiled text
+
+
+def test_connection_has_no_file_access_even_behind_the_guard(engine, tmp_path):
+    # the guard refuses read_csv; this checks DuckDB's own lock as a second wall
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    con = engine._con
+    with pytest.raises(duckdb.PermissionException):
+        con.execute(f"SELECT * FROM read_csv('{secret}')").fetchall()
+    with pytest.raises(duckdb.InvalidInputException, match="locked"):
+        con.execute("SET enable_external_access = true")
+
+
+def test_without_catalog_the_message_says_run_crawl(tmp_path):
+    with pytest.raises(CatalogMissing, match="run `petrostream crawl` first"):
+        DuckDBEngine.from_catalog_file(tmp_path / "catalog.json")
+
+
+def test_table_not_in_catalog_is_an_unknown_table(engine):
+    with pytest.raises(QueryError, match="unknown table alerts: petrostream_db has sensors"):
+        engine.execute("SELECT * FROM alerts")
+
+
+def test_json_output_is_an_array_of_objects_with_iso_utc_timestamps():
+    result = QueryResult(
+        columns=["ts", "p", "n", "day"],
+        types=["timestamp with time zone", "double", "bigint", "date"],
+        rows=[(T0, 1.5, 3, T0.date()), (None, float("nan"), None, None)],
+    )
+    data = json.loads(format_result(result, "json"))
+    assert data == [
+        {"ts": "2024-05-01T10:00:00.000Z", "p": 1.5, "n": 3, "day": "2024-05-01"},
+        {"ts": None, "p": None, "n": None, "day": None},
+    ]
+    assert format_result(result, "csv").splitlines()[:2] == [
+        "ts,p,n,day",
+        "2024-05-01T10:00:00.000Z,1.5,3,2024-05-01",
+    ]
+    table = format_result(result, "table").splitlines()
+    assert table[0].split() == ["ts", "p", "n", "day"]
+    assert table[2].split() == ["2024-05-01T10:00:00.000Z", "1.5", "3", "2024-05-01"]
+
+
+def test_refresh_picks_up_a_new_crawl(lake, tmp_path, engine):
+    write_lake_file(
+        lake, "sensors", {"dt": "2024-05-09", "well_id": "WELL-00009"}, sensor_rows(5, start=T0)
+    )
+    catalog, _ = Crawler(str(lake)).crawl(engine.catalog)
+
+    engine.refresh(catalog)
+
+    assert engine.execute("SELECT count(*) FROM sensors").rows == [(605,)]
