@@ -29,6 +29,13 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=1.0, description="local stream: fraction of put records to fail (tests)"
     )
     batch_size: int = Field(100, ge=1, le=10_000, description="records per handler invocation")
+    max_retry_attempts: int = Field(
+        3,
+        ge=-1,
+        description="detector: retries of a failing batch before giving up (-1 = forever)",
+    )
+    bisect_on_error: bool = Field(True, description="detector: split a batch whose handler raised")
+    alert_webhook_url: str | None = Field(None, description="also POST every alert to this URL")
     lake_root: str | None = Field(None, description="lake folder or s3://bucket/prefix")
     buffer_seconds: float = Field(60.0, gt=0, description="lake writer: flush interval")
     buffer_bytes: int = Field(5 * 1024 * 1024, gt=0, description="lake writer: flush size")

@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from petrostream import record
 from petrostream.alerts.base import AlertLike, DeliveryError, Notifier, notification_key
@@ -46,6 +46,9 @@ from petrostream.handlers.base import (
 from petrostream.handlers.config import HandlerConfig
 from petrostream.metrics import base as metric
 from petrostream.metrics.base import MetricPoint, MetricsSink
+
+if TYPE_CHECKING:
+    from petrostream.alerts.dispatch import OutboxNotifier
 
 _LOG = logging.getLogger(__name__)
 
@@ -269,8 +272,11 @@ def make_handler(
     return handler
 
 
-def build_backends(config: HandlerConfig) -> Backends:
-    """Pick backends from the config: AWS services where named, else SQLite under the home."""
+def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -> Backends:
+    """Pick backends from the config: AWS services where named, else SQLite under the home.
+
+    ``notifier`` replaces the configured one (the local runtime passes its outbox).
+    """
     from petrostream.handlers.base import PureDetectionEngine
 
     state: StateStore
@@ -293,8 +299,9 @@ def build_backends(config: HandlerConfig) -> Backends:
 
         dead_letters = SqliteDeadLetters(config.home / "realtime.db")
 
-    notifier: Notifier
-    if config.alert_topic_arn:
+    if notifier is not None:
+        pass
+    elif config.alert_topic_arn:
         from petrostream.alerts.dispatch import RetryingNotifier
         from petrostream.alerts.sns import SnsNotifier
 
@@ -318,7 +325,7 @@ def build_backends(config: HandlerConfig) -> Backends:
     )
 
 
-def build_local_notifier(config: HandlerConfig, extra: Sequence[Notifier] = ()) -> Notifier:
+def build_local_notifier(config: HandlerConfig, extra: Sequence[Notifier] = ()) -> OutboxNotifier:
     """The local dispatcher: alert store + outbox over the log (and webhook, extras)."""
     from petrostream.alerts.dispatch import OutboxNotifier
     from petrostream.alerts.log import LogNotifier

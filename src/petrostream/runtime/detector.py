@@ -1,0 +1,213 @@
+"""The detector half of ``petrostream run``: local event source -> Lambda handler -> alerts.
+
+`run_detector` wires the local stream, the same handler function the Lambda
+runs (`petrostream.handlers.process_stream`) over local backends (SQLite state,
+alert store + outbox, local metrics, dead-letter table), the local event
+source, outbox redelivery and the lake's ``alerts`` table export.
+
+Files under ``settings.home``: ``realtime.db`` (detection state, notified keys,
+dead letters), ``alerts.db`` (alerts, deliveries, export ledger), ``alerts.jsonl``
+(the alert log), ``metrics.db``, ``detector-failures.jsonl`` (on-failure destination).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from petrostream.alerts.base import Notifier
+from petrostream.alerts.dispatch import OutboxNotifier
+from petrostream.alerts.store import AlertStore
+from petrostream.handlers.config import HandlerConfig
+from petrostream.handlers.local_backends import SqliteDeadLetters
+from petrostream.handlers.process_stream import (
+    Backends,
+    BatchReport,
+    build_backends,
+    build_local_notifier,
+    make_handler,
+)
+from petrostream.metrics.sqlite_metrics import MetricsSummary, read_metrics
+from petrostream.runtime.event_source import (
+    CONSUMER,
+    Handler,
+    LocalEventSource,
+    OnFailureFile,
+)
+from petrostream.settings import Settings
+
+_LOG = logging.getLogger(__name__)
+
+REALTIME_DB: Final = "realtime.db"
+ALERTS_DB: Final = "alerts.db"
+METRICS_DB: Final = "metrics.db"
+FAILURES_FILE: Final = "detector-failures.jsonl"
+
+
+@dataclass
+class DetectorSummary:
+    """What one `run_detector` call did (cumulative while it runs; passed to ``progress``)."""
+
+    records_processed: int = 0
+    duplicates_skipped: int = 0
+    alerts_by_rule: dict[str, int] = field(default_factory=dict)  # alerts opened, per rule
+    notifications: int = 0  # open + closed state changes notified
+    dead_letters: int = 0
+    dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
+    batch_item_failures: int = 0  # records the handler asked to retry
+    failed_batches: int = 0  # abandoned to the on-failure destination
+    failed_records: int = 0
+    alerts_exported: int = 0
+    pending_deliveries: int = 0
+
+    @property
+    def alerts_raised(self) -> int:
+        """Alerts opened, all rules."""
+        return sum(self.alerts_by_rule.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``--format json``, the dashboard)."""
+        return {**asdict(self), "alerts_raised": self.alerts_raised}
+
+    def add(self, report: BatchReport) -> None:
+        """Fold one handler invocation's report in."""
+        self.records_processed += report.processed
+        self.duplicates_skipped += report.duplicates
+        self.notifications += len(report.alerts)
+        rules = Counter(a.rule for a in report.alerts if a.status == "open")
+        for rule, n in rules.items():
+            self.alerts_by_rule[rule] = self.alerts_by_rule.get(rule, 0) + n
+        self.dead_letters += len(report.dead_letters)
+        for letter in report.dead_letters:
+            reasons = self.dead_letters_by_reason
+            reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
+        self.batch_item_failures += len(report.failures)
+
+
+def build_local_backends(
+    settings: Settings, *, notifiers: Sequence[Notifier] = ()
+) -> tuple[Backends, OutboxNotifier]:
+    """The handler's local backends, with extra notifiers beside the log (and webhook)."""
+    config = HandlerConfig.from_settings(settings)
+    outbox = build_local_notifier(config, extra=notifiers)
+    return build_backends(config, notifier=outbox), outbox
+
+
+def run_detector(
+    settings: Settings,
+    *,
+    drain: bool,
+    stop: threading.Event | None = None,
+    progress: Callable[[DetectorSummary], None] | None = None,
+    notifiers: Sequence[Notifier] = (),
+    handler: Handler | None = None,
+    export_lake: bool = True,
+) -> DetectorSummary:
+    """Run the local detector until ``stop`` is set, or until the stream is drained.
+
+    Args:
+        settings: home, batch size, retry policy, lake URI.
+        drain: process everything the stream holds, export, and return.
+        stop: set it (e.g. on Ctrl-C) to return after the current batch.
+        progress: called after every poll round that read records, with the summary.
+        notifiers: notifiers besides the alert log (and ``alert_webhook_url``),
+            e.g. a `RecordingNotifier` in tests; delivered through the outbox.
+        handler: replaces the default handler (the Lambda handler over local
+            backends), e.g. a trivial one for a benchmark baseline.
+        export_lake: write new alerts to ``<lake>/alerts/`` after each round.
+
+    Returns:
+        What was processed, alerts raised per rule, dead letters and failures.
+    """
+    from petrostream.stream.factory import open_checkpoints, open_stream
+
+    summary = DetectorSummary()
+    backends, outbox = build_local_backends(settings, notifiers=notifiers)
+    store = outbox.store
+    if handler is None:
+        handler = make_handler(backends, on_report=summary.add)
+    stream = open_stream(settings, "local")
+    checkpoints = open_checkpoints(settings, "local")
+    source = LocalEventSource(
+        stream,
+        checkpoints,
+        handler,
+        on_failure=OnFailureFile(settings.home / FAILURES_FILE),
+        consumer=CONSUMER,
+        batch_size=settings.batch_size,
+        max_retries=settings.max_retry_attempts,
+        bisect=settings.bisect_on_error,
+    )
+    lake = None
+    if export_lake:
+        from petrostream.lake.factory import open_lake
+
+        lake = open_lake(settings)
+
+    def after_poll(got: int) -> None:
+        outbox.redeliver()
+        if lake is not None and (got or drain):
+            from petrostream.runtime.alerts_lake import export_alerts
+
+            summary.alerts_exported += export_alerts(store, lake, codec=settings.parquet_codec)
+        summary.failed_batches = source.stats.failed_batches
+        summary.failed_records = source.stats.failed_records
+        if got and progress is not None:
+            summary.pending_deliveries = store.summary().pending_deliveries
+            progress(summary)
+
+    try:
+        source.run(stop=stop, drain=drain, after_poll=after_poll)
+    finally:
+        summary.pending_deliveries = store.summary().pending_deliveries
+        stream.close()
+        close = getattr(checkpoints, "close", None)
+        if close is not None:
+            close()
+    return summary
+
+
+@dataclass(frozen=True)
+class RealtimeStatus:
+    """The real-time layer at a glance (`stream describe`, the dashboard)."""
+
+    metrics: MetricsSummary
+    alerts: int
+    open_alerts: int
+    alerts_by_rule: dict[str, int]
+    pending_deliveries: int
+    failed_deliveries: int
+    dead_letters_by_reason: dict[str, int]
+    failed_batches: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out = asdict(self)
+        last = self.metrics.last_update
+        out["metrics"]["last_update"] = None if last is None else last.isoformat()
+        return out
+
+
+def realtime_status(settings: Settings) -> RealtimeStatus:
+    """Read the detector's local stores (never creates them when absent)."""
+    home = settings.home
+    metrics = read_metrics(home / METRICS_DB)
+    alerts = open_ = pending = failed = 0
+    by_rule: dict[str, int] = {}
+    if (home / ALERTS_DB).exists():
+        store = AlertStore(home / ALERTS_DB)
+        try:
+            s = store.summary()
+        finally:
+            store.close()
+        alerts, open_, by_rule = s.alerts, s.open_alerts, s.by_rule
+        pending, failed = s.pending_deliveries, s.failed_deliveries
+    dead: dict[str, int] = {}
+    if (home / REALTIME_DB).exists():
+        dead = SqliteDeadLetters(home / REALTIME_DB).count_by_reason()
+    failed_batches = len(OnFailureFile(home / FAILURES_FILE).read())
+    return RealtimeStatus(metrics, alerts, open_, by_rule, pending, failed, dead, failed_batches)
