@@ -215,7 +215,7 @@ class _BlockReader:
         """Line by line: every row is either kept or rejected with its reason."""
         layout = self.layout
         stamps: list[int] = []
-        values: dict[str, list[float | None]] = {tag: [] for tag in layout.tags}
+        values: dict[str, list[float | None]] = {t: [] for t in layout.tags if t != TIMESTAMP_TAG}
         kept: list[int] = []
         for offset, raw_line in enumerate(piece.split(b"\n")):
             text = raw_line.decode("utf-8", errors="replace").rstrip("\r")
@@ -234,7 +234,7 @@ class _BlockReader:
             kept.append(line)
         if not kept:
             return
-        columns = {tag: pa.array(v, pa.float64()) for tag, v in values.items() if tag in values}
+        columns = {tag: pa.array(v, pa.float64()) for tag, v in values.items()}
         millis = pa.array(stamps, pa.int64()).cast(pa.timestamp("ms"))
         tables.append(assemble(layout, millis, columns, len(kept)))
         lines.append(np.array(kept, dtype=np.int64))
