@@ -139,6 +139,12 @@ class Stream(Protocol):
         """Read up to ``limit`` records from the iterator's position, in sequence order.
 
         An empty page is normal (nothing new yet); keep the returned next iterator.
+        Reading the same iterator again returns the same records (retry a batch by
+        re-reading its iterator). ``millis_behind_latest`` is 0 once caught up.
+
+        Raises:
+            ValueError: ``limit`` outside 1-10,000, or an iterator of another stream.
+            TransientError: the read may be retried with the same iterator.
         """
         ...
 
@@ -156,7 +162,11 @@ class CheckpointStore(Protocol):
         ...
 
     def set_checkpoint(self, consumer: str, shard_id: str, sequence_number: str) -> None:
-        """Record progress. Durable when it returns; never moves a checkpoint backwards."""
+        """Record progress. Durable when it returns; never moves a checkpoint backwards.
+
+        An older sequence number than the stored one is ignored (so a retried batch
+        may checkpoint again). Raises ValueError on a malformed sequence number.
+        """
         ...
 
     def checkpoints(self) -> dict[str, dict[str, str]]:
