@@ -225,7 +225,8 @@ class Plan:
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
         self.sample_ms = rules.sample_ms
-        self.gaps = tuple(Slot(r, -1 - i) for i, r in enumerate(rules.by_kind("data_gap")))
+        gap_rules = rules.by_kind("data_gap")
+        self.gaps = tuple(Slot(r, i - len(gap_rules)) for i, r in enumerate(gap_rules))
         columns: dict[str, None] = {}
         for rule in rules.rules:
             columns.update(dict.fromkeys(rule.sensors))
@@ -437,7 +438,7 @@ class _SensorState:
 
     def dump(self) -> dict[str, Any]:
         out: dict[str, Any] = {"k": self.k, "p": self.pend, "h": self.hist, "hk": self.hk}
-        out.update(fv=self.fv, ft=self.ft, e={n: e.dump() for n, e in self.eps.items()})
+        out.update(fv=self.fv, ft=self.ft, e={n: e.dump() for n, e in sorted(self.eps.items())})
         return out
 
     def episode(self, name: str) -> _Episode:
@@ -456,7 +457,7 @@ class _WellState:
         self.sensors = {c: _SensorState(s) for c, s in raw.get("s", {}).items()}
 
     def dump(self) -> dict[str, Any]:
-        return {"t": self.t, "s": {c: s.dump() for c, s in self.sensors.items()}}
+        return {"t": self.t, "s": {c: s.dump() for c, s in sorted(self.sensors.items())}}
 
     def sensor(self, column: str) -> _SensorState:
         ss = self.sensors.get(column)
@@ -486,7 +487,7 @@ class DetectionState:
 
     def to_bytes(self) -> bytes:
         """Compact versioned JSON (``{"v": 1, "wells": {...}}``)."""
-        doc = {"v": STATE_VERSION, "wells": {w: s.dump() for w, s in self.wells.items()}}
+        doc = {"v": STATE_VERSION, "wells": {w: s.dump() for w, s in sorted(self.wells.items())}}
         return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
     @classmethod

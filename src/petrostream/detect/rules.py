@@ -94,11 +94,13 @@ def display_unit(si_unit: str) -> str:
 
 
 def format_value(si_value: float, unit: str, *, difference: bool = False) -> str:
-    """``3.124e7`` Pa shown in bar -> ``"312.4 bar"``."""
+    """``3.124e7`` Pa shown in bar -> ``"312.4 bar"``; ``3e7`` -> ``"300 bar"``."""
     shown = from_si(si_value, unit, difference=difference) if unit in _UNITS else si_value
-    text = f"{shown:.4g}" if abs(shown) >= 1e5 or (0 < abs(shown) < 0.01) else f"{shown:.1f}"
-    if abs(shown) < 10 and abs(shown) >= 0.01:
-        text = f"{shown:.2f}"
+    size = abs(shown)
+    if size >= 1e5 or 0 < size < 0.01:
+        text = f"{shown:.4g}"
+    else:
+        text = f"{shown:.{1 if size >= 100 else 2}f}".rstrip("0").rstrip(".")
     return f"{text} {unit}".rstrip()
 
 
