@@ -1,0 +1,69 @@
+"""Real 3W event files -> replay -> local stream -> local event source -> handler -> alerts."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from petrostream.dataset import discover
+from petrostream.detect.base import Alert
+from petrostream.producer import replay
+from petrostream.runtime.detector import realtime_status, run_detector
+from petrostream.settings import Settings
+from petrostream.stream.local import LocalStream
+from petrostream.testing.clock import FakeClock
+from petrostream.testing.notifier import RecordingNotifier
+
+START = datetime(2024, 6, 1, 12, tzinfo=UTC)
+
+
+def onset_offset_s(path: Path) -> float:
+    """Seconds from the file's first row to the first non-normal label (transient first)."""
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    first = datetime.fromisoformat(rows[0]["timestamp"])
+    for row in rows:
+        if row["class"] and int(float(row["class"])) != 0:
+            return (datetime.fromisoformat(row["timestamp"]) - first).total_seconds()
+    raise AssertionError(f"{path} has no event label")
+
+
+def test_real_events_raise_alerts_and_normal_stretches_stay_quiet(
+    settings: Settings, real_3w_files: list[Path]
+) -> None:
+    # given the real 3W event instances replayed as a fleet, at real spacing (virtual clock)
+    event_files = [f for f in real_3w_files if f.parent.name != "0"]
+    stream = LocalStream(settings.stream_path, shard_count=settings.stream_shards)
+    summary = replay(discover(event_files), stream, speed=1.0, clock=FakeClock(START))
+    stream.close()
+    assert summary.records_put > 3000 and not summary.undelivered
+    rec = RecordingNotifier()
+
+    # when the detector drains the stream through the Lambda handler
+    result = run_detector(settings, drain=True, notifiers=[rec])
+
+    # then every reading was processed, none dead-lettered
+    assert (result.records_processed, result.dead_letters) == (summary.records_put, 0)
+    assert result.failed_records == 0
+    alerts = [a for a in rec.alerts if isinstance(a, Alert)]
+    assert len(alerts) == len(rec.alerts)
+    for path in event_files:
+        instance = path.stem
+        onset = START + timedelta(seconds=onset_offset_s(path))
+        opened = [
+            a
+            for a in alerts
+            if a.instance_id == instance and a.status == "open" and a.category == "process"
+        ]
+        # an alert for the event, at or after its onset
+        assert any(a.ts >= onset for a in opened), f"{instance}: no process alert after onset"
+        # and none during the normal stretch before it
+        early = [a for a in opened if a.ts < onset]
+        assert early == [], f"{instance}: false alerts in the normal stretch: {early}"
+    # and the alerts are in the lake's alerts table and the status view
+    files = list((settings.home / "lake" / "alerts").rglob("*.parquet"))
+    assert sum(pq.read_metadata(f).num_rows for f in files) == len(alerts)
+    assert realtime_status(settings).metrics.records_processed == result.records_processed
