@@ -125,10 +125,14 @@ def replay_command(
     rows are counted and written to <home>/rejects/replay-<time>.jsonl.
     Ctrl-C stops cleanly and says how far it got (exit code 130).
     """
+    import signal
+
     from petrostream.cli import settings_of
     from petrostream.errors import ConfigError
     from petrostream.producer import DeliveryError, ReplayInterrupted
 
+    # Ctrl-C must stop the replay even when started with SIGINT ignored (e.g. `cmd &`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = settings_of(ctx)
     overrides: dict[str, Any] = {}
     if stream_name is not None:

@@ -1,0 +1,127 @@
+"""The column-wise record encoder: exact floats, omitted nulls, labels, timestamps."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from producer_fakes import make_file
+
+from petrostream.producer import encode_tail, format_ms, record_head
+from petrostream.record import decode, format_ts
+
+
+def records_of(fake, ts: str = "2025-01-01 00:00:00.000") -> list[dict]:
+    head = record_head(fake.instance)
+    return [decode((head + ts + tail).encode()) for tail in encode_tail(fake.table).to_pylist()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=200))
+def test_floats_round_trip_exactly(values):
+    # given arbitrary finite doubles
+    fake = make_file("WELL-00001", len(values), sensors={"p_pdg": values})
+
+    # when encoded and parsed back (stdlib and orjson alike)
+    head = record_head(fake.instance) + "2025-01-01 00:00:00.000"
+    texts = [head + tail for tail in encode_tail(fake.table).to_pylist()]
+
+    # then each parses to the very same float
+    for text, value in zip(texts, values, strict=True):
+        for parsed in (json.loads(text)["p_pdg"], orjson.loads(text)["p_pdg"]):
+            assert isinstance(parsed, float)
+            assert parsed == value
+            assert math.copysign(1, parsed) == math.copysign(1, value)
+
+
+def test_floats_round_trip_at_scale():
+    # given a million doubles across 60 orders of magnitude
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(1_000_000) * 10.0 ** rng.integers(-30, 30, 1_000_000)
+    values[:5] = [38043600.0, 1e22, 5e-324, -0.0, 1.2345678901234568e17]
+    fake = make_file("WELL-00001", len(values), sensors={"p_pdg": values.tolist()})
+
+    # when the tails are encoded, then every value reads back equal
+    tails = encode_tail(fake.table).to_pylist()
+    parsed = [orjson.loads('{"a":"' + t)["p_pdg"] for t in tails]
+    assert np.array_equal(np.array(parsed), values)
+
+
+def test_record_matches_design_and_the_codec():
+    # given a row with a null sensor, a transient label and a state
+    fake = make_file(
+        "WELL-00011",
+        2,
+        sensors={"p_pdg": [3.80436e7, 1.5], "qgl": [None, 0.25], "t_tpt": [111.8273, None]},
+        labels=[106, None],
+        states=[1, None],
+    )
+
+    # when encoded
+    first, second = records_of(fake)
+
+    # then keys come in DESIGN order, null sensors are left out
+    assert list(first) == [
+        "well_id", "instance_id", "ts", "source_ts", "p_pdg", "t_tpt",
+        "event_class", "event_type", "state",
+    ]  # fmt: skip
+    assert first["p_pdg"] == 38043600.0
+    assert first["event_class"] == 106
+    assert first["event_type"] == "QUICK_RESTRICTION_IN_PCK"
+    assert first["state"] == 1
+    assert first["source_ts"] == "2014-05-30 10:00:00.000"
+    # and an unlabelled row has no event_class nor event_type
+    assert second == {
+        "well_id": "WELL-00011",
+        "instance_id": "WELL-00011_20140530100000",
+        "ts": "2025-01-01 00:00:00.000",
+        "source_ts": "2014-05-30 10:00:01.000",
+        "p_pdg": 1.5,
+        "qgl": 0.25,
+    }
+
+
+def test_non_finite_values_are_left_out_as_nulls():
+    fake = make_file("WELL-00001", 3, sensors={"p_pdg": [math.nan, math.inf, 2.0]})
+    assert [r.get("p_pdg") for r in records_of(fake)] == [None, None, 2.0]
+
+
+def test_unknown_sensor_columns_are_kept():
+    # schema evolution: a column the schema does not know yet still reaches the stream
+    fake = make_file("WELL-00001", 1, sensors={"p_new_gauge": [4.5]})
+    assert records_of(fake)[0]["p_new_gauge"] == 4.5
+
+
+def test_labels_3w_does_not_define_get_no_event_type():
+    fake = make_file("WELL-00001", 3, labels=[0, 42, 109])
+    records = records_of(fake)
+    assert [r.get("event_type") for r in records] == [
+        "NORMAL",
+        None,
+        "HYDRATE_IN_SERVICE_LINE",
+    ]
+
+
+def test_format_ms_matches_the_record_codec():
+    # given instants across days, hours and milliseconds (and a leap day)
+    base = datetime(2024, 2, 28, 23, 59, 58, 999_000, tzinfo=UTC)
+    moments = [base + timedelta(milliseconds=937 * i) for i in range(5000)]
+    epoch_ms = np.array([int(m.timestamp() * 1000) for m in moments], dtype=np.int64)
+
+    # when formatted column-wise, then they equal format_ts one by one
+    assert format_ms(epoch_ms).to_pylist() == [format_ts(m) for m in moments]
+
+
+def test_format_ms_agrees_with_arrow_strftime_on_one_day():
+    epoch_ms = np.arange(1_401_444_015_000, 1_401_444_015_000 + 86_400_000, 86_399, dtype=np.int64)
+    expected = pc.strftime(
+        pa.array(epoch_ms, pa.timestamp("ms", "UTC")), format="%Y-%m-%d %H:%M:%S"
+    )
+    assert format_ms(epoch_ms).to_pylist() == expected.to_pylist()

@@ -1,0 +1,351 @@
+"""The replay producer: timing, interleaving, batching, retries, rejects, interruption."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from producer_fakes import FakeReader, RecordingStream, make_file
+
+from petrostream.dataset.base import Reject
+from petrostream.producer import (
+    DeliveryError,
+    Progress,
+    ReplayInterrupted,
+    RetryPolicy,
+    replay,
+)
+from petrostream.record import decode, parse_ts
+from petrostream.stream.base import IteratorType
+from petrostream.stream.local import LocalStream
+from petrostream.testing.clock import FakeClock
+
+NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def decoded(stream: RecordingStream) -> list[dict]:
+    return [decode(r.data) for r in stream.stored]
+
+
+def run(files, stream, **kwargs):
+    kwargs.setdefault("speed", 0)
+    kwargs.setdefault("clock", FakeClock(NOW))
+    kwargs.setdefault("rng", random.Random(7))
+    return replay([f.instance for f in files], stream, read=FakeReader(files), **kwargs)
+
+
+# -- time --------------------------------------------------------------------------
+
+
+def test_speed_one_replays_an_hour_instantly_keeping_real_spacing():
+    # given an hour of 1 Hz readings and a fake clock
+    files = [make_file("WELL-00001", 3600)]
+    clock = FakeClock(NOW)
+    stream = RecordingStream()
+
+    # when it replays in real time
+    summary = run(files, stream, speed=1, clock=clock)
+
+    # then every reading is stamped at now + its original offset, and the clock slept that long
+    records = decoded(stream)
+    assert len(records) == 3600
+    assert [parse_ts(r["ts"]) for r in records] == [NOW + timedelta(seconds=i) for i in range(3600)]
+    assert clock.slept == pytest.approx(3599)
+    assert summary.elapsed == pytest.approx(3599)
+    # and records are put as they fall due: one per second for one well
+    assert len(stream.calls) == 3600
+
+
+def test_speed_n_scales_spacing_down():
+    # given readings 1 s apart
+    files = [make_file("WELL-00001", 50)]
+    stream = RecordingStream()
+
+    # when replayed 10 times faster
+    run(files, stream, speed=10, clock=FakeClock(NOW))
+
+    # then they are stamped 100 ms apart, source_ts untouched
+    records = decoded(stream)
+    assert [parse_ts(r["ts"]) for r in records] == [
+        NOW + timedelta(milliseconds=100 * i) for i in range(50)
+    ]
+    assert records[1]["source_ts"] == "2014-05-30 10:00:01.000"
+
+
+def test_speed_zero_never_sleeps_and_stamps_emission_time_monotonically():
+    # given two wells and a clock that moves a little on every reading of it
+    files = [make_file("WELL-00001", 1200), make_file("WELL-00002", 1200)]
+    clock = FakeClock(NOW, tick=0.001)
+    stream = RecordingStream()
+
+    # when replayed as fast as possible
+    run(files, stream, speed=0, clock=clock)
+
+    # then nothing waited, and each well's ts never goes back
+    assert clock.slept == 0
+    records = decoded(stream)
+    assert len(records) == 2400
+    by_well = defaultdict(list)
+    for r in records:
+        by_well[r["well_id"]].append(parse_ts(r["ts"]))
+    for stamps in by_well.values():
+        assert stamps == sorted(stamps)
+        assert stamps[0] >= NOW
+
+
+def test_a_timestamp_going_back_in_a_file_keeps_file_order():
+    # given a file whose timestamps step back once
+    base = 1_000_000_000_000
+    files = [
+        make_file(
+            "WELL-00001", 5, source_ms=[base, base + 2000, base + 1000, base + 3000, base + 4000]
+        )
+    ]
+    stream = RecordingStream()
+
+    # when replayed at speed 1
+    run(files, stream, speed=1)
+
+    # then rows go out in file order, the stepped-back row no earlier than the one before
+    records = decoded(stream)
+    assert [r["p_pdg"] for r in records] == [2e7, 2e7 + 1, 2e7 + 2, 2e7 + 3, 2e7 + 4]
+    stamps = [parse_ts(r["ts"]) for r in records]
+    assert stamps == sorted(stamps)
+
+
+# -- interleaving ------------------------------------------------------------------
+
+
+def test_wells_are_interleaved_by_schedule_as_a_fleet():
+    # given wells from different years with different sampling periods
+    a = make_file("WELL-00001", 30, start=datetime(2014, 1, 1, tzinfo=UTC), step_ms=1000)
+    b = make_file("WELL-00002", 10, start=datetime(2019, 6, 1, tzinfo=UTC), step_ms=3000)
+    c = make_file("WELL-00003", 60, start=datetime(2017, 3, 3, tzinfo=UTC), step_ms=500)
+    stream = RecordingStream()
+
+    # when replayed (speed 0: same order as real time, no waiting), read in small batches
+    replay(
+        [a.instance, b.instance, c.instance],
+        stream,
+        speed=0,
+        clock=FakeClock(NOW),
+        read=FakeReader([a, b, c], batch_rows=7),
+    )
+
+    # then all start together and the emission order follows offsets from each start
+    records = decoded(stream)
+    assert len(records) == 100
+    starts = {"WELL-00001": a, "WELL-00002": b, "WELL-00003": c}
+    offsets = [parse_ts(r["source_ts"]) - starts[r["well_id"]].instance.start for r in records]
+    assert offsets == sorted(offsets)
+    assert {r["well_id"] for r in records[:3]} == set(starts)
+    # and each well keeps its file order
+    for well in starts:
+        values = [r["p_pdg"] for r in records if r["well_id"] == well]
+        assert values == sorted(values)
+
+
+def test_limit_rows_stops_after_that_many_readings():
+    files = [make_file("WELL-00001", 100), make_file("WELL-00002", 100)]
+    stream = RecordingStream()
+
+    summary = run(files, stream, limit_rows=33)
+
+    assert len(stream.stored) == 33
+    assert summary.records_put == 33
+    assert sum(summary.per_instance.values()) == 33
+
+
+# -- batches and retries -----------------------------------------------------------
+
+
+def test_puts_hold_at_most_500_records():
+    files = [make_file("WELL-00001", 1234), make_file("WELL-00002", 567)]
+    stream = RecordingStream()
+
+    summary = run(files, stream)
+
+    assert max(len(c) for c in stream.calls) == 500
+    assert sum(len(c) for c in stream.calls) == 1801
+    assert summary.put_calls == len(stream.calls)
+
+
+def test_puts_stay_under_the_byte_limit():
+    files = [make_file("WELL-00001", 300)]
+    stream = RecordingStream()
+
+    run(files, stream, max_batch_bytes=4096)
+
+    sizes = [sum(len(r.data) + len(r.partition_key) for r in c) for c in stream.calls]
+    assert max(sizes) <= 4096
+    assert len(stream.stored) == 300
+
+
+def test_only_refused_records_are_sent_again():
+    # given a stream that refuses records 3 and 7 of the first put
+    files = [make_file("WELL-00001", 10), make_file("WELL-00002", 10)]
+    stream = RecordingStream(refuse=lambda call, i, rec: call == 0 and i in (3, 7))
+
+    # when replayed
+    summary = run(files, stream)
+
+    # then the second put carries exactly those two records, in order
+    first, second = stream.calls
+    assert second == [first[3], first[7]]
+    assert summary.retries == 2
+    assert summary.records_put == 20
+    assert sorted(r.data for r in stream.stored) == sorted(r.data for r in first)
+
+
+def test_backoff_is_exponential_with_full_jitter():
+    # given a stream that refuses one record four times
+    files = [make_file("WELL-00001", 3)]
+    stream = RecordingStream(refuse=lambda call, i, rec: call < 4 and i == 0)
+    clock = FakeClock(NOW)
+
+    # when replayed with a 1 s base and 3 s cap
+    run(files, stream, clock=clock, retry=RetryPolicy(max_attempts=10, base=1.0, cap=3.0))
+
+    # then each wait is within [0, min(cap, base * 2**n)]
+    assert len(clock.sleeps) == 4
+    for n, slept in enumerate(clock.sleeps):
+        assert 0 <= slept <= min(3.0, 2**n)
+
+
+def test_giving_up_is_a_clear_error_saying_what_was_not_delivered():
+    # given a stream that always refuses WELL-00002's records
+    files = [make_file("WELL-00001", 5), make_file("WELL-00002", 5)]
+    stream = RecordingStream(refuse=lambda call, i, rec: rec.partition_key == "WELL-00002")
+
+    # when replayed with three attempts
+    with pytest.raises(DeliveryError, match="refused 5 records 3 times") as failure:
+        run(files, stream, retry=RetryPolicy(max_attempts=3, base=0.01))
+
+    # then the summary says what got out and what did not
+    summary = failure.value.summary
+    assert summary.undelivered == {files[1].instance.instance_id: 5}
+    assert summary.per_instance[files[0].instance.instance_id] == 5
+    assert summary.per_instance[files[1].instance.instance_id] == 0
+    assert "NOT DELIVERED 5" in "\n".join(summary.lines())
+
+
+def test_per_well_order_holds_under_local_stream_faults(tmp_path: Path):
+    # given a local stream refusing 30% of each put, and four interleaved wells
+    files = [make_file(f"WELL-0000{w}", 700, step_ms=1000 + 100 * w) for w in range(1, 5)]
+    stream = LocalStream(tmp_path / "s.db", shard_count=2, fault_rate=0.3, seed=3)
+
+    # when replayed
+    summary = run(files, stream, retry=RetryPolicy(max_attempts=50, base=0.0001, cap=0.001))
+
+    # then every reading is stored exactly once, each well's in file order
+    assert summary.retries > 100
+    stored = []
+    for shard in stream.list_shards():
+        it = stream.get_shard_iterator(shard.shard_id, IteratorType.TRIM_HORIZON)
+        stored.extend(decode(r.data) for r in stream.get_records(it, limit=10_000).records)
+    stream.close()
+    assert len(stored) == 2800
+    for f in files:
+        values = [r["p_pdg"] for r in stored if r["well_id"] == f.instance.well_id]
+        assert values == [2e7 + i for i in range(700)]
+    assert summary.reordered == 0
+
+
+def test_a_record_stored_ahead_of_a_refused_one_of_its_well_is_counted():
+    # given a stream (as Kinesis may) refusing record 0 but storing record 1 of the same well
+    files = [make_file("WELL-00001", 2)]
+    stream = RecordingStream(refuse=lambda call, i, rec: call == 0 and i == 0)
+
+    summary = run(files, stream)
+
+    assert summary.reordered == 1
+    assert [decode(r.data)["p_pdg"] for r in stream.stored] == [2e7 + 1, 2e7]
+
+
+def test_a_refused_record_is_resent_before_any_later_put():
+    # given one well whose record 499 (last of the first put) is refused once
+    files = [make_file("WELL-00001", 1000)]
+    stream = RecordingStream(refuse=lambda call, i, rec: call == 0 and i == 499)
+
+    run(files, stream)
+
+    # then it is stored before the next batch starts
+    values = [decode(r.data)["p_pdg"] for r in stream.stored]
+    assert values == [2e7 + i for i in range(1000)]
+
+
+# -- rejects, progress, interruption -------------------------------------------------
+
+
+def test_rejects_are_counted_by_reason_and_written_as_json_lines(tmp_path: Path):
+    rejects = [
+        Reject("/fake/a.csv", 7, "bad_number: P-PDG='x'", "2014-05-30 10:00:05,x,1,2"),
+        Reject("/fake/a.csv", 9, "bad_number: T-TPT='?'", "2014-05-30 10:00:07,1,?,2"),
+        Reject("/fake/a.csv", 12, "wrong_column_count: 3 of 10", "a,b,c"),
+    ]
+    files = [make_file("WELL-00001", 10, rejects=rejects)]
+    target = tmp_path / "rejects" / "replay-x.jsonl"
+
+    summary = run(files, RecordingStream(), rejects_path=target)
+
+    assert summary.rejects == {"bad_number": 2, "wrong_column_count": 1}
+    assert summary.rejects_path == target
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert lines[2] == {
+        "file": "/fake/a.csv",
+        "line": 12,
+        "reason": "wrong_column_count: 3 of 10",
+        "raw": "a,b,c",
+    }
+
+
+def test_no_rejects_file_when_nothing_was_rejected(tmp_path: Path):
+    target = tmp_path / "rejects" / "replay-x.jsonl"
+    summary = run([make_file("WELL-00001", 10)], RecordingStream(), rejects_path=target)
+    assert summary.rejects == {}
+    assert not target.exists()
+
+
+def test_progress_is_reported_about_every_second():
+    files = [make_file("WELL-00001", 20)]
+    seen: list[Progress] = []
+
+    run(files, RecordingStream(), speed=1, progress=seen.append)
+
+    assert 15 <= len(seen) <= 20
+    assert [p.records_put for p in seen] == sorted(p.records_put for p in seen)
+    assert seen[-1].files == 1
+
+
+def test_ctrl_c_stops_cleanly_saying_how_far_it_got():
+    # given a replay whose third put is interrupted
+    files = [make_file("WELL-00001", 800), make_file("WELL-00002", 800)]
+    stream = RecordingStream(interrupt_on_call=2)
+
+    # when Ctrl-C arrives
+    with pytest.raises(ReplayInterrupted) as stop:
+        run(files, stream)
+
+    # then the summary counts what the two finished puts stored, per instance
+    summary = stop.value.summary
+    assert summary.interrupted
+    assert summary.records_put == 1000 == len(stream.stored)
+    assert sum(summary.per_instance.values()) == 1000
+    assert set(summary.per_instance) == {f.instance.instance_id for f in files}
+    assert isinstance(stop.value, KeyboardInterrupt)
+
+
+def test_summary_counts_files_rows_and_wells():
+    files = [
+        make_file("WELL-00001", 10),
+        make_file("WELL-00001", 5, start=datetime(2015, 1, 1, tzinfo=UTC)),
+        make_file("WELL-00002", 7),
+    ]
+    summary = run(files, RecordingStream())
+    assert summary.files == summary.files_done == 3
+    assert summary.rows_read == summary.records_put == 22
+    assert summary.per_well == {"WELL-00001": 15, "WELL-00002": 7}
