@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint format check-deps bench clean
+.PHONY: demo test lint format system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,18 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-test: lint
+# The browser test drives Debian's Chromium (Playwright never downloads a browser here).
+# As root (CI, a fresh machine) it is installed with apt-get; elsewhere install it yourself.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium (browser test)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get install chromium' (the browser test needs it)" >&2; \
+	  fi; }
+
+test: lint system-deps
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev
