@@ -36,7 +36,7 @@ def parse_timestamp(text: str) -> datetime:
     """Athena's ``2024-05-01 10:00:00.123`` (optionally `` UTC``) as an aware UTC datetime."""
     text = text.strip()
     zone = None
-    if " " in text and text.rsplit(" ", 1)[1].isalpha():
+    if text.count(" ") > 1 or (" " in text and not text.rsplit(" ", 1)[1][:1].isdigit()):
         text, zone = text.rsplit(" ", 1)
     if zone not in (None, "UTC", "Z"):
         raise ValueError(f"timestamp in zone {zone}, expected UTC")

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import duckdb
 
-from petrostream.catalog.base import Catalog, Table
+from petrostream.catalog.base import Catalog, Column, Table
 from petrostream.catalog.crawler import open_lake
 from petrostream.catalog.local import LocalCatalogStore
 from petrostream.query.base import (
@@ -37,6 +37,7 @@ from petrostream.query.base import (
     QueryTimeout,
 )
 from petrostream.query.sqlguard import locate_error, prepare
+from petrostream.schema import COLUMN_TYPES, RECORD_COLUMNS
 
 _DUCK_TYPES: Final[dict[str, str]] = {
     "double": "DOUBLE",
@@ -96,6 +97,20 @@ def athena_type(duck: str) -> str:
     if duck.startswith("MAP"):
         return "map"
     return _ATHENA_TYPES.get(duck, duck.lower())
+
+
+def view_columns(table: Table) -> list[Column]:
+    """The catalog's columns, plus for ``sensors`` every canonical column not seen yet.
+
+    The lake writer leaves out sensors that are empty in a batch, so a lake of
+    instances that never measured ``qgl`` has no such column; queries written
+    against DESIGN's schema still bind, reading NULL.
+    """
+    columns = list(table.columns)
+    if table.name == "sensors":
+        known = {c.name for c in columns} | {c.name for c in table.partition_keys}
+        columns += [Column(c, COLUMN_TYPES[c]) for c in RECORD_COLUMNS if c not in known]
+    return columns
 
 
 def _q(name: str) -> str:
@@ -226,15 +241,16 @@ class DuckDBEngine:
         for partition in table.partitions.values():
             for f in partition.files.values():
                 groups.setdefault(f.schema, []).append(f"{partition.location}/{f.name}")
+        columns = view_columns(table)
         if not groups:
-            cols = [f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}" for c in table.columns]
+            cols = [f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}" for c in columns]
             cols += [f"CAST(NULL AS VARCHAR) AS {_q(k)}" for k in keys]
             return f"SELECT {', '.join(cols) or '1 AS empty'} WHERE false"
         branches = []
         for sid, paths in sorted(groups.items()):
             present = {c.name: c.type for c in table.file_schemas.get(sid, [])}
             cols = []
-            for c in table.columns:
+            for c in columns:
                 found = present.get(c.name)
                 if found is None:
                     cols.append(f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}")
@@ -266,7 +282,7 @@ class DuckDBEngine:
         }
         keys = [c.name for c in table.partition_keys]
         schema = pa.schema(
-            [(c.name, arrow_types.get(c.type, pa.string())) for c in table.columns]
+            [(c.name, arrow_types.get(c.type, pa.string())) for c in view_columns(table)]
             + [(k, pa.string()) for k in keys]
         )
         paths = [
