@@ -11,7 +11,7 @@ locals {
 }
 
 resource "aws_s3_bucket" "lake" {
-  # checkov:skip=CKV_AWS_18:server access logs need a second bucket; CloudTrail data events cover audit
+  # checkov:skip=CKV_AWS_18:access logs need a second bucket; audit S3 with the account's CloudTrail data events
   # checkov:skip=CKV_AWS_144:cross-region replication is a disaster-recovery choice left to the operator
   # checkov:skip=CKV2_AWS_62:nothing consumes S3 event notifications; the crawler runs on a schedule
   bucket        = local.lake_bucket
@@ -79,6 +79,18 @@ resource "aws_s3_bucket_policy" "lake" {
 resource "aws_s3_bucket_lifecycle_configuration" "lake" {
   bucket = aws_s3_bucket.lake.id
 
+  # Parts of uploads that never completed (a Firehose or lake-writer crash) are billed until removed.
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {
+      prefix = ""
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
   # The seed's 30-day expiry for scratch data (raw copies, Firehose errors, query results).
   dynamic "rule" {
     for_each = toset(local.scratch_prefixes)
@@ -93,9 +105,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
       }
       noncurrent_version_expiration {
         noncurrent_days = 1
-      }
-      abort_incomplete_multipart_upload {
-        days_after_initiation = 1
       }
     }
   }
@@ -118,9 +127,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
       # Compaction replaces files; old versions are kept a week for recovery.
       noncurrent_version_expiration {
         noncurrent_days = 7
-      }
-      abort_incomplete_multipart_upload {
-        days_after_initiation = 1
       }
     }
   }
