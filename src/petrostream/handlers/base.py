@@ -8,6 +8,7 @@ modules: `local_backends` (SQLite under the home), `dynamodb` (state on AWS),
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -65,6 +66,14 @@ class StateStore(Protocol):
         Raises:
             StateConflict: the stored version moved on (nothing was written).
             TransientError: the store cannot be reached now (nothing promised).
+        """
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group the saves of one batch (one commit locally; a no-op on DynamoDB).
+
+        Called once around all wells of a batch; it commits before the handler
+        returns, so before the event source checkpoints.
         """
         ...
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final
 
 from petrostream.errors import ConfigError, TransientError
@@ -63,6 +64,10 @@ class DynamoDBStateStore:
             raise
         except BotoCoreError as exc:
             raise TransientError(f"DynamoDB {self.table}: {exc}") from None
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """No grouping on DynamoDB: every save is its own conditional write."""
+        return nullcontext()
 
     def load(self, well_id: str) -> StoredState:
         """Strongly consistent read of the well's item."""

@@ -10,7 +10,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -67,6 +68,18 @@ class SqliteStateStore:
 
     def __init__(self, path: Path) -> None:
         self._db = _Db(path)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One SQLite transaction around a batch's saves (a commit per batch, not per well)."""
+        with self._db.lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.conn.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def load(self, well_id: str) -> StoredState:
         """The well's stored state, or an empty one."""

@@ -100,6 +100,46 @@ class Backends:
     metrics: MetricsSink
     engine: DetectionEngine
     clock: Callable[[], float] = time.time
+    cache: StateCache = field(default_factory=lambda: StateCache())
+
+
+@dataclass
+class _Cached:
+    version: int
+    positions: dict[str, str]
+    state: Any
+
+
+class StateCache:
+    """Write-through cache of deserialized well states (saves a read and a parse per well).
+
+    Safe because every save is conditional on the version the cache holds: if
+    another invocation moved a well's state on, the save raises `StateConflict`,
+    the entry is dropped, and the retry reads the store. An entry is also dropped
+    whenever processing of its well fails (detection may have mutated it).
+    """
+
+    def __init__(self, max_wells: int = 100_000) -> None:
+        self.max_wells = max_wells
+        self._entries: dict[str, _Cached] = {}
+
+    def get(self, well_id: str) -> _Cached | None:
+        """The cached entry, or None."""
+        return self._entries.get(well_id)
+
+    def put(self, well_id: str, entry: _Cached) -> None:
+        """Remember the state just saved."""
+        if len(self._entries) >= self.max_wells and well_id not in self._entries:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[well_id] = entry
+
+    def clear(self) -> None:
+        """Forget every well."""
+        self._entries.clear()
+
+    def drop(self, well_id: str) -> None:
+        """Forget a well (after a failure or conflict)."""
+        self._entries.pop(well_id, None)
 
 
 @dataclass
@@ -139,8 +179,12 @@ def _process_well(
     report: BatchReport,
 ) -> None:
     """Detect and notify for one well; raises on a failure that must retry its records."""
-    stored = backends.state.load(well_id)
-    positions = dict(stored.positions)
+    cached = backends.cache.get(well_id)
+    if cached is None:
+        stored = backends.state.load(well_id)
+        cached = _Cached(stored.version, dict(stored.positions), None)
+        data = stored.data
+    positions = dict(cached.positions)
     fresh = [
         (rec, reading)
         for rec, reading in items
@@ -149,7 +193,7 @@ def _process_well(
     report.duplicates += len(items) - len(fresh)
     if not fresh:
         return
-    state = backends.engine.load_state(stored.data)
+    state = cached.state if cached.state is not None else backends.engine.load_state(data)
     state, alerts = backends.engine.detect(state, [reading for _, reading in fresh])
     for alert in alerts:
         key = notification_key(alert)
@@ -164,10 +208,35 @@ def _process_well(
         report.alerts.append(alert)
     for rec, _ in fresh:
         positions[rec.shard_id] = rec.sequence_number
-    backends.state.save(
-        well_id, backends.engine.dump_state(state), positions, expected_version=stored.version
+    version = backends.state.save(
+        well_id, backends.engine.dump_state(state), positions, expected_version=cached.version
     )
+    backends.cache.put(well_id, _Cached(version, positions, state))
     report.processed += len(fresh)
+
+
+def _process_wells(
+    per_well: Mapping[str, list[tuple[KinesisRecord, dict[str, Any]]]],
+    backends: Backends,
+    report: BatchReport,
+    fail: Callable[[KinesisRecord], None],
+) -> None:
+    """Process each well; a well that fails has its records passed to ``fail``."""
+    for well_id, items in per_well.items():
+        try:
+            _process_well(well_id, items, backends, report)
+        except (TransientError, StateConflict) as exc:
+            backends.cache.drop(well_id)
+            _LOG.warning("well %s will be retried: %s", well_id, exc)
+            report.errors.append(f"{well_id}: {exc}")
+            for rec, _ in items:
+                fail(rec)
+        except Exception as exc:  # a bug must fail its records, not the whole batch
+            backends.cache.drop(well_id)
+            _LOG.exception("detection failed for well %s", well_id)
+            report.errors.append(f"{well_id}: {type(exc).__name__}: {exc}")
+            for rec, _ in items:
+                fail(rec)
 
 
 def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> BatchReport:
@@ -206,19 +275,12 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
             for letter in letters:
                 fail(next(r for r in records if r.sequence_number == letter.sequence_number))
 
-    for well_id, items in per_well.items():
-        try:
-            _process_well(well_id, items, backends, report)
-        except (TransientError, StateConflict) as exc:
-            _LOG.warning("well %s will be retried: %s", well_id, exc)
-            report.errors.append(f"{well_id}: {exc}")
-            for rec, _ in items:
-                fail(rec)
-        except Exception as exc:  # a bug must fail its records, not the whole batch
-            _LOG.exception("detection failed for well %s", well_id)
-            report.errors.append(f"{well_id}: {type(exc).__name__}: {exc}")
-            for rec, _ in items:
-                fail(rec)
+    try:
+        with backends.state.transaction():
+            _process_wells(per_well, backends, report, fail)
+    except BaseException:  # the commit failed: cached versions may be ahead of the store
+        backends.cache.clear()
+        raise
 
     report.failures = [
         r.sequence_number

@@ -83,6 +83,13 @@ def alerts_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def warm_up() -> None:
+    """Import pyarrow and build the schema once, so the first export is not slow."""
+    import pyarrow.parquet  # noqa: F401
+
+    alerts_table([])
+
+
 def _dt(row: Mapping[str, Any]) -> str:
     ms = ts_millis(row.get("ts")) or 0
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")

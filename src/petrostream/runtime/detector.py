@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -106,6 +107,8 @@ def run_detector(
     notifiers: Sequence[Notifier] = (),
     handler: Handler | None = None,
     export_lake: bool = True,
+    idle_s: float = 0.01,
+    export_interval_s: float = 1.0,
 ) -> DetectorSummary:
     """Run the local detector until ``stop`` is set, or until the stream is drained.
 
@@ -119,6 +122,9 @@ def run_detector(
         handler: replaces the default handler (the Lambda handler over local
             backends), e.g. a trivial one for a benchmark baseline.
         export_lake: write new alerts to ``<lake>/alerts/`` after each round.
+        idle_s: pause after a round that found nothing (bounds the alert latency).
+        export_interval_s: export alerts to the lake at most this often while running
+            (a Parquet write must not delay the next alert); always once at the end.
 
     Returns:
         What was processed, alerts raised per rule, dead letters and failures.
@@ -145,15 +151,26 @@ def run_detector(
     lake = None
     if export_lake:
         from petrostream.lake.factory import open_lake
+        from petrostream.runtime.alerts_lake import warm_up
 
         lake = open_lake(settings)
+        warm_up()  # import pyarrow now, not on the first alert
+
+    def export() -> int:
+        if lake is None:
+            return 0
+        from petrostream.runtime.alerts_lake import export_alerts
+
+        return export_alerts(store, lake, codec=settings.parquet_codec)
+
+    last_export = time.monotonic()
 
     def after_poll(got: int) -> None:
+        nonlocal last_export
         outbox.redeliver()
-        if lake is not None and (got or drain):
-            from petrostream.runtime.alerts_lake import export_alerts
-
-            summary.alerts_exported += export_alerts(store, lake, codec=settings.parquet_codec)
+        if got and time.monotonic() - last_export >= export_interval_s:
+            summary.alerts_exported += export()
+            last_export = time.monotonic()
         summary.failed_batches = source.stats.failed_batches
         summary.failed_records = source.stats.failed_records
         if got and progress is not None:
@@ -161,7 +178,8 @@ def run_detector(
             progress(summary)
 
     try:
-        source.run(stop=stop, drain=drain, after_poll=after_poll)
+        source.run(stop=stop, drain=drain, after_poll=after_poll, idle_s=idle_s)
+        summary.alerts_exported += export()
     finally:
         summary.pending_deliveries = store.summary().pending_deliveries
         stream.close()

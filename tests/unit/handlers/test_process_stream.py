@@ -175,3 +175,30 @@ def test_importing_the_handler_imports_neither_duckdb_nor_pyarrow() -> None:
         "assert 'pydantic' not in sys.modules and 'numpy' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_stale_cached_state_cannot_clobber_newer_state(tmp_path: Path) -> None:
+    # given two warm containers sharing one state table, each with its own state cache
+    def container() -> Backends:
+        return Backends(
+            state=SqliteStateStore(tmp_path / "shared.db"),
+            notifier=RecordingNotifier(),
+            dead_letters=SqliteDeadLetters(tmp_path / "shared.db"),
+            metrics=MemoryMetrics(),
+            engine=ThresholdEngine(),
+        )
+
+    a, b = container(), container()
+    event = load_event("kinesis_batch.json")
+    first, second, third = (dict(event, Records=[r]) for r in event["Records"])
+    handle_event(first, a)  # a caches version 1
+    handle_event(second, b)  # b moves the well to version 2
+    # when a processes the next record from its stale cache
+    stale = handle_event(third, a)
+    # then its conditional write is refused and the record is reported for retry
+    assert stale.failures == seqs(event, 2)
+    assert a.state.load("WELL-00011").version == 2
+    # and the retry reads the newer state and completes it
+    retried = handle_event(third, a)
+    assert retried.failures == []
+    assert a.engine.load_state(a.state.load("WELL-00011").data)["seen"] == 3
