@@ -79,6 +79,8 @@ class VectorizedDetector:
         pending: _Pending = []
         if isinstance(wells, str):
             groups: list[tuple[str, Ints]] = [(wells, np.arange(rows, dtype=np.int64))]
+        elif (runs := _runs(wells)) is not None:
+            groups = runs
         else:
             names, inverse = np.unique(np.asarray(wells, dtype=object), return_inverse=True)
             order = np.argsort(inverse, kind="stable")
@@ -144,10 +146,13 @@ class VectorizedDetector:
             if column is None:
                 continue
             x = column[rows]
-            present = np.flatnonzero(~np.isnan(x))
-            if not len(present):
-                continue
-            x, tx, rx = x[present], t[present], rows[present]
+            missing = np.isnan(x)
+            x, tx, rx = x, t, rows
+            if missing.any():
+                present = np.flatnonzero(~missing)
+                if not len(present):
+                    continue
+                x, tx, rx = x[present], t[present], rows[present]
             ss = ws.sensor(sp.column)
 
             if sp.ranges:
@@ -155,10 +160,11 @@ class VectorizedDetector:
                 for slot in sp.ranges:
                     events = _episodes(ss, slot, tx, bad, ~bad)
                     _emit(out, well, instances, sp, slot, events, _zero, x, tx, rx)
-                good = np.flatnonzero(~bad)
-                x, tx, rx = x[good], tx[good], rx[good]
-                if not len(x):
-                    continue
+                if bad.any():
+                    good = np.flatnonzero(~bad)
+                    x, tx, rx = x[good], tx[good], rx[good]
+                    if not len(x):
+                        continue
             emit = partial(_emit, out, well, instances, sp, x=x, t=tx, rows=rx)
             if sp.frozen:
                 held = _frozen(ss, x, tx)
@@ -323,6 +329,9 @@ def _frozen(ss: _SensorState, x: Floats, tx: Ints) -> Ints:
     before[1:] = x[:-1]
     before[:1] = np.nan if ss.fv is None else ss.fv
     change = x != before
+    if change.all():  # a live analog gauge: every reading differs from the one before
+        ss.fv, ss.ft = float(x[-1]), int(tx[-1])
+        return np.zeros(len(x), dtype=np.int64)
     run = np.maximum.accumulate(np.where(change, np.arange(len(x)), -1))
     start = np.where(run >= 0, tx[np.maximum(run, 0)], ss.ft)
     ss.fv, ss.ft = float(x[-1]), int(start[-1])
@@ -348,6 +357,8 @@ def _episodes(ss: _SensorState, slot: Slot, ts: Ints, on: Bools, off: Bools) -> 
     rule = slot.rule
     ep = ss.eps.get(rule.name)
     is_open = ep is not None and ep.open
+    if not is_open and not on.any():
+        return []  # the common case: closed, and nothing triggers in this batch
     carry = is_open and ep is not None and ep.off is not None
     n = len(ts)
     off_before = np.empty(n, dtype=np.bool_)
@@ -358,8 +369,6 @@ def _episodes(ss: _SensorState, slot: Slot, ts: Ints, on: Bools, off: Bools) -> 
     run_start = np.where(run >= 0, ts[np.maximum(run, 0)], carried)
     released = np.flatnonzero(off & (ts - run_start >= rule.clear_ms))
     ons = np.flatnonzero(on)
-    if not len(ons) and not is_open:
-        return []
     on_ts = ts[ons]
     opened = ep.opened if ep is not None else 0
     cool = ep.cool if ep is not None else None
@@ -389,6 +398,21 @@ def _episodes(ss: _SensorState, slot: Slot, ts: Ints, on: Bools, off: Bools) -> 
     ep.open, ep.opened, ep.cool = is_open, opened, cool
     ep.off = int(run_start[-1]) if is_open and bool(off[-1]) else None
     return events
+
+
+def _runs(wells: Any) -> list[tuple[str, Ints]] | None:
+    """Groups of a table whose wells come in contiguous runs (no sort); None otherwise."""
+    if not len(wells):
+        return []
+    cuts = np.flatnonzero(wells[1:] != wells[:-1]) + 1
+    starts = [0, *cuts.tolist()]
+    names = [str(wells[i]) for i in starts]
+    if len(set(names)) != len(names):
+        return None  # a well comes back later: fall back to grouping by sort
+    ends = [*cuts.tolist(), len(wells)]
+    return [
+        (n, np.arange(a, b, dtype=np.int64)) for n, a, b in zip(names, starts, ends, strict=True)
+    ]
 
 
 def _as_millis(ts: Any) -> Ints:
