@@ -1,0 +1,206 @@
+"""Alert latency: producer put -> notifier call, while sustaining N readings/s.
+
+A producer (this process) puts ``--rate`` readings/s into the local stream for
+``--seconds``, spread over ``--wells`` wells, every reading's ``ts`` = its put
+time (as the replay producer injects it). At staggered moments one well at a
+time steps its P-PDG by +20 bar; the detector (another process, the real
+``run_detector``: local event source -> the Lambda handler -> outbox) raises a
+``pressure_jump`` alert on the step reading, and a timing notifier records the
+wall time of the call. Latency = call time - the step reading's ``ts``.
+
+Baseline in the same run: the same producer and event source with a trivial
+handler (base64 + JSON decode of each record, "notify" when it sees a step
+reading); it measures what the stream and the poller cost by themselves.
+
+    .venv/bin/python benchmarks/bench_alert_latency.py --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import multiprocessing as mp
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from petrostream import record
+from petrostream.settings import Settings
+from petrostream.stream.base import PutRecord
+from petrostream.stream.local import LocalStream
+
+STEP_PA = 20e5  # +20 bar
+BASE_PA = 2.0e7
+# The bundled pressure_jump rule looks at 60 s windows, so it fires only after a
+# minute of history per well; the benchmark uses the same rule with a 2 s window
+# to keep the run short. It measures latency, not detection quality (see evaluate).
+RULES = """
+[engine]
+sample_interval = "100 ms"
+
+[[rule]]
+name = "pressure_jump"
+kind = "jump"
+units = ["Pa"]
+delta = "5 bar"
+window = "2 s"
+release = 0.5
+clear = "2 s"
+cooldown = "15 min"
+severity = "critical"
+"""
+
+
+class TimingNotifier:
+    """Appends (alert ts ms, call wall time) for every opened process alert."""
+
+    name = "timing"
+
+    def __init__(self, path: Path) -> None:
+        self.out = path.open("a", buffering=1)
+
+    def notify(self, alert: Any) -> None:
+        if alert.status != "open" or alert.rule != "pressure_jump":
+            return
+        now = time.time()
+        self.out.write(
+            json.dumps({"well": alert.well_id, "ts": alert.ts.timestamp(), "at": now}) + "\n"
+        )
+
+
+def trivial_handler_factory(path: Path) -> Any:
+    out = path.open("a", buffering=1)
+
+    def handler(event: Any, context: Any) -> dict[str, list[Any]]:
+        for item in event["Records"]:
+            reading = json.loads(base64.b64decode(item["kinesis"]["data"]))
+            if reading.get("bench_step"):
+                ts = record.parse_ts(reading["ts"]).timestamp()
+                out.write(
+                    json.dumps({"well": reading["well_id"], "ts": ts, "at": time.time()}) + "\n"
+                )
+        return {"batchItemFailures": []}
+
+    return handler
+
+
+def detector_main(home: str, mode: str, out: str, stop: Any, ready: Any) -> None:
+    from petrostream.runtime.detector import run_detector
+
+    settings = Settings(home=Path(home), rules_file=Path(home) / "rules.toml")
+    stop_event = threading.Event()
+    threading.Thread(target=lambda: (stop.wait(), stop_event.set()), daemon=True).start()
+    ready.set()
+    if mode == "detector":
+        run_detector(settings, drain=False, stop=stop_event, notifiers=[TimingNotifier(Path(out))])
+    else:
+        run_detector(
+            settings,
+            drain=False,
+            stop=stop_event,
+            handler=trivial_handler_factory(Path(out)),
+            export_lake=False,
+        )
+
+
+def run(mode: str, *, rate: int, seconds: float, wells: int, warmup: float) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix=f"bench-latency-{mode}-"))
+    (home / "rules.toml").write_text(RULES)
+    settings = Settings(home=home, rules_file=home / "rules.toml")
+    stream = LocalStream(settings.stream_path, shard_count=settings.stream_shards)
+    out = home / "latency.jsonl"
+    ctx = mp.get_context("spawn")
+    stop, ready = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=detector_main, args=(str(home), mode, str(out), stop, ready))
+    proc.start()
+    ready.wait(60)
+    time.sleep(1.0)
+
+    names = [f"WELL-{i:05d}" for i in range(wells)]
+    total_s = warmup + seconds
+    tick = 0.01
+    per_tick = max(1, round(rate * tick))
+    step_times = {
+        w: warmup + (i + 0.5) * seconds / wells for i, w in enumerate(names)
+    }  # one step per well, spread over the measured window
+    stepped: set[str] = set()
+    put_count = 0
+    start = time.time()
+    next_tick = start
+    i = 0
+    lag_max = 0.0
+    while (now := time.time()) - start < total_s:
+        if now < next_tick:
+            time.sleep(next_tick - now)
+        lag_max = max(lag_max, time.time() - next_tick)
+        next_tick += tick
+        elapsed = time.time() - start
+        batch = []
+        ts = record.format_ts(datetime.now(UTC))
+        for _ in range(per_tick):
+            well = names[i % wells]
+            i += 1
+            value = BASE_PA + (i % 3) * 1000.0
+            reading: dict[str, Any] = {"well_id": well, "ts": ts, "p_pdg": value}
+            if elapsed >= step_times[well]:
+                reading["p_pdg"] = value + STEP_PA
+                if well not in stepped:
+                    stepped.add(well)
+                    reading["bench_step"] = 1
+            batch.append(PutRecord(well, record.encode(reading)))
+        results = stream.put_records(batch)
+        put_count += sum(r.ok for r in results)
+    produced_s = time.time() - start
+    time.sleep(2.0)  # let the detector catch up
+    stop.set()
+    proc.join(30)
+    if proc.is_alive():
+        proc.kill()
+    backlog = stream.describe()
+    stream.close()
+    rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    # ts has millisecond resolution: latencies are accurate to +-1 ms
+    lat = sorted((r["at"] - r["ts"]) * 1000 for r in rows)
+    return {
+        "mode": mode,
+        "home": str(home),
+        "put_rate": put_count / produced_s,
+        "producer_max_lag_ms": lag_max * 1000,
+        "steps": len(stepped),
+        "alerts": len(lat),
+        "p50_ms": statistics.median(lat) if lat else None,
+        "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
+        "max_ms": lat[-1] if lat else None,
+        "backlog": backlog.get("consumers", backlog) if isinstance(backlog, dict) else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=10_000, help="readings per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the first step")
+    parser.add_argument("--wells", type=int, default=50)
+    args = parser.parse_args()
+    results = [
+        run(mode, rate=args.rate, seconds=args.seconds, wells=args.wells, warmup=args.warmup)
+        for mode in ("baseline", "detector")
+    ]
+    print(f"# {platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}")
+    for r in results:
+        r.pop("backlog", None)
+        print(json.dumps(r))
+    base, det = results
+    if base["p99_ms"] and det["p99_ms"]:
+        print(f"p99 ratio detector/baseline: {det['p99_ms'] / base['p99_ms']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
