@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -44,9 +46,9 @@ log = logging.getLogger(__name__)
 Reader = Callable[..., Iterator[ReadingBatch]]
 """``read(instance, *, batch_rows) -> Iterator[ReadingBatch]``, as `dataset.read_instance`."""
 
-ROW_BUDGET: Final = 400_000
+ROW_BUDGET: Final = 150_000
 """Rows buffered across all open instances; bounds memory whatever the fleet size."""
-CHUNK_ROWS: Final = 32_768
+CHUNK_ROWS: Final = 16_384
 """Rows merged and encoded per step."""
 _TS_COLUMN: Final = "source_ts"
 _LABEL_COLUMN: Final = "event_class"
@@ -221,7 +223,6 @@ _HMS: Final = pa.array(
 )
 _MILLIS: Final = pa.array([f".{i:03d}" for i in range(1000)])
 _LABEL_LOOKUP_SIZE: Final = max(VALID_LABELS) + 1
-_INTEGRAL: Final = r"^-?[0-9]+$"
 
 
 @lru_cache(maxsize=4096)
@@ -249,8 +250,8 @@ def format_ms(epoch_ms: np.ndarray) -> pa.StringArray:
     return joined
 
 
-def _format_float(values: pa.Array) -> pa.Array:
-    """Shortest round-trip text of each float (null for null and non-finite values).
+def _float_fragment(name: str, values: pa.Array) -> pa.Array:
+    """``"name":<value>`` per row, null where the value is null or not finite.
 
     Arrow casts a double with double-conversion's *shortest* mode, which reads back
     to the same double. An integral value comes out as ``38043600``; a ``.0`` is
@@ -258,13 +259,18 @@ def _format_float(values: pa.Array) -> pa.Array:
     """
     if values.type != pa.float64():
         values = pc.cast(values, pa.float64())
-    if values.null_count < len(values):
-        finite = pc.is_finite(values)
-        if not pc.all(finite).as_py():
-            values = pc.if_else(finite, values, pa.scalar(None, pa.float64()))
+    numbers = values.to_numpy(zero_copy_only=False)  # nulls read as NaN
+    finite = np.isfinite(numbers)
+    if not finite.all():
+        values = pc.if_else(pa.array(finite), values, pa.scalar(None, pa.float64()))
     text = pc.cast(values, pa.string())
-    integral = pc.match_substring_regex(text, _INTEGRAL)
-    return pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
+    whole = finite & (np.floor(numbers) == numbers)
+    suffix: pa.Array | str = ""
+    if whole.any():
+        # Large or tiny whole numbers print as 1e+22: those need no ".0".
+        plain = pc.invert(pc.match_substring(text, "e"))
+        suffix = pc.if_else(pc.and_(pa.array(whole), plain), ".0", "")
+    return pc.binary_join_element_wise(f"{json.dumps(name)}:", text, suffix, "")
 
 
 def _label_pieces() -> tuple[pa.Array, pa.Array]:
@@ -308,8 +314,7 @@ def encode_tail(table: pa.Table) -> pa.Array:
         column = table.column(name).combine_chunks()
         if column.null_count == n:
             continue
-        key = json.dumps(name)
-        fragments.append(pc.binary_join_element_wise(f"{key}:", _format_float(column), ""))
+        fragments.append(_float_fragment(name, column))
     if _LABEL_COLUMN in table.column_names:
         fragments.extend(_label_fragments(table.column(_LABEL_COLUMN).combine_chunks()))
     if _STATE_COLUMN in table.column_names:
@@ -351,7 +356,8 @@ class _Cursor:
     def buffered(self) -> int:
         return len(self.offsets) - self.pos
 
-    def load(self, batch: ReadingBatch) -> None:
+    def append(self, batch: ReadingBatch) -> None:
+        """Add a batch behind the rows still buffered."""
         table = batch.table
         source = pc.cast(table.column(_TS_COLUMN).combine_chunks(), pa.int64())
         ms = source.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
@@ -360,22 +366,94 @@ class _Cursor:
         offsets = np.maximum.accumulate(ms - self.base_ms)
         np.maximum(offsets, self.high_ms, out=offsets)
         self.high_ms = int(offsets[-1])
+        if self.table is not None and self.buffered:
+            rest = self.table.slice(self.pos)
+            table = pa.concat_tables([rest, table], promote_options="default")
+            offsets = np.concatenate([self.offsets[self.pos :], offsets])
         self.table, self.offsets, self.pos = table, offsets, 0
 
 
 @dataclass
 class _Chunk:
-    """Rows of several instances merged in emission order, encoded but for ``ts``."""
+    """Rows of several instances merged in emission order and encoded."""
 
-    offsets: np.ndarray  # schedule, ms, non-decreasing
-    heads: pa.Array
-    tails: pa.Array
+    due: np.ndarray | None  # epoch ms each row is due (None at speed 0), non-decreasing
+    blobs: list[bytes]
     keys: list[str]
-    cursor: np.ndarray  # cursor index per row
-    sizes: np.ndarray  # record bytes (with a 23-byte ts) + partition key bytes
+    owner: np.ndarray  # cursor index per row
+    sizes: np.ndarray  # record bytes + partition key bytes, as PutRecords counts them
 
 
 # -- the producer ------------------------------------------------------------------
+
+
+_Batch = tuple[list[PutRecord], np.ndarray]
+
+
+class _Sender(threading.Thread):
+    """Puts batches from a short queue while the main thread reads and encodes the next.
+
+    SQLite and Arrow release the GIL in their inner loops, so on two cores putting
+    and encoding overlap. Batches go out one at a time, in order, so per-well order
+    holds as without the thread. Ctrl-C reaches the main thread only: it calls
+    `abort`, and the put in flight finishes (or not) inside the stream's transaction.
+    """
+
+    def __init__(self, deliver: Callable[[list[PutRecord], np.ndarray], None], depth: int):
+        super().__init__(name="replay-sender", daemon=True)
+        self.deliver = deliver
+        self.queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=depth)
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            item = self.queue.get()
+            if item is None or self.stopping.is_set():
+                return
+            try:
+                self.deliver(*item)
+            except BaseException as exc:  # handed to the main thread by `check`
+                self.error = exc
+                self.stopping.set()
+                return
+
+    def check(self) -> None:
+        """Raise, in the caller's thread, what stopped the sender."""
+        if self.error is not None:
+            raise self.error
+
+    def _put(self, item: _Batch | None) -> None:
+        while True:
+            self.check()
+            if not self.is_alive():
+                return
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def submit(self, records: list[PutRecord], owner: np.ndarray) -> None:
+        """Queue a batch; blocks while the queue is full; raises the sender's error."""
+        self._put((records, owner))
+
+    def finish(self) -> None:
+        """Wait until every queued batch is stored; raise the sender's error if any."""
+        self._put(None)
+        self.join()
+        self.check()
+
+    def abort(self) -> None:
+        """Drop queued batches, let the put in flight end, and wait for the thread."""
+        self.stopping.set()
+        try:
+            while True:
+                self.queue.get_nowait()
+        except queue.Empty:
+            pass
+        self.queue.put_nowait(None)
+        self.join()
 
 
 class _Replay:
@@ -395,6 +473,7 @@ class _Replay:
         rng: random.Random,
         max_batch_records: int,
         max_batch_bytes: int,
+        pipeline: bool,
     ) -> None:
         if speed < 0:
             raise ValueError(f"speed must be >= 0, got {speed}")
@@ -413,11 +492,16 @@ class _Replay:
             per_well={i.well_id: 0 for i in self.instances},
         )
         self.heads = pa.array([record_head(i) for i in self.instances], pa.string())
+        self.well_ids = np.array([i.well_id for i in self.instances], dtype=object)
+        self.key_bytes = np.array([len(i.well_id.encode()) for i in self.instances], np.int64)
         self.put_per_cursor = np.zeros(len(self.instances), dtype=np.int64)
         self.batch_rows = max(256, min(65_536, ROW_BUDGET // max(1, len(self.instances))))
         self.reject_counts: Counter[str] = Counter()
         self.last_ts_ms = 0
         self.rows_emitted = 0
+        self.pipeline = pipeline
+        self.stop_requested = threading.Event()
+        self.send: Callable[[list[PutRecord], np.ndarray], None] = self._deliver
 
     # -- driving ------------------------------------------------------------------
 
@@ -425,6 +509,11 @@ class _Replay:
         started = self.clock.now()
         self.start_ms = _ms(started)
         self.next_progress = self.start_ms + self.progress_interval * 1000
+        sender: _Sender | None = None
+        if self.pipeline:
+            sender = _Sender(self._deliver, depth=4)
+            sender.start()
+            self.send = sender.submit
         try:
             try:
                 cursors = [
@@ -433,7 +522,12 @@ class _Replay:
                 ]
                 for chunk in self._chunks(cursors):
                     self._emit(chunk)
+                if sender is not None:
+                    sender.finish()
             finally:
+                if sender is not None and sender.is_alive():
+                    self.stop_requested.set()  # no more retries of the put in flight
+                    sender.abort()
                 self._finish(started)
         except KeyboardInterrupt:
             self.summary.interrupted = True
@@ -469,13 +563,13 @@ class _Replay:
             left = self._limit_left()
             if left is not None and left <= 0:
                 return
+            k = max(1, CHUNK_ROWS // len(active))
             for cursor in active:
-                self._fill(cursor)
+                self._fill(cursor, k + 1)
             self.summary.files_done += sum(1 for c in active if c.exhausted and not c.buffered)
             active = [c for c in active if c.buffered]
             if not active:
                 return
-            k = max(1, CHUNK_ROWS // len(active))
             horizon = min(int(c.offsets[min(c.pos + k, len(c.offsets) - 1)]) for c in active)
             parts = []
             for c in active:
@@ -484,8 +578,9 @@ class _Replay:
                     parts.append((c, c.pos, end))
             yield self._merge(parts, left)
 
-    def _fill(self, cursor: _Cursor) -> None:
-        while not cursor.buffered and not cursor.exhausted:
+    def _fill(self, cursor: _Cursor, want: int) -> None:
+        # Topping up to ``want`` rows keeps steps full when batch sizes differ.
+        while cursor.buffered < want and not cursor.exhausted:
             batch = next(cursor.batches, None)
             if batch is None:
                 cursor.exhausted = True
@@ -493,7 +588,7 @@ class _Replay:
             self._record_rejects(batch.rejects)
             self.summary.rows_read += batch.table.num_rows
             if batch.table.num_rows:
-                cursor.load(batch)
+                cursor.append(batch)
 
     def _merge(self, parts: list[tuple[_Cursor, int, int]], left: int | None) -> _Chunk:
         offsets = np.concatenate([c.offsets[a:b] for c, a, b in parts])
@@ -514,52 +609,42 @@ class _Replay:
         if left is not None and left < len(offsets):
             offsets, owner, tails = offsets[:left], owner[:left], tails[:left]
         self.rows_emitted += len(offsets)
-        owner_arr = pa.array(owner)
-        heads = self.heads.take(owner_arr)
-        keys = [self.instances[i].well_id for i in owner.tolist()]
-        key_bytes = np.array([len(k.encode()) for k in keys], dtype=np.int64)
-        sizes = (
-            pc.binary_length(heads).to_numpy(zero_copy_only=False)
-            + pc.binary_length(tails).to_numpy(zero_copy_only=False)
-            + 23
-            + key_bytes
-        )
-        return _Chunk(offsets, heads, tails, keys, owner, sizes)
+        due: np.ndarray | None = None
+        if self.speed > 0:
+            due = self.start_ms + np.rint(offsets / self.speed).astype(np.int64)
+            ts: pa.Array | str = format_ms(due)
+        else:
+            # As fast as possible: stamped when encoded, a fraction of a second before
+            # the put, and never before an earlier stamp (the wall clock may step back).
+            self.last_ts_ms = max(self.last_ts_ms, _ms(self.clock.now()))
+            ts = format_ms(np.array([self.last_ts_ms]))[0].as_py()
+        data = pc.binary_join_element_wise(self.heads.take(pa.array(owner)), ts, tails, "")
+        sizes = pc.binary_length(data).to_numpy(zero_copy_only=False) + self.key_bytes[owner]
+        blobs = data.cast(pa.binary()).to_pylist()
+        keys = self.well_ids[owner].tolist()
+        return _Chunk(due, blobs, keys, owner, sizes)
 
     # -- emitting -------------------------------------------------------------------
 
     def _emit(self, chunk: _Chunk) -> None:
-        n = len(chunk.offsets)
-        scheduled: np.ndarray | None = None
-        if self.speed > 0:
-            scheduled = self.start_ms + np.rint(chunk.offsets / self.speed).astype(np.int64)
-            ts_text = format_ms(scheduled)
+        n = len(chunk.blobs)
+        due = chunk.due
         start = 0
         while start < n:
             end = min(n, start + self.max_records)
-            if scheduled is not None:
+            if due is not None:
                 now_ms = _ms(self.clock.now())
-                due = int(scheduled[start])
-                if due > now_ms:
-                    self.clock.sleep((due - now_ms) / 1000)
-                    now_ms = max(now_ms, _ms(self.clock.now()), due)
+                first = int(due[start])
+                if first > now_ms:
+                    self.clock.sleep((first - now_ms) / 1000)
+                    now_ms = max(now_ms, _ms(self.clock.now()), first)
                 # Everything already due goes in this put (at least the first record).
-                end = start + max(1, int(np.searchsorted(scheduled[start:end], now_ms, "right")))
+                end = start + max(1, int(np.searchsorted(due[start:end], now_ms, "right")))
             sizes = np.cumsum(chunk.sizes[start:end])
             if sizes[-1] > self.max_bytes:
                 end = start + max(1, int(np.searchsorted(sizes, self.max_bytes, "right")))
-            if scheduled is not None:
-                ts: pa.Array | pa.Scalar = ts_text[start:end]
-            else:
-                self.last_ts_ms = max(self.last_ts_ms, _ms(self.clock.now()))
-                ts = pa.scalar(format_ms(np.array([self.last_ts_ms]))[0].as_py())
-            data = pc.binary_join_element_wise(
-                chunk.heads[start:end], ts, chunk.tails[start:end], ""
-            )
-            blobs = data.cast(pa.binary()).to_pylist()
-            keys = chunk.keys[start:end]
-            records = [PutRecord(k, b) for k, b in zip(keys, blobs, strict=True)]
-            self._deliver(records, chunk.cursor[start:end])
+            records = list(map(PutRecord, chunk.keys[start:end], chunk.blobs[start:end]))
+            self.send(records, chunk.owner[start:end])
             start = end
             self._maybe_progress()
 
@@ -585,6 +670,8 @@ class _Replay:
             pending = [pending[j] for j in failed]
             if attempt >= self.retry.max_attempts:
                 self._give_up(records, pending, owner, results[failed[-1]])
+            if self.stop_requested.is_set():
+                return
             self.summary.retries += len(pending)
             self.clock.sleep(self.retry.backoff(attempt, self.rng))
             attempt += 1
@@ -676,6 +763,7 @@ def replay(
     rng: random.Random | None = None,
     max_batch_records: int = MAX_PUT_RECORDS,
     max_batch_bytes: int = MAX_PUT_BYTES,
+    pipeline: bool = True,
 ) -> ReplaySummary:
     """Replay 3W instances into a stream as a live fleet; one record per reading.
 
@@ -701,6 +789,8 @@ def replay(
         rng: jitter source (seed it for reproducible tests).
         max_batch_records: records per ``put_records`` (at most 500).
         max_batch_bytes: bytes per ``put_records`` (at most 5 MiB).
+        pipeline: put from a second thread while the next batches are read and
+            encoded (same order, same results; False = all in the calling thread).
 
     Returns:
         The summary: rows read, records put (per instance and well), rejects, retries.
@@ -729,6 +819,7 @@ def replay(
         rng=rng or random.Random(),  # noqa: S311 - jitter, not crypto
         max_batch_records=max_batch_records,
         max_batch_bytes=max_batch_bytes,
+        pipeline=pipeline,
     )
     return worker.run()
 

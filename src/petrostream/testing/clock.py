@@ -7,6 +7,7 @@ real spacing.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -32,22 +33,26 @@ class FakeClock:
         self._now = start.astimezone(UTC)
         self._tick = timedelta(seconds=tick)
         self.sleeps: list[float] = []
+        self._lock = threading.Lock()  # replay sleeps from its sender thread too
 
     def now(self) -> datetime:
         """Return the virtual time (aware UTC), then advance it by ``tick``."""
-        current = self._now
-        self._now += self._tick
-        return current
+        with self._lock:
+            current = self._now
+            self._now += self._tick
+            return current
 
     def sleep(self, seconds: float) -> None:
         """Advance the virtual time by ``seconds`` at once; negative values are ignored."""
-        self.sleeps.append(seconds)
-        if seconds > 0:
-            self._now += timedelta(seconds=seconds)
+        with self._lock:
+            self.sleeps.append(seconds)
+            if seconds > 0:
+                self._now += timedelta(seconds=seconds)
 
     def advance(self, seconds: float) -> None:
         """Move the virtual time forward without recording a sleep."""
-        self._now += timedelta(seconds=seconds)
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
 
     @property
     def slept(self) -> float:
