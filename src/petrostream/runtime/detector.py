@@ -74,6 +74,19 @@ class DetectorSummary:
         """JSON-ready form (``--format json``, the dashboard)."""
         return {**asdict(self), "alerts_raised": self.alerts_raised}
 
+    def line(self) -> str:
+        """One human line for progress and the final summary."""
+        rules = ", ".join(f"{r} {n}" for r, n in sorted(self.alerts_by_rule.items())) or "none"
+        text = (
+            f"{self.records_processed:,} records, {self.alerts_raised} alerts ({rules}), "
+            f"{self.dead_letters} dead letters"
+        )
+        if self.failed_records:
+            text += f", {self.failed_records} records abandoned (detector-failures.jsonl)"
+        if self.pending_deliveries:
+            text += f", {self.pending_deliveries} deliveries pending"
+        return text
+
     def add(self, report: BatchReport) -> None:
         """Fold one handler invocation's report in."""
         self.records_processed += report.processed

@@ -95,3 +95,13 @@ def test_a_stop_event_ends_a_running_detector(settings: Settings) -> None:
     stop.set()
     summary: Any = run_detector(settings, drain=False, stop=stop)
     assert summary.records_processed == 0
+
+
+def test_summary_line_names_rules_and_problems() -> None:
+    from petrostream.runtime.detector import DetectorSummary
+
+    s = DetectorSummary(records_processed=1200, alerts_by_rule={"pressure_jump": 2}, dead_letters=1)
+    s.pending_deliveries = 3
+    assert s.line() == (
+        "1,200 records, 2 alerts (pressure_jump 2), 1 dead letters, 3 deliveries pending"
+    )
