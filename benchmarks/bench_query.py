@@ -1,0 +1,256 @@
+"""Benchmark: Athena SQL on the local lake (DuckDB) vs pandas on Parquet and DuckDB on CSV.
+
+Builds (once, cached) a lake of N readings in the real layout
+``sensors/dt=YYYY-MM-DD/well_id=WELL-0000k/part-0.parquet`` (zstd, as the lake
+writer writes), crawls it, then times through `DuckDBEngine.execute` (guard +
+transpile + run, as `petrostream query` does):
+
+* the seed's aggregate: average pressures per event type over the whole lake;
+* a one-well, one-day query that must touch only its partition.
+
+Baselines in the same run: pandas reading the same Parquet files and grouping,
+and DuckDB over raw 3W-style CSV files (a smaller set, compared per row).
+
+    .venv/bin/python benchmarks/bench_query.py [--readings 50000000] [--dir DIR]
+
+The lake goes to --dir, else $PETROSTREAM_BENCH_DIR, else .petrostream/bench/query
+(ignored by git). Needs about 1.5 GB of disk for 50M readings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from petrostream.catalog.crawler import Crawler
+from petrostream.catalog.local import LocalCatalogStore
+from petrostream.query.duckdb_engine import DuckDBEngine
+from petrostream.schema import EventClass
+
+WELLS = 20
+START = datetime(2026, 1, 1, tzinfo=UTC)
+EVENTS = [c.name for c in EventClass]
+SEED_SQL = (
+    "SELECT event_type, count(*) AS readings, avg(p_pdg) AS avg_p_pdg, avg(p_tpt) AS avg_p_tpt "
+    "FROM petrostream_db.sensors GROUP BY event_type ORDER BY event_type"
+)
+POINT_SQL = (
+    "SELECT count(*) AS readings, avg(p_pdg) AS avg_p_pdg, max(ts) AS last_ts "
+    "FROM petrostream_db.sensors WHERE dt = '{dt}' AND well_id = 'WELL-00007'"
+)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def three_w_precision(values: np.ndarray) -> np.ndarray:
+    """Round to 7 significant digits, as 3W files store values (``3.804360e+07``)."""
+    scale = 10.0 ** (np.floor(np.log10(np.abs(values))) - 6)
+    return np.round(values / scale) * scale
+
+
+def partition_frame(rng: np.random.Generator, n: int, day: int, well: int) -> pa.Table:
+    """One partition's readings: n readings of one well over one day, 3W-like values."""
+    step_ms = 86_400_000 // n
+    t0 = int((START + timedelta(days=day)).timestamp() * 1000)
+    ts = pa.array(t0 + np.arange(n, dtype=np.int64) * step_ms, pa.timestamp("ms", tz="UTC"))
+    labels = rng.integers(0, len(EVENTS), size=n // 1000 + 1).repeat(1000)[:n]
+    event_class = np.where(labels == 0, 0, labels).astype(np.int32)
+    walk = np.cumsum(rng.normal(0, 500.0, n))
+    return pa.table(
+        {
+            "instance_id": pa.array([f"WELL-{well:05d}_{day:03d}"] * n, pa.string()),
+            "ts": ts,
+            "source_ts": ts,
+            "p_pdg": three_w_precision(3.8e7 + walk + well * 1e5),
+            "p_tpt": three_w_precision(2.26e7 + walk * 0.5),
+            "t_tpt": three_w_precision(111.8 + rng.normal(0, 0.2, n)),
+            "event_class": event_class,
+            "event_type": pa.DictionaryArray.from_arrays(
+                pa.array(labels.astype(np.int32)), pa.array(EVENTS)
+            ).cast(pa.string()),
+            "state": pa.nulls(n, pa.int32()),
+        }
+    )
+
+
+def build_lake(lake: Path, readings: int) -> None:
+    marker = lake / f"_complete_v2_{readings}"
+    if marker.exists():
+        log(f"lake cached at {lake}")
+        return
+    days = max(1, readings // (WELLS * 100_000))
+    per = readings // (WELLS * days)
+    rng = np.random.default_rng(42)
+    log(f"writing {WELLS * days * per:,} readings: {WELLS} wells x {days} days x {per:,}")
+    for day in range(days):
+        dt = (START + timedelta(days=day)).strftime("%Y-%m-%d")
+        for well in range(1, WELLS + 1):
+            folder = lake / "sensors" / f"dt={dt}" / f"well_id=WELL-{well:05d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(
+                partition_frame(rng, per, day, well), folder / "part-0.parquet", compression="zstd"
+            )
+        log(f"  day {day + 1}/{days}")
+    marker.mkdir()
+
+
+def build_csv(folder: Path, readings: int) -> int:
+    """3W 1.x-style CSV files (timestamp, 8 tags, class), ``readings`` rows in all."""
+    marker = folder / f"_complete_{readings}"
+    if marker.exists():
+        return readings
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    files = max(1, readings // 100_000)
+    per = readings // files
+    for k in range(files):
+        t = partition_frame(rng, per, k, 1 + k % WELLS)
+        frame = pd.DataFrame(
+            {
+                "timestamp": pd.to_datetime(t["ts"].to_numpy()).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                "P-PDG": t["p_pdg"].to_numpy(),
+                "P-TPT": t["p_tpt"].to_numpy(),
+                "T-TPT": t["t_tpt"].to_numpy(),
+                "P-MON-CKP": np.nan,
+                "T-JUS-CKP": np.nan,
+                "P-JUS-CKGL": np.nan,
+                "T-JUS-CKGL": np.nan,
+                "QGL": np.nan,
+                "class": t["event_class"].to_numpy(),
+            }
+        )
+        frame.to_csv(folder / f"WELL-{k:05d}.csv", index=False, float_format="%.6e")
+    marker.mkdir()
+    return files * per
+
+
+CPU: dict[str, float] = {}
+
+
+def timed(fn, repeat: int, name: str = "") -> tuple[float, object]:
+    """Median wall time of ``fn``; the median process CPU time goes to CPU[name]."""
+    proc = psutil.Process()
+    times, cpus, out = [], [], None
+    for _ in range(repeat):
+        gc.collect()
+        c = sum(proc.cpu_times()[:2])
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+        cpus.append(sum(proc.cpu_times()[:2]) - c)
+    CPU[name] = statistics.median(cpus)
+    return statistics.median(times), out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--readings", type=int, default=50_000_000)
+    parser.add_argument("--csv-readings", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--skip-pandas", action="store_true")
+    args = parser.parse_args()
+    base = args.dir or Path(os.environ.get("PETROSTREAM_BENCH_DIR", ".petrostream/bench/query"))
+    lake = base / f"lake-{args.readings}"
+    build_lake(lake, args.readings)
+    csv_rows = build_csv(base / f"csv-{args.csv_readings}", args.csv_readings)
+
+    load_before = os.getloadavg()
+    t = time.perf_counter()
+    catalog, report = Crawler(str(lake)).crawl(None)
+    crawl_s = time.perf_counter() - t
+    store = LocalCatalogStore(base / "catalog.json")
+    store.save(catalog)
+    total = catalog.tables["sensors"].rows
+    t = time.perf_counter()
+    engine = DuckDBEngine.from_catalog_file(store.path)
+    setup_s = time.perf_counter() - t
+    log(f"crawl {report.files_read} footers in {crawl_s:.2f} s; engine setup {setup_s:.3f} s")
+
+    engine.execute(SEED_SQL)  # warm the OS cache and DuckDB's metadata
+    seed_s, seed = timed(lambda: engine.execute(SEED_SQL), args.repeat, "seed")
+    dts = sorted({p.values[0] for p in catalog.tables["sensors"].partitions.values()})
+    dt = dts[min(3, len(dts) - 1)]
+    point_sql = POINT_SQL.format(dt=dt)
+    engine.execute(point_sql)
+    point_s, point = timed(lambda: engine.execute(point_sql), args.repeat * 4, "point")
+    plan = engine.explain(point_sql)
+    scanned = next(ln for ln in plan.splitlines() if "Scanning Files" in ln).strip(" │")
+    log(f"seed aggregate {seed_s * 1000:.0f} ms; one well/day {point_s * 1000:.1f} ms ({scanned})")
+
+    # baseline 1: pandas on the same Parquet files
+    pandas_s = float("nan")
+    if not args.skip_pandas:
+
+        def with_pandas():
+            frame = pd.read_parquet(lake / "sensors", columns=["event_type", "p_pdg", "p_tpt"])
+            return frame.groupby("event_type")[["p_pdg", "p_tpt"]].mean()
+
+        pandas_s, frame = timed(with_pandas, 1)
+        ours = {r[0]: r[2] for r in seed.rows}
+        assert all(abs(ours[k] - v) < 1e-3 for k, v in frame["p_pdg"].items())
+        del frame
+        log(f"pandas {pandas_s:.2f} s")
+
+    # baseline 2: DuckDB on the raw CSV files (a smaller set; compared per row)
+    csv_glob = str(base / f"csv-{args.csv_readings}" / "*.csv")
+    con = duckdb.connect()
+
+    def with_csv():
+        return con.execute(
+            f'SELECT class, count(*), avg("P-PDG"), avg("P-TPT") FROM read_csv(\'{csv_glob}\') '
+            "GROUP BY class"
+        ).fetchall()
+
+    csv_s, _ = timed(with_csv, 2)
+    load_after = os.getloadavg()
+
+    sensors = catalog.tables["sensors"]
+    threads = engine._con.execute("SELECT current_setting('threads')").fetchone()[0]
+    seed_ns = seed_s / total * 1e9
+    csv_ns = csv_s / csv_rows * 1e9
+    pandas_ns = pandas_s / total * 1e9
+    print(
+        f"""
+| figure | value |
+|---|---|
+| lake | {total:,} readings, {sensors.file_count} files, \
+{sensors.bytes / 1e9:.2f} GB Parquet zstd, {len(sensors.partitions)} partitions |
+| crawl (footers of every file, first crawl) | {crawl_s:.2f} s |
+| engine setup (views over the catalog) | {setup_s * 1000:.0f} ms |
+| seed aggregate, whole lake (median of {args.repeat}) | **{seed_s * 1000:.0f} ms** wall \
+({seed_ns:.1f} ns/row), {CPU["seed"] * 1000:.0f} ms CPU on {threads} threads |
+| one well, one day (median of {args.repeat * 4}) | **{point_s * 1000:.1f} ms** wall, \
+{CPU["point"] * 1000:.1f} ms CPU ({scanned}) |
+| pandas `read_parquet` + `groupby.mean`, same files | {pandas_s:.2f} s ({pandas_ns:.1f} ns/row) |
+| DuckDB `read_csv` on {csv_rows:,} CSV readings | {csv_s:.2f} s ({csv_ns:.1f} ns/row) |
+| ratio pandas / ours (whole lake) | {pandas_s / seed_s:.1f}x |
+| ratio CSV / ours (per row) | {csv_ns / seed_ns:.1f}x |
+| load average before / after | {load_before[0]:.2f} / {load_after[0]:.2f} |
+| machine | {platform.machine()}, {psutil.cpu_count()} cores, \
+{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, \
+DuckDB {duckdb.__version__} |
+| date | {datetime.now(UTC):%Y-%m-%d} |
+"""
+    )
+    assert point.rows[0][0] > 0
+
+
+if __name__ == "__main__":
+    main()
