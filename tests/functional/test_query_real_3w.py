@@ -70,6 +70,37 @@ def test_crawl_then_seed_question_matches_the_source_files(real_3w_files, tmp_pa
         assert r["avg_p_tpt"] == pytest.approx(want["avg_p_tpt"], rel=1e-12)
 
 
+def test_replay_run_crawl_query_matches_the_source_files(real_3w_dir, real_3w_files, tmp_path):
+    # given the real 3W files replayed into the local stream and landed by the lake writer
+    home = tmp_path / "home"
+    runner = CliRunner()
+    replayed = runner.invoke(
+        main, ["--home", str(home), "replay", "--speed", "0", "--quiet", str(real_3w_dir)]
+    )
+    landed = runner.invoke(main, ["--home", str(home), "run", "--drain", "--only", "lake"])
+    assert replayed.exit_code == 0, replayed.output
+    assert landed.exit_code == 0, landed.output
+
+    # when crawling and asking the seed's question
+    crawled = runner.invoke(main, ["--home", str(home), "crawl"])
+    answer = runner.invoke(
+        main,
+        ["--home", str(home), "query", "--named", "avg_pressure_last_hour", "--format", "json"],
+    )
+
+    # then one row per event type, averages as computed from the CSV files
+    assert crawled.exit_code == 0, crawled.output
+    assert answer.exit_code == 0, answer.output
+    rows = json.loads(answer.stdout)
+    expected = expected_from_sources(real_3w_files)
+    assert [r["event_type"] for r in rows] == sorted(expected)
+    for r in rows:
+        want = expected[r["event_type"]]
+        assert r["readings"] == want["readings"]
+        assert r["avg_p_pdg"] == pytest.approx(want["avg_p_pdg"], rel=1e-9)
+        assert r["avg_p_tpt"] == pytest.approx(want["avg_p_tpt"], rel=1e-9)
+
+
 def test_pressure_series_and_latest_reading_on_real_data(real_3w_files, tmp_path):
     home = tmp_path / "home"
     end = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

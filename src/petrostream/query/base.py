@@ -196,7 +196,7 @@ def _text(value: Any) -> str:
         return ""
     value = json_value(value)
     if isinstance(value, float):
-        return f"{value:.6g}" if abs(value) < 1e15 else repr(value)
+        return f"{value:.10g}"
     if isinstance(value, list | dict):
         return json.dumps(value)
     return str(value)
