@@ -1,0 +1,242 @@
+"""Replay benchmark: `replay --speed 0` of a synthetic fleet into a fresh local stream.
+
+Measured side by side in one run, each in its own child process (so peak RSS is
+that step's alone, read with ``wait4``):
+
+  (a) baseline: pyarrow reading the same CSV files (``pyarrow.csv.read_csv`` per file);
+  (b) replay:   discover + read + encode + put every reading into a fresh local stream,
+                as ``petrostream replay PATH --speed 0`` does.
+
+The fleet (default 100 wells x 28 h at 1 Hz = 10,080,000 readings, CSV, one
+instance per well) is synthesized once and cached under ``$PETROSTREAM_BENCH_DIR``
+(default ``<repo>/.bench``, git-ignored). Results go to ``benchmarks/RESULTS.md``.
+
+    .venv/bin/python benchmarks/bench_replay.py                # 10M readings
+    .venv/bin/python benchmarks/bench_replay.py --rows 1000000 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+GOAL_RATE = 200_000
+GOAL_RSS_MB = 500
+START = "<!-- bench_replay:start -->"
+END = "<!-- bench_replay:end -->"
+
+
+def bench_dir() -> Path:
+    return Path(os.environ.get("PETROSTREAM_BENCH_DIR") or REPO / ".bench")
+
+
+# -- the fleet ---------------------------------------------------------------------
+
+
+def fleet(rows: int, wells: int, seed: int) -> tuple[Path, int]:
+    """Synthesize (once) a fleet of about ``rows`` readings; return its folder and row count."""
+    from petrostream.dataset.synth import synthesize
+
+    seconds = max(1, rows // wells)
+    hours = seconds / 3600
+    out = bench_dir() / f"fleet-{wells}w-{seconds}s-seed{seed}"
+    marker = out / "fleet.json"
+    if marker.exists():
+        meta = json.loads(marker.read_text())
+        return out, int(meta["rows"])
+    shutil.rmtree(out, ignore_errors=True)
+    print(f"synthesizing {wells} wells x {hours:.2f} h into {out} (cached for next runs)...",
+          file=sys.stderr)  # fmt: skip
+    started = time.perf_counter()
+    files = synthesize(out, wells=wells, hours=hours, seed=seed, fmt="csv", instance_hours=hours)
+    total = wells * seconds
+    marker.write_text(json.dumps({"rows": total, "files": len(files), "wells": wells}))
+    print(f"  {len(files)} files, {total:,} rows in {time.perf_counter() - started:.0f} s",
+          file=sys.stderr)  # fmt: skip
+    return out, total
+
+
+# -- the child steps -----------------------------------------------------------------
+
+
+def child_baseline(folder: Path) -> dict:
+    import pyarrow.csv as pacsv
+
+    rows = 0
+    for path in sorted(folder.rglob("*.csv")):
+        rows += pacsv.read_csv(path).num_rows
+    return {"rows": rows}
+
+
+def child_replay(folder: Path, home: Path) -> dict:
+    from petrostream.dataset import discover
+    from petrostream.producer import SystemClock, replay
+    from petrostream.settings import Settings
+    from petrostream.stream.factory import open_stream
+
+    settings = Settings(home=home)
+    stream = open_stream(settings, backend="local")
+    try:
+        summary = replay(discover([folder]), stream, speed=0, clock=SystemClock())
+    finally:
+        stream.close()
+    return {
+        "rows": summary.rows_read,
+        "records_put": summary.records_put,
+        "put_calls": summary.put_calls,
+        "rejects": summary.reject_count,
+    }
+
+
+def run_child(step: str, *args: str) -> dict:
+    """Run one step in a fresh interpreter; wall time, CPU time and peak RSS of that child."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", step, *args], stdout=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{step} step failed with exit code {proc.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result.update(
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux: KiB
+    )
+    result["rate"] = result["rows"] / wall
+    return result
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def machine() -> dict:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = 0.0
+    try:
+        import psutil
+
+        ram_gb = psutil.virtual_memory().total / 2**30
+    except ImportError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "ram_gb": ram_gb,
+        "python": platform.python_version(),
+    }
+
+
+def render(args: argparse.Namespace, rows: int, base: dict, rep: dict, info: dict,
+           load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:  # fmt: skip
+    ratio = rep["rate"] / base["rate"]
+    ok_rate = "met" if rep["rate"] >= GOAL_RATE else "NOT met"
+    ok_rss = "met" if rep["peak_rss_mb"] < GOAL_RSS_MB else "NOT met"
+    command = "python benchmarks/bench_replay.py " + " ".join(args.argv)
+    lines = [
+        START,
+        "## Replay at --speed 0 into the local stream (`benchmarks/bench_replay.py`)",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- command: `{command.strip()}`",
+        f"- machine: {info['cpu']}, {info['cores']} cores, {info['ram_gb']:.0f} GiB RAM, "
+        f"Python {info['python']}",
+        f"- load average (1/5/15 min) before: {'/'.join(f'{x:.2f}' for x in load[0])}, "
+        f"after: {'/'.join(f'{x:.2f}' for x in load[1])} "
+        "(the machine is shared: wall-clock rates fall as load rises; CPU seconds are steadier)",
+        f"- fleet: {args.wells} wells, {rows:,} readings, CSV 3W 1.x, one instance per well, "
+        f"seed {args.seed} (synthesized by `petrostream.dataset.synth`)",
+        "",
+        "| step | readings | wall s | CPU s | readings/s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| (a) baseline: `pyarrow.csv.read_csv` of each file | {base['rows']:,} | "
+        f"{base['wall_s']:.1f} | {base['cpu_s']:.1f} | {base['rate']:,.0f} | "
+        f"{base['peak_rss_mb']:.0f} |",
+        f"| (b) `replay --speed 0` into a fresh local stream | {rep['records_put']:,} | "
+        f"{rep['wall_s']:.1f} | {rep['cpu_s']:.1f} | {rep['rate']:,.0f} | "
+        f"{rep['peak_rss_mb']:.0f} |",
+        "",
+        f"- ratio replay / baseline: **{ratio:.3f}** (replay reaches {ratio:.1%} of the "
+        "read-only rate)",
+        f"- goal >= {GOAL_RATE:,} readings/s: **{ok_rate}** ({rep['rate']:,.0f}); "
+        f"goal peak RSS < {GOAL_RSS_MB} MB: **{ok_rss}** ({rep['peak_rss_mb']:.0f} MB)",
+        f"- replay: {rep['put_calls']:,} PutRecords calls, {rep['rejects']} rejects; "
+        "times include interpreter start and imports",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(section: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        text = head + section.rstrip("\n") + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--child"]:
+        step, *rest = argv[1:]
+        result = (
+            child_baseline(Path(rest[0])) if step == "baseline"
+            else child_replay(Path(rest[0]), Path(rest[1]))
+        )  # fmt: skip
+        print(json.dumps(result))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="readings in the fleet")
+    parser.add_argument("--wells", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    info = machine()
+    folder, rows = fleet(args.rows, args.wells, args.seed)
+    load_before = os.getloadavg()
+    print(f"(a) baseline: pyarrow.csv.read_csv of {folder} ...", file=sys.stderr)
+    base = run_child("baseline", str(folder))
+    print(f"    {base['rows']:,} rows, {base['rate']:,.0f}/s, {base['peak_rss_mb']:.0f} MB",
+          file=sys.stderr)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="replay-", dir=bench_dir()) as home:
+        print("(b) replay --speed 0 into a fresh local stream ...", file=sys.stderr)
+        rep = run_child("replay", str(folder), home)
+    print(f"    {rep['records_put']:,} records, {rep['rate']:,.0f}/s, "
+          f"{rep['peak_rss_mb']:.0f} MB", file=sys.stderr)  # fmt: skip
+    if rep["records_put"] != rows:
+        raise SystemExit(f"replay put {rep['records_put']:,} records, expected {rows:,}")
+    section = render(args, rows, base, rep, info, (load_before, os.getloadavg()))
+    print(section)
+    if not args.no_write:
+        write_results(section)
+        print(f"updated {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
