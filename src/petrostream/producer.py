@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Final, Protocol
+from typing import IO, Final, Protocol, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -250,27 +250,36 @@ def format_ms(epoch_ms: np.ndarray) -> pa.StringArray:
     return joined
 
 
-def _float_fragment(name: str, values: pa.Array) -> pa.Array:
-    """``"name":<value>`` per row, null where the value is null or not finite.
+Piece: TypeAlias = "pa.Array | pa.Scalar | str"
+
+
+def _float_pieces(name: str, values: pa.Array) -> list[Piece]:
+    """Pieces that write ``,"name":<value>`` per row, or nothing where the value is absent.
 
     Arrow casts a double with double-conversion's *shortest* mode, which reads back
     to the same double. An integral value comes out as ``38043600``; a ``.0`` is
     added so JSON readers see a float, as `petrostream.record.encode` writes it.
+    Null and non-finite values are left out. A column with no absent value costs
+    no join of its own: its key goes in as a constant piece of the record join.
     """
     if values.type != pa.float64():
         values = pc.cast(values, pa.float64())
     numbers = values.to_numpy(zero_copy_only=False)  # nulls read as NaN
     finite = np.isfinite(numbers)
-    if not finite.all():
+    dense = bool(finite.all())
+    if not dense:
         values = pc.if_else(pa.array(finite), values, pa.scalar(None, pa.float64()))
     text = pc.cast(values, pa.string())
     whole = finite & (np.floor(numbers) == numbers)
-    suffix: pa.Array | str = ""
+    suffix: Piece = ""
     if whole.any():
         # Large or tiny whole numbers print as 1e+22: those need no ".0".
         plain = pc.invert(pc.match_substring(text, "e"))
         suffix = pc.if_else(pc.and_(pa.array(whole), plain), ".0", "")
-    return pc.binary_join_element_wise(f"{json.dumps(name)}:", text, suffix, "")
+    key = f",{json.dumps(name)}:"
+    if dense:
+        return [key, text, suffix]
+    return [pc.binary_join_element_wise(key, text, suffix, "")]  # null where absent
 
 
 def _label_pieces() -> tuple[pa.Array, pa.Array]:
@@ -278,15 +287,15 @@ def _label_pieces() -> tuple[pa.Array, pa.Array]:
     classes, types = [], []
     for label in range(_LABEL_LOOKUP_SIZE):
         ok = label in VALID_LABELS
-        classes.append(f'"event_class":{label}' if ok else None)
-        types.append(f'"event_type":"{event_type(label)}"' if ok else None)
+        classes.append(f',"event_class":{label}' if ok else None)
+        types.append(f',"event_type":"{event_type(label)}"' if ok else None)
     return pa.array(classes, pa.string()), pa.array(types, pa.string())
 
 
 _CLASS_PIECES, _TYPE_PIECES = _label_pieces()
 
 
-def _label_fragments(labels: pa.Array) -> list[pa.Array]:
+def _label_fragments(labels: pa.Array) -> list[Piece]:
     if labels.null_count == len(labels):
         return []
     idx = pc.cast(labels, pa.int64())
@@ -295,36 +304,43 @@ def _label_fragments(labels: pa.Array) -> list[pa.Array]:
     return [_CLASS_PIECES.take(idx), _TYPE_PIECES.take(idx)]
 
 
-def encode_tail(table: pa.Table) -> pa.Array:
-    """Encode rows as the part of their record that follows ``"ts":"<ts>``.
+def encode_records(table: pa.Table, heads: Piece, ts: Piece) -> pa.Array:
+    """Encode rows as DESIGN's JSON records, column-wise: one string per row.
 
-    Yields ``","source_ts":"…",<sensors>,<labels>}`` per row: a null sensor or label
-    is left out, as `petrostream.record.encode` does. The caller prepends
-    ``{"well_id":…,"instance_id":…,"ts":"`` and the injected time.
+    Args:
+        table: reading rows (``source_ts``, float sensor columns, ``event_class``, ``state``).
+        heads: per row (or one for all) ``{"well_id":…,"instance_id":…,"ts":"`` (`record_head`).
+        ts: the injected time per row (or one for all), ``YYYY-MM-DD HH:MM:SS.mmm``.
+
+    A null sensor or label is left out, as `petrostream.record.encode` does; keys
+    come in DESIGN's order. One element-wise join builds every record.
     """
     n = table.num_rows
     source = table.column(_TS_COLUMN).combine_chunks()
     source_ms = pc.cast(source, pa.int64()).to_numpy(zero_copy_only=False)
-    fragments: list[pa.Array | pa.Scalar] = [
-        pc.binary_join_element_wise('","source_ts":"', format_ms(source_ms), '"', "")
-    ]
+    pieces: list[Piece] = [heads, ts, '","source_ts":"', format_ms(source_ms), '"']
     for name in table.column_names:
         if name in (_TS_COLUMN, _LABEL_COLUMN, _STATE_COLUMN):
             continue
         column = table.column(name).combine_chunks()
         if column.null_count == n:
             continue
-        fragments.append(_float_fragment(name, column))
+        pieces.extend(_float_pieces(name, column))
     if _LABEL_COLUMN in table.column_names:
-        fragments.extend(_label_fragments(table.column(_LABEL_COLUMN).combine_chunks()))
+        pieces.extend(_label_fragments(table.column(_LABEL_COLUMN).combine_chunks()))
     if _STATE_COLUMN in table.column_names:
         state = table.column(_STATE_COLUMN).combine_chunks()
         if state.null_count < n:
             text = pc.cast(pc.cast(state, pa.int64()), pa.string())
-            fragments.append(pc.binary_join_element_wise('"state":', text, ""))
-    # Joining with "," while skipping nulls drops absent fields with their comma.
-    body = pc.binary_join_element_wise(*fragments, ",", null_handling="skip")
-    return pc.binary_join_element_wise(body, "}", "")
+            pieces.append(pc.binary_join_element_wise(',"state":', text, ""))
+    pieces.append("}")
+    # An absent field is a null piece: written as "" it drops out with its comma.
+    return pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
+
+
+def encode_tail(table: pa.Table) -> pa.Array:
+    """The part of each row's record after ``"ts":"<ts>``: ``","source_ts":"…",…}``."""
+    return encode_records(table, "", "")
 
 
 def record_head(instance: Instance) -> str:
@@ -599,15 +615,14 @@ class _Replay:
         table = (
             tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
         )
-        tails = encode_tail(table)
         for c, _, b in parts:
             c.pos = b
         if len(parts) > 1:
             order = np.argsort(offsets, kind="stable")  # stable: a well's rows keep file order
             offsets, owner = offsets[order], owner[order]
-            tails = tails.take(pa.array(order))
+            table = table.take(pa.array(order))
         if left is not None and left < len(offsets):
-            offsets, owner, tails = offsets[:left], owner[:left], tails[:left]
+            offsets, owner, table = offsets[:left], owner[:left], table.slice(0, left)
         self.rows_emitted += len(offsets)
         due: np.ndarray | None = None
         if self.speed > 0:
@@ -618,7 +633,7 @@ class _Replay:
             # the put, and never before an earlier stamp (the wall clock may step back).
             self.last_ts_ms = max(self.last_ts_ms, _ms(self.clock.now()))
             ts = format_ms(np.array([self.last_ts_ms]))[0].as_py()
-        data = pc.binary_join_element_wise(self.heads.take(pa.array(owner)), ts, tails, "")
+        data = encode_records(table, self.heads.take(pa.array(owner)), ts)
         sizes = pc.binary_length(data).to_numpy(zero_copy_only=False) + self.key_bytes[owner]
         blobs = data.cast(pa.binary()).to_pylist()
         keys = self.well_ids[owner].tolist()
@@ -837,6 +852,7 @@ __all__ = [
     "ReplaySummary",
     "RetryPolicy",
     "SystemClock",
+    "encode_records",
     "encode_tail",
     "format_ms",
     "record_head",
