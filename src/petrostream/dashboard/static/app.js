@@ -143,9 +143,10 @@ async function loadFleet() {
     select.replaceChildren(...wells.map((w) => el("option", { value: w, text: w })));
   }
   if (!state.well && wells.length) {
-    // Start on the first real 3W well with an event if there is one: it tells the best story.
-    const eventful = fleet.wells.find((w) => w.readings > 0 && w.alerts > 0);
-    selectWell((eventful || fleet.wells.find((w) => w.readings > 0)).well_id);
+    // Start on the well with the most alerts: it tells the best story.
+    const withData = fleet.wells.filter((w) => w.readings > 0);
+    const busiest = withData.reduce((best, w) => ((w.alerts || 0) > (best.alerts || 0) ? w : best), withData[0]);
+    selectWell(busiest.well_id);
   } else if (state.well) {
     select.value = state.well;
   }
@@ -294,10 +295,12 @@ function drawChart(message) {
     const list = groups[side];
     const unit = displayUnit(list[0]);
     const xPos = side === "left" ? m.l - 6 : W - m.r + 6;
+    const step = niceStep(scale.hi - scale.lo, 5);
+    const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (step / Math.pow(10, Math.floor(Math.log10(step))) === 2.5 ? 1 : 0));
     for (const v of niceValues(scale.lo, scale.hi, 5)) {
       const y = scale.Y(v);
       if (side === "left" || !scales.left) sv("line", { x1: m.l, x2: W - m.r, y1: y, y2: y, class: "grid-line" }, axis);
-      sv("text", { x: xPos, y: y + 3, "text-anchor": side === "left" ? "end" : "start" }, axis).textContent = fmtTick(v);
+      sv("text", { x: xPos, y: y + 3, "text-anchor": side === "left" ? "end" : "start" }, axis).textContent = v.toFixed(Math.min(digits, 4));
     }
     sv("text", { x: side === "left" ? 4 : W - 4, y: 11, "text-anchor": side === "left" ? "start" : "end", class: "axis-title" }, axis)
       .textContent = side === "left" ? `pressure, ${unit}` : `${list.map((s) => s.tag).join(", ")}, ${unit}`;
@@ -374,14 +377,6 @@ function niceTicks(x0, x1, count) {
   const out = [];
   for (let t = Math.ceil(x0 / step) * step; t <= x1; t += step) out.push(t);
   return out;
-}
-
-function fmtTick(v) {
-  const a = Math.abs(v);
-  if (a >= 1000) return v.toFixed(0);
-  if (a >= 10) return v.toFixed(0);
-  if (a >= 1) return v.toFixed(1);
-  return v.toPrecision(2);
 }
 
 function installChartEvents(svg, X, x0, x1, m, W, H, scales, sensors) {
