@@ -72,7 +72,7 @@ def compact_command(ctx: click.Context, target_size: int, tables: str) -> None:
     def progress(report: object) -> None:
         click.echo(f"compact: {getattr(report, 'merges', 0):,} merged file(s) so far", err=True)
 
-    with ActorLock(settings.home, COMPACTION):
+    with ActorLock(settings.home, COMPACTION, wait=10.0):
         for name in names:
             try:
                 report = compact(

@@ -76,22 +76,27 @@ def run_stack(settings: Any, *, drain: bool, only: str | None) -> dict[str, Any]
         threading.Thread(target=work, args=(name, runner), name=f"run-{name}", daemon=True)
         for name, runner in runners.items()
     ]
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop waiting
+        _say("run: stopping (flushing and committing)...")
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signals go to the main thread
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     what = " and ".join(runners)
     _say(f"run: {what} {'draining the stream' if drain else 'running; Ctrl-C stops'}")
     try:
         for thread in threads:
             thread.start()
         while any(t.is_alive() for t in threads):
-            try:
-                for thread in threads:
-                    thread.join(0.2)
-            except KeyboardInterrupt:
-                if not stop.is_set():
-                    _say("run: stopping (flushing and committing)...")
-                stop.set()
+            for thread in threads:
+                thread.join(0.2)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     for exc in errors.values():
         raise exc
     return results

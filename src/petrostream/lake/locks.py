@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -23,23 +24,30 @@ class ActorLock:
         ConfigError: another process holds the lock (the message names it).
     """
 
-    def __init__(self, home: Path, actor: str) -> None:
+    def __init__(self, home: Path, actor: str, *, wait: float = 0.0) -> None:
         self.path = Path(home) / "locks" / f"{actor}.lock"
         self.actor = actor
+        self.wait = wait
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock or raise ConfigError at once."""
+        """Take the lock, waiting up to ``wait`` seconds, or raise ConfigError."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ConfigError(
-                f"another {self.actor} is running on this home (lock {self.path}); "
-                "stop it first or wait for it to finish"
-            ) from None
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                os.close(fd)
+                raise ConfigError(
+                    f"another {self.actor} is running on this home (lock {self.path}); "
+                    "stop it first or wait for it to finish"
+                ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
@@ -52,7 +60,8 @@ class ActorLock:
             self._fd = None
 
     def try_acquire(self) -> bool:
-        """Take the lock if free; False if another process holds it."""
+        """Take the lock if free (no waiting); False if another process holds it."""
+        self.wait = 0.0
         try:
             self.acquire()
         except ConfigError:

@@ -157,7 +157,7 @@ class LakeWriter:
         """
         recovery = self.log.recover()
         if recovery.orphans_deleted:
-            log.info("deleted %d uncommitted file(s) of an interrupted flush",
+            log.warning("deleted %d uncommitted file(s) of an interrupted flush",
                      len(recovery.orphans_deleted))  # fmt: skip
         last = recovery.last
         self._last_number = last.number if last else 0

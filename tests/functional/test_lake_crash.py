@@ -1,0 +1,115 @@
+"""Done-when of issue 4: SIGKILL the lake writer >= 20 times during one replay; every reading once.
+
+The writer runs as `petrostream run --only lake` in a subprocess with tiny buffers
+(flushes several times a second), is killed with SIGKILL at random moments while
+a replay puts readings into the local stream, and is restarted each time. A final
+`run --drain` then finishes; the lake must hold every replayed reading exactly once,
+both through the commit log and through a plain folder glob (no orphan survives).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pytest
+
+from petrostream.dataset import discover
+from petrostream.dataset.synth import synthesize
+from petrostream.lake.commitlog import WRITER, CommitLog, committed_files
+from petrostream.lake.local import LocalLakeStore
+from petrostream.producer import replay
+from petrostream.stream.local import LocalStream
+from petrostream.testing.lake import duckdb_count
+
+KILLS = 20
+REPLAY_SECONDS = 35  # the replay is paced to last about this long
+CLI = "from petrostream.cli import main; main()"
+
+
+def writer_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PETROSTREAM_HOME=str(home),
+        PETROSTREAM_BUFFER_SECONDS="0.05",
+        PETROSTREAM_BUFFER_BYTES="40000",
+        PETROSTREAM_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def start_writer(home: Path, log, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", CLI, "run", "--only", "lake", *args],
+        env=writer_env(home),
+        stdout=log,
+        stderr=log,
+    )
+
+
+def commits(home: Path) -> int:
+    folder = home / "lake" / "_petrostream" / "lake-writer" / "commits"
+    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
+
+
+def wait_first_commit(home: Path, before: int, proc: subprocess.Popen) -> None:
+    """Wait until this writer life has committed once: start-up is not where kills matter."""
+    limit = time.monotonic() + 10
+    while time.monotonic() < limit and proc.poll() is None and commits(home) <= before:
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_during_a_replay_keeps_every_reading_once(tmp_path, home):
+    # given: two synthetic wells, one hour each at 1 Hz, replayed over ~30 s
+    data = tmp_path / "3w"
+    files = synthesize(data, wells=3, hours=1, seed=7, fmt="csv", version=1)
+    input_rows = sum(pacsv.read_csv(f).num_rows for f in files)
+    stream = LocalStream(home / "stream.db", name="petrostream", shard_count=2)
+    summary = {}
+
+    def produce() -> None:
+        summary["replay"] = replay(discover([data]), stream, speed=3600 / REPLAY_SECONDS)
+
+    producer = threading.Thread(target=produce)
+    rng = random.Random()
+    kills = kills_during_replay = 0
+    log_path = tmp_path / "writer.log"
+    deadline = time.monotonic() + 75
+    # when: the writer is killed at random moments, then restarted, while data flows
+    with log_path.open("ab") as log:
+        producer.start()
+        while (producer.is_alive() or kills < KILLS) and time.monotonic() < deadline:
+            before = commits(home)
+            proc = start_writer(home, log)
+            wait_first_commit(home, before, proc)
+            time.sleep(rng.uniform(0.0, 0.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            kills_during_replay += producer.is_alive()
+        producer.join()
+        final = start_writer(home, log, "--drain")
+        assert final.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+    stream.close()
+    # then
+    assert summary["replay"].records_put == input_rows
+    assert kills >= KILLS and kills_during_replay >= KILLS // 2, (kills, kills_during_replay)
+    lake = LocalLakeStore(home / "lake")
+    assert len(CommitLog(lake, WRITER).numbers()) > kills  # flushes did happen between kills
+    committed = committed_files(lake, "sensors")
+    assert duckdb_count(committed) == input_rows
+    assert duckdb_count(committed, "count(DISTINCT (instance_id, source_ts))") == input_rows
+    glob = [str(home / "lake" / "sensors" / "**" / "*.parquet")]
+    assert duckdb_count(glob) == input_rows  # a folder reader sees no orphan either
+    print(
+        f"{kills} kills ({kills_during_replay} during the replay); "
+        f"{log_path.read_text().count('uncommitted file')} restarts found orphans"
+    )

@@ -1,0 +1,145 @@
+"""`petrostream run` (lake side) and `petrostream compact` as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from petrostream.cli import main
+from petrostream.lake.commitlog import committed_files, snapshot
+from petrostream.lake.local import LocalLakeStore
+from petrostream.record import encode
+from petrostream.stream.local import LocalStream
+from petrostream.testing.lake import duckdb_count, put_all, put_readings, reading
+
+CLI = "from petrostream.cli import main; main()"
+QUERY = "count(*), count(DISTINCT (instance_id, source_ts)), sum(p_pdg), max(ts)"
+
+
+def fill(home: Path, start: int, n: int, **kwargs) -> None:
+    with LocalStream(home / "stream.db", name="petrostream", shard_count=2) as stream:
+        put_readings(stream, [reading(i, **kwargs) for i in range(start, start + n)])
+
+
+def test_run_drain_commits_everything_and_prints_a_summary(home):
+    # given: good readings of two wells and two malformed records
+    fill(home, 0, 300)
+    fill(home, 300, 200, well_id="WELL-00002", instance_id="WELL-00002_x")
+    with LocalStream(home / "stream.db", name="petrostream", shard_count=2) as stream:
+        put_all(stream, [("WELL-00001", b"{broken"), ("WELL-00002", encode({"ts": "x"}))])
+    # when
+    result = CliRunner().invoke(main, ["--home", str(home), "run", "--only", "lake", "--drain"])
+    # then
+    assert result.exit_code == 0, result.output
+    assert "500 readings and 2 rejects committed" in result.stdout
+    lake = LocalLakeStore(home / "lake")
+    assert duckdb_count(committed_files(lake, "sensors")) == 500
+    assert duckdb_count(committed_files(lake, "rejects"), "list(reason ORDER BY reason)") == [
+        "bad_json",
+        "missing_field",
+    ]
+
+
+def test_a_second_writer_on_the_same_home_is_refused(home):
+    # given: a writer holding the lock
+    from petrostream.lake.locks import ActorLock
+
+    with ActorLock(home, "lake-writer"):
+        # when
+        result = CliRunner().invoke(main, ["--home", str(home), "run", "--only", "lake", "--drain"])
+    # then: one clear line, exit 2, no traceback
+    assert result.exit_code == 2
+    assert "another lake-writer is running" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ctrl_c_flushes_commits_and_exits_0(home, tmp_path):
+    # given: a running writer with a long buffer, and data in the stream
+    env = dict(os.environ, PETROSTREAM_HOME=str(home), PETROSTREAM_BUFFER_SECONDS="3600")
+    fill(home, 0, 250)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, "run", "--only", "lake"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.5)  # started and buffering: nothing is committed before the stop
+    # when
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    # then
+    assert proc.returncode == 0, err
+    assert "250 readings" in out
+    assert "stopping" in err
+    assert duckdb_count(committed_files(LocalLakeStore(home / "lake"), "sensors")) == 250
+
+
+def test_compact_while_the_writer_runs_keeps_results_and_reduces_files(home):
+    # given: a writer running with tiny buffers while data keeps arriving
+    env = dict(
+        os.environ,
+        PETROSTREAM_HOME=str(home),
+        PETROSTREAM_BUFFER_SECONDS="0.05",
+        PETROSTREAM_BUFFER_BYTES="20000",
+        PETROSTREAM_LOG_LEVEL="WARNING",
+    )
+    fill(home, 0, 200)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", CLI, "run", "--only", "lake"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    done = threading.Event()
+
+    def produce() -> None:
+        for k in range(1, 16):
+            fill(home, k * 200, 200)
+            time.sleep(0.15)
+        done.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    lake = LocalLakeStore(home / "lake")
+    runner = CliRunner()
+    reports = []
+    # when: compactions run again and again while the writer commits
+    try:
+        while not done.is_set():
+            result = runner.invoke(main, ["--home", str(home), "compact", "--target-size", "64MB"])
+            assert result.exit_code == 0, result.output
+            reports.append(result.stdout)
+            files = committed_files(lake, "sensors")
+            if files:
+                counts = duckdb_count(files, QUERY)
+                assert counts[0] == counts[1]  # never a reading twice, mid-flight
+        producer.join()
+    finally:
+        writer.send_signal(signal.SIGINT)
+        assert writer.wait(timeout=30) == 0
+    drained = runner.invoke(main, ["--home", str(home), "run", "--only", "lake", "--drain"])
+    assert drained.exit_code == 0, drained.output
+    files_before = len(snapshot(lake, "sensors"))
+    before = duckdb_count(committed_files(lake, "sensors"), QUERY)
+    result = runner.invoke(main, ["--home", str(home), "compact", "--target-size", "64MB"])
+    # then
+    assert result.exit_code == 0, result.output
+    assert "sensors:" in result.stdout and "files" in result.stdout
+    after_files = committed_files(lake, "sensors")
+    assert before[0] == 3200 and before[1] == 3200
+    assert duckdb_count(after_files, QUERY) == before
+    assert len(after_files) < files_before or files_before == 1
+    assert len(after_files) == 1  # one partition, far below the target
+    glob = [str(home / "lake" / "sensors" / "**" / "*.parquet")]
+    assert duckdb_count(glob, QUERY) == before
+    merged_mid_flight = [int(m) for r in reports for m in re.findall(r"(\d+) merged file", r)]
+    assert max(merged_mid_flight) >= 1  # compaction did replace files while the writer ran
