@@ -431,7 +431,7 @@ def render_table(est: Estimate) -> str:
     for service in sorted(est.services, key=lambda s: -s.usd):
         items = sorted(service.items, key=lambda i: -i.usd)
         detail = "; ".join(f"{i.item} ${i.usd:,.2f}" for i in items if i.usd >= 0.005)
-        lines.append(f"{service.service:<12}{service.usd:>12,.2f}  {detail}")
+        lines.append(f"{service.service:<12}{service.usd:>12,.2f}  {detail or 'under $0.01'}")
     driver = est.driver
     share = driver.usd / est.total * 100 if est.total else 0.0
     top = max(driver.items, key=lambda i: i.usd)
