@@ -15,6 +15,7 @@ last hour" means the replayed hour. ``--speed 0`` replays as fast as possible.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -40,7 +41,7 @@ SYNTH_WELLS = 8
 SYNTH_HOURS = 1.0
 SYNTH_SEED = 42
 DEFAULT_SPEED: Final = 60.0
-FLUSH_SECONDS: Final = 2.0  # the lake writer flushes often so the dashboard fills live
+FLUSH_SECONDS: Final = 5.0  # the lake writer flushes often so the dashboard fills live
 PROGRESS_SECONDS: Final = 2.0
 CATCH_UP_TIMEOUT_S: Final = 300.0
 SEED_QUERY: Final = "avg_pressure_last_hour"
@@ -169,6 +170,9 @@ def replay_sample(run: DemoRun) -> None:
             rejects_path=rejects_file_for(run.settings.home, now),
             progress=reporter.on_replay,
             progress_interval=max(1.0, speed),
+            # No forked reader: this process runs threads (consumers, dashboard), and a
+            # fork would copy their locks; the sample is small, one process keeps up.
+            pipeline=False,
         )
     finally:
         stream.close()
@@ -304,8 +308,11 @@ def serve_until_stopped(run: DemoRun) -> None:
         return
     click.secho(f"dashboard: {run.server.url}  (Ctrl-C stops)", fg="cyan", bold=True)
     sys.stdout.flush()
-    while True:
-        time.sleep(3600)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        _say("dashboard stopped")
 
 
 def stages_for(options: DemoOptions) -> list[Stage]:
@@ -567,8 +574,11 @@ def _bar(pascal: Any) -> str:
 @contextmanager
 def _sigterm_as_ctrl_c() -> Iterator[None]:
     """SIGTERM stops the demo the way Ctrl-C does (clean stop, exit code 130)."""
+    pid = os.getpid()
 
     def interrupt(*_: object) -> None:
+        if os.getpid() != pid:  # a forked child inherited this handler: just end
+            os._exit(128 + signal.SIGTERM)
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
