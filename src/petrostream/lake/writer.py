@@ -132,6 +132,7 @@ class LakeWriter:
         self.checkpoint: dict[str, str] = {}
         self._last_number = 0
         self._buffer: list[StreamRecord] = []
+        self._ranges: dict[str, tuple[str, str]] = {}  # shard -> first, last seq buffered
         self._buffer_size = 0
         self._buffer_since = 0.0
         self._iterators: dict[str, str] = {}
@@ -232,6 +233,8 @@ class LakeWriter:
                 if not self._buffer:
                     self._buffer_since = self.clock()
                 self._buffer.extend(result.records)
+                first = self._ranges.get(shard_id, (result.records[0].sequence_number, ""))[0]
+                self._ranges[shard_id] = (first, result.records[-1].sequence_number)
                 self._buffer_size += sum(len(r.data) for r in result.records)
                 got += len(result.records)
                 if self._buffer_size >= self.buffer_bytes:
@@ -275,6 +278,7 @@ class LakeWriter:
                 log.warning("flush failed (attempt %d), retrying: %s", attempt, exc)
                 time.sleep(min(5.0, 0.2 * 2**attempt))
         self._buffer = []
+        self._ranges = {}
         self._buffer_size = 0
         self.stats.buffered = 0
         self._mirror(commit.checkpoint)
@@ -282,10 +286,7 @@ class LakeWriter:
 
     def _flush_once(self) -> Commit:
         records = self._buffer
-        ranges: dict[str, tuple[str, str]] = {}
-        for rec in records:
-            first = ranges.get(rec.shard_id)
-            ranges[rec.shard_id] = (first[0] if first else rec.sequence_number, rec.sequence_number)
+        ranges = self._ranges or _ranges_of(records)
         tag = ";".join(f"{s}:{a}-{b}" for s, (a, b) in sorted(ranges.items()))
         batch = decode_records(records)
         planned: list[tuple[str, str, pa.Table]] = []
@@ -334,6 +335,14 @@ class LakeWriter:
                 self.stream.set_checkpoint(self.consumer, shard_id, seq)
         except Exception as exc:  # noqa: BLE001 - display only; the lake's commit is the truth
             log.warning("could not mirror the checkpoint into the stream: %s", exc)
+
+
+def _ranges_of(records: list[StreamRecord]) -> dict[str, tuple[str, str]]:
+    ranges: dict[str, tuple[str, str]] = {}
+    for rec in records:
+        first = ranges.get(rec.shard_id)
+        ranges[rec.shard_id] = (first[0] if first else rec.sequence_number, rec.sequence_number)
+    return ranges
 
 
 def _file_path(folder: str, tag: str) -> str:
