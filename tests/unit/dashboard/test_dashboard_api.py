@@ -384,3 +384,27 @@ def test_no_asset_loads_anything_from_another_host() -> None:
         if path.is_file():
             urls = set(re.findall(r"https?://[^\s\"'`)]+", path.read_text(encoding="utf-8")))
             assert urls <= allowed, f"{path.name} refers to {urls - allowed}"
+
+
+def test_fleet_finds_each_wells_latest_reading_across_days(tmp_path: Path) -> None:
+    # given a lake written by hand: WELL-00001 on May 1st and 3rd, WELL-00002 on the 2nd only
+    from petrostream.testing.lakefiles import sensor_rows, write_lake_file
+
+    lake = tmp_path / "home" / "lake"
+    days = [("WELL-00001", 1), ("WELL-00001", 3), ("WELL-00002", 2)]
+    for well, day in days:
+        start = datetime(2024, 5, day, 12, tzinfo=UTC)
+        rows = sensor_rows(10, start=start, instance_id=f"{well}_{day}", base=float(day))
+        write_lake_file(lake, "sensors", {"dt": f"2024-05-0{day}", "well_id": well}, rows)
+    settings = Settings(home=tmp_path / "home")
+
+    # when the fleet is asked for
+    with TestClient(create_app(settings, data=DashboardData(settings, crawl_interval=0))) as c:
+        wells = {w["well_id"]: w for w in c.get("/api/fleet").json()["wells"]}
+
+    # then each well shows its own latest reading, and its readings over all days
+    assert wells["WELL-00001"]["ts"] == "2024-05-03T12:00:09.000Z"
+    assert wells["WELL-00001"]["instance_id"] == "WELL-00001_3"
+    assert wells["WELL-00001"]["readings"] == 20
+    assert wells["WELL-00002"]["ts"] == "2024-05-02T12:00:09.000Z"
+    assert wells["WELL-00002"]["p_pdg"] == 2.0 + 9
