@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from petrostream.cli import (
+    alerts,
     aws,
     catalog,
     dataset,
@@ -30,6 +31,7 @@ ALL: list[click.Command] = [
     *query.COMMANDS,
     *lake.COMMANDS,
     *evaluate.COMMANDS,
+    *alerts.COMMANDS,
     *serve.COMMANDS,
     *stream.COMMANDS,
     *dataset.COMMANDS,
