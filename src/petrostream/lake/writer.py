@@ -54,6 +54,9 @@ CONSUMER: Final = WRITER
 PAGE_LIMIT: Final = 10_000
 POLL_SECONDS: Final = 0.2
 FLUSH_ATTEMPTS: Final = 5
+# Memory a buffered record costs beside its data (record object, sequence number,
+# partition key): the buffer budget counts memory, so peak RSS follows the setting.
+RECORD_OVERHEAD: Final = 200
 # Columns every sensors file carries, even when all null; sensors come and go.
 ALWAYS: Final[tuple[str, ...]] = ("instance_id", "ts", "source_ts", *schema.LABEL_COLUMNS)
 _CANONICAL_ORDER: Final = {c: i for i, c in enumerate(schema.RECORD_COLUMNS)}
@@ -235,7 +238,9 @@ class LakeWriter:
                 self._buffer.extend(result.records)
                 first = self._ranges.get(shard_id, (result.records[0].sequence_number, ""))[0]
                 self._ranges[shard_id] = (first, result.records[-1].sequence_number)
-                self._buffer_size += sum(len(r.data) for r in result.records)
+                self._buffer_size += (
+                    sum(len(r.data) for r in result.records) + len(result.records) * RECORD_OVERHEAD
+                )
                 got += len(result.records)
                 if self._buffer_size >= self.buffer_bytes:
                     self.flush()
@@ -279,6 +284,7 @@ class LakeWriter:
                 time.sleep(min(5.0, 0.2 * 2**attempt))
         self._buffer = []
         self._ranges = {}
+        _release_arrow_memory()
         self._buffer_size = 0
         self.stats.buffered = 0
         self._mirror(commit.checkpoint)
@@ -335,6 +341,13 @@ class LakeWriter:
                 self.stream.set_checkpoint(self.consumer, shard_id, seq)
         except Exception as exc:  # noqa: BLE001 - display only; the lake's commit is the truth
             log.warning("could not mirror the checkpoint into the stream: %s", exc)
+
+
+def _release_arrow_memory() -> None:
+    """Give the flush's Arrow buffers back to the OS (the pool would keep them cached)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _ranges_of(records: list[StreamRecord]) -> dict[str, tuple[str, str]]:
