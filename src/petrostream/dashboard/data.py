@@ -291,8 +291,7 @@ class DashboardData:
                     "open_alerts": 0,
                 }
         alerts = self._alert_states()
-        for alert_id, (well_id, status) in alerts.items():
-            del alert_id
+        for well_id, status in alerts.values():
             entry = wells.setdefault(
                 well_id,
                 {"well_id": well_id, "readings": 0, "ts": None, "age_s": None},
