@@ -65,7 +65,7 @@ def run_stack(settings: Any, *, drain: bool, only: str | None) -> dict[str, Any]
     errors: dict[str, BaseException] = {}
 
     def work(name: str, runner: Callable[..., Any]) -> None:
-        progress = (lambda p: _say(_describe(p))) if name == "lake" else _detector_progress
+        progress = (lambda p: _say(_describe(p))) if name == "lake" else _Throttled(name)
         try:
             results[name] = runner(settings, drain=drain, stop=stop, progress=progress)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
@@ -102,8 +102,19 @@ def run_stack(settings: Any, *, drain: bool, only: str | None) -> dict[str, Any]
     return results
 
 
-def _detector_progress(progress: Any) -> None:
-    _say(f"detector: {_describe(progress)}")
+class _Throttled:
+    """Print a component's progress at most every ``seconds`` (the detector reports per batch)."""
+
+    def __init__(self, name: str, seconds: float = 2.0) -> None:
+        self.name = name
+        self.seconds = seconds
+        self.next = 0.0
+
+    def __call__(self, progress: Any) -> None:
+        now = time.monotonic()
+        if now >= self.next:
+            self.next = now + self.seconds
+            _say(f"{self.name}: {_describe(progress)}")
 
 
 @click.command("run")
