@@ -24,6 +24,7 @@ replacement.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -172,6 +173,21 @@ class CommitLog:
         """Delete the intent of a committed (or abandoned) commit."""
         self.store.delete(self.intent_path(number))
 
+    def intent_paths(self) -> list[str]:
+        """Lake-relative paths named by the intents still in the log, in intent order.
+
+        An intent is cleared once its commit is put, so these are the files of a
+        flush in progress or of an interrupted one (orphans until `recover`).
+        """
+        paths: list[str] = []
+        for number in _numbers(self.store, f"{self.prefix}/intents"):
+            try:
+                intent = self.store.read_json(self.intent_path(number))
+            except FileNotFoundError:  # cleared between the listing and the read
+                continue
+            paths.extend(str(p) for p in intent.get("paths", []))
+        return paths
+
     def recover(self) -> Recovery:
         """Delete the files of every intent that has no commit, then the intents.
 
@@ -208,13 +224,22 @@ def snapshot(store: LakeStore, table: str | None = None) -> dict[str, FileEntry]
     This is the exact view a reader should query: every committed reading once,
     whatever the writer or compaction is doing at the moment.
     """
+    return fold((commit for actor in ACTORS for commit in CommitLog(store, actor).commits()), table)
+
+
+def fold(commits: Iterable[Commit], table: str | None = None) -> dict[str, FileEntry]:
+    """The files ``commits`` leave committed (of one table if given), by lake-relative path.
+
+    ``commits`` come in `snapshot`'s order: each actor's log in commit order, the
+    writer's before compaction's. For readers that keep the commits they already
+    read (commits never change once put) instead of reading every log again.
+    """
     added: dict[str, FileEntry] = {}
     removed: set[str] = set()
-    for actor in ACTORS:
-        for commit in CommitLog(store, actor).commits():
-            for entry in commit.added:
-                added[entry.path] = entry
-            removed.update(commit.removed)
+    for commit in commits:
+        for entry in commit.added:
+            added[entry.path] = entry
+        removed.update(commit.removed)
     return {
         path: entry
         for path, entry in sorted(added.items())
