@@ -1,10 +1,17 @@
-"""The crawler: walks the lake, reads the Parquet footers of new files, updates the catalog.
+"""The crawler: lists the lake's data files, reads the footers of new ones, updates the catalog.
 
 Like a Glue crawler it reads only metadata (the footer: schema and row count),
 never the data, and only for files it has not seen with the same size and
 modification time. Anything whose path has a segment starting with ``_`` or
 ``.`` is bookkeeping (the lake writer's commit log, temporary files) and is
 ignored. The lake root is a local folder or ``s3://bucket/prefix``.
+
+Exactly once for readers: a table that has a commit log (``sensors`` and
+``rejects`` of the lake writer, and compaction's merges) is cataloged from its
+committed files only (`petrostream.catalog.committed`), so an interrupted
+flush's orphans, a merged file's inputs and a crashed merge are never counted.
+Tables without one (``alerts/``, a lake Firehose writes) are cataloged from
+their folders.
 """
 
 from __future__ import annotations
@@ -26,10 +33,14 @@ from petrostream.catalog.base import (
     schema_id,
 )
 from petrostream.errors import ConfigError, TransientError
+from petrostream.lake.base import META_DIR
+from petrostream.lake.commitlog import ACTORS
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs as pafs
+
+    from petrostream.catalog.committed import CommittedFiles
 
 Progress = Callable[[int, int], None]
 
@@ -47,6 +58,7 @@ class CrawlReport:
     files_read: int = 0
     files_unchanged: int = 0
     files_removed: int = 0
+    files_uncommitted: int = 0  # in a table's folder but not committed: not cataloged
 
     @property
     def changed(self) -> bool:
@@ -77,10 +89,13 @@ class CrawlReport:
 
     def summary(self) -> str:
         """One line: files read, unchanged, removed."""
-        return (
+        line = (
             f"{self.files_read} new or changed file(s) read, {self.files_unchanged} unchanged, "
             f"{self.files_removed} removed"
         )
+        if self.files_uncommitted:
+            line += f", {self.files_uncommitted} not committed (left out)"
+        return line
 
 
 def open_lake(uri: str) -> tuple[pafs.FileSystem, str]:
@@ -147,13 +162,18 @@ class _Listed:
 
 
 class Crawler:
-    """Catalogs one lake; `crawl` is incremental and idempotent."""
+    """Catalogs one lake; `crawl` is incremental and idempotent.
+
+    Keep one crawler to crawl the same lake again and again: it remembers the
+    commits it has read.
+    """
 
     def __init__(self, lake_uri: str, *, now: Callable[[], datetime] | None = None) -> None:
         self.fs, self.root = open_lake(lake_uri)
         # A local lake is remembered by its absolute path, so queries work from any folder.
         self.lake_uri = lake_uri.rstrip("/") if lake_uri.startswith("s3://") else self.root
         self._now = now or (lambda: datetime.now(UTC))
+        self._committed: CommittedFiles | None = None
 
     def crawl(
         self, catalog: Catalog | None, progress: Progress | None = None
@@ -161,6 +181,7 @@ class Crawler:
         """Update ``catalog`` (or a new one) from the lake; return it and what changed.
 
         Only files that are new or whose size or mtime changed have their footer read.
+        A table with a commit log gets its committed files only.
 
         Raises:
             ConfigError: the lake root cannot be listed (wrong path, no permission).
@@ -250,17 +271,27 @@ class Crawler:
                 f"lake {self.lake_uri} does not exist; run `petrostream run` to fill it first"
             ) from exc
         except OSError as exc:
-            if self.lake_uri.startswith("s3://"):
-                raise TransientError(f"cannot list lake {self.lake_uri}: {exc}") from exc
-            raise ConfigError(f"cannot list lake {self.lake_uri}: {exc}") from exc
-        tables: dict[str, dict[str, tuple[list[str], list[str], list[_Listed]]]] = {}
+            raise self._list_error(exc) from exc
+        found: dict[str, _Listed] = {}
+        logged = False
         for info in infos:
             if info.type != pafs.FileType.File:
                 continue
             relative = info.path[len(self.root) :].lstrip("/")
             segments = relative.split("/")
+            if segments[0] == META_DIR and len(segments) > 2 and segments[1] in ACTORS:
+                logged = True
             if any(s.startswith(("_", ".")) for s in segments) or len(segments) < 2:
                 continue
+            found[relative] = _Listed(info.path, int(info.size or 0), int(info.mtime_ns or 0))
+        if logged:
+            # The logs are read after the folders: a file committed since the walk
+            # is looked up by `_committed_only`, so the view is that of the last commit read.
+            found = self._committed_only(found, report)
+
+        tables: dict[str, dict[str, tuple[list[str], list[str], list[_Listed]]]] = {}
+        for relative, listed in sorted(found.items()):
+            segments = relative.split("/")
             table, folders = segments[0], segments[1:-1]
             if not all("=" in s for s in folders):
                 report.problems.append(f"{relative}: not in the Hive layout table/key=value/file")
@@ -268,8 +299,52 @@ class Crawler:
             keys = [s.split("=", 1)[0] for s in folders]
             values = [s.split("=", 1)[1] for s in folders]
             part = tables.setdefault(table, {}).setdefault("/".join(folders), (keys, values, []))
-            part[2].append(_Listed(info.path, int(info.size or 0), int(info.mtime_ns or 0)))
+            part[2].append(listed)
         return tables
+
+    def _committed_only(self, found: dict[str, _Listed], report: CrawlReport) -> dict[str, _Listed]:
+        """Keep, of the tables that have a commit log, the committed files only."""
+        import pyarrow.fs as pafs
+
+        from petrostream.catalog.committed import CommittedFiles
+        from petrostream.lake.factory import open_lake_uri
+
+        try:
+            if self._committed is None:
+                self._committed = CommittedFiles(open_lake_uri(self.lake_uri))
+            committed = self._committed.tables()
+        except OSError as exc:
+            raise self._list_error(exc) from exc
+        except (ValueError, KeyError) as exc:  # a commit that is not the log's JSON
+            raise ConfigError(
+                f"lake {self.lake_uri}: unreadable commit log under {META_DIR}/ ({exc}); "
+                "it is the lake writer's, do not edit it"
+            ) from exc
+        kept: dict[str, _Listed] = {}
+        for relative, listed in found.items():
+            files = committed.get(relative.split("/", 1)[0])
+            if files is None or relative in files:
+                kept[relative] = listed
+            else:
+                report.files_uncommitted += 1
+        late = [p for files in committed.values() for p in files if p not in found]
+        if late:
+            try:
+                infos = self.fs.get_file_info([f"{self.root}/{p}" for p in late])
+            except OSError as exc:
+                raise self._list_error(exc) from exc
+            for relative, info in zip(late, infos, strict=True):
+                # Absent: a later compaction commit removed it; the next crawl sees that.
+                if info.type == pafs.FileType.File:
+                    kept[relative] = _Listed(
+                        info.path, int(info.size or 0), int(info.mtime_ns or 0)
+                    )
+        return kept
+
+    def _list_error(self, exc: OSError) -> ConfigError | TransientError:
+        if self.lake_uri.startswith("s3://"):
+            return TransientError(f"cannot list lake {self.lake_uri}: {exc}")
+        return ConfigError(f"cannot list lake {self.lake_uri}: {exc}")
 
     def _read_footer(
         self,
