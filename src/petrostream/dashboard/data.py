@@ -33,6 +33,7 @@ from petrostream.query.base import (
 
 if TYPE_CHECKING:
     from petrostream.catalog.base import Catalog
+    from petrostream.catalog.crawler import Crawler
     from petrostream.query.duckdb_engine import DuckDBEngine
     from petrostream.settings import Settings
 
@@ -157,6 +158,7 @@ class LakeView:
         self._lock = threading.Lock()
         self._catalog: Catalog | None = None
         self._engine: DuckDBEngine | None = None
+        self._crawler: Crawler | None = None  # kept: it remembers the commits it has read
         self._crawled_at = float("-inf")
         self.crawled: datetime | None = None
 
@@ -199,7 +201,9 @@ class LakeView:
             # may be reading the current one in another thread.
             start = None if base is None else Catalog.from_dict(base.to_dict())
             try:
-                catalog, report = Crawler(self.settings.lake_uri).crawl(start)
+                if self._crawler is None:
+                    self._crawler = Crawler(self.settings.lake_uri)
+                catalog, report = self._crawler.crawl(start)
             except PetroStreamError as exc:
                 if base is not None:
                     catalog, changed = base, False
