@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import pickle
 import queue
 import random
-import threading
+import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Final, Protocol, TypeAlias
+from typing import IO, Any, Final, Protocol, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 Reader = Callable[..., Iterator[ReadingBatch]]
 """``read(instance, *, batch_rows) -> Iterator[ReadingBatch]``, as `dataset.read_instance`."""
 
-ROW_BUDGET: Final = 150_000
+ROW_BUDGET: Final = 60_000
 """Rows buffered across all open instances; bounds memory whatever the fleet size."""
 CHUNK_ROWS: Final = 16_384
 """Rows merged and encoded per step."""
@@ -398,78 +400,12 @@ class _Chunk:
     keys: list[str]
     owner: np.ndarray  # cursor index per row
     sizes: np.ndarray  # record bytes + partition key bytes, as PutRecords counts them
+    rows_read: int = 0  # rows read since the previous chunk
+    files_done: int = 0  # instances finished since the previous chunk
+    rejects: list[Reject] = field(default_factory=list)  # met since the previous chunk
 
 
 # -- the producer ------------------------------------------------------------------
-
-
-_Batch = tuple[list[PutRecord], np.ndarray]
-
-
-class _Sender(threading.Thread):
-    """Puts batches from a short queue while the main thread reads and encodes the next.
-
-    SQLite and Arrow release the GIL in their inner loops, so on two cores putting
-    and encoding overlap. Batches go out one at a time, in order, so per-well order
-    holds as without the thread. Ctrl-C reaches the main thread only: it calls
-    `abort`, and the put in flight finishes (or not) inside the stream's transaction.
-    """
-
-    def __init__(self, deliver: Callable[[list[PutRecord], np.ndarray], None], depth: int):
-        super().__init__(name="replay-sender", daemon=True)
-        self.deliver = deliver
-        self.queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=depth)
-        self.stopping = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            item = self.queue.get()
-            if item is None or self.stopping.is_set():
-                return
-            try:
-                self.deliver(*item)
-            except BaseException as exc:  # handed to the main thread by `check`
-                self.error = exc
-                self.stopping.set()
-                return
-
-    def check(self) -> None:
-        """Raise, in the caller's thread, what stopped the sender."""
-        if self.error is not None:
-            raise self.error
-
-    def _put(self, item: _Batch | None) -> None:
-        while True:
-            self.check()
-            if not self.is_alive():
-                return
-            try:
-                self.queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def submit(self, records: list[PutRecord], owner: np.ndarray) -> None:
-        """Queue a batch; blocks while the queue is full; raises the sender's error."""
-        self._put((records, owner))
-
-    def finish(self) -> None:
-        """Wait until every queued batch is stored; raise the sender's error if any."""
-        self._put(None)
-        self.join()
-        self.check()
-
-    def abort(self) -> None:
-        """Drop queued batches, let the put in flight end, and wait for the thread."""
-        self.stopping.set()
-        try:
-            while True:
-                self.queue.get_nowait()
-        except queue.Empty:
-            pass
-        self.queue.put_nowait(None)
-        self.join()
 
 
 class _Replay:
@@ -515,9 +451,11 @@ class _Replay:
         self.reject_counts: Counter[str] = Counter()
         self.last_ts_ms = 0
         self.rows_emitted = 0
-        self.pipeline = pipeline
-        self.stop_requested = threading.Event()
-        self.send: Callable[[list[PutRecord], np.ndarray], None] = self._deliver
+        self.pipeline = pipeline and "fork" in multiprocessing.get_all_start_methods()
+        # What the reading side met since the last chunk (it may run in another process).
+        self.pending_rows = 0
+        self.pending_files = 0
+        self.pending_rejects: list[Reject] = []
 
     # -- driving ------------------------------------------------------------------
 
@@ -525,31 +463,69 @@ class _Replay:
         started = self.clock.now()
         self.start_ms = _ms(started)
         self.next_progress = self.start_ms + self.progress_interval * 1000
-        sender: _Sender | None = None
-        if self.pipeline:
-            sender = _Sender(self._deliver, depth=4)
-            sender.start()
-            self.send = sender.submit
         try:
             try:
-                cursors = [
-                    _Cursor(n, inst, self.read(inst, batch_rows=self.batch_rows))
-                    for n, inst in enumerate(self.instances)
-                ]
-                for chunk in self._chunks(cursors):
-                    self._emit(chunk)
-                if sender is not None:
-                    sender.finish()
+                chunks = self._read_forked() if self.pipeline else self._read_here()
+                try:
+                    for chunk in chunks:
+                        self._absorb(chunk)
+                        self._emit(chunk)
+                finally:
+                    chunks.close()  # stops the reader process now, not at garbage collection
             finally:
-                if sender is not None and sender.is_alive():
-                    self.stop_requested.set()  # no more retries of the put in flight
-                    sender.abort()
                 self._finish(started)
         except KeyboardInterrupt:
             self.summary.interrupted = True
             self.summary.error = "interrupted"
             raise ReplayInterrupted(self.summary) from None
         return self.summary
+
+    def _read_here(self) -> Generator[_Chunk, None, None]:
+        cursors = [
+            _Cursor(n, inst, self.read(inst, batch_rows=self.batch_rows))
+            for n, inst in enumerate(self.instances)
+        ]
+        yield from self._chunks(cursors)
+
+    def _read_forked(self) -> Generator[_Chunk, None, None]:
+        """Read, merge and encode in a forked process; put from this one.
+
+        Putting costs as much CPU as reading and encoding, and threads would share
+        one GIL: a second process lets both run on two cores. Chunks come back
+        through a short queue (bounded memory), in order.
+        """
+        context = multiprocessing.get_context("fork")
+        channel: multiprocessing.Queue[tuple[str, Any]] = context.Queue(maxsize=2)
+        worker = context.Process(
+            target=_read_in_worker, args=(self, channel), name="replay-reader", daemon=True
+        )
+        worker.start()
+        try:
+            while True:
+                try:
+                    kind, payload = channel.get(timeout=1.0)
+                except queue.Empty:
+                    if not worker.is_alive():
+                        raise PetroStreamError(
+                            f"the replay reader process died (exit code {worker.exitcode})"
+                        ) from None
+                    continue
+                if kind == "chunk":
+                    yield payload
+                elif kind == "error":
+                    raise payload
+                else:
+                    return
+        finally:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+            channel.close()
+
+    def _absorb(self, chunk: _Chunk) -> None:
+        self.summary.rows_read += chunk.rows_read
+        self.summary.files_done += chunk.files_done
+        self._record_rejects(chunk.rejects)
 
     def _finish(self, started: datetime) -> None:
         s = self.summary
@@ -578,14 +554,14 @@ class _Replay:
         while active:
             left = self._limit_left()
             if left is not None and left <= 0:
-                return
+                break
             k = max(1, CHUNK_ROWS // len(active))
             for cursor in active:
                 self._fill(cursor, k + 1)
-            self.summary.files_done += sum(1 for c in active if c.exhausted and not c.buffered)
+            self.pending_files += sum(1 for c in active if c.exhausted and not c.buffered)
             active = [c for c in active if c.buffered]
             if not active:
-                return
+                break
             horizon = min(int(c.offsets[min(c.pos + k, len(c.offsets) - 1)]) for c in active)
             parts = []
             for c in active:
@@ -593,6 +569,7 @@ class _Replay:
                 if end > c.pos:
                     parts.append((c, c.pos, end))
             yield self._merge(parts, left)
+        yield self._merge([], None)  # what was met after the last rows
 
     def _fill(self, cursor: _Cursor, want: int) -> None:
         # Topping up to ``want`` rows keeps steps full when batch sizes differ.
@@ -601,12 +578,18 @@ class _Replay:
             if batch is None:
                 cursor.exhausted = True
                 return
-            self._record_rejects(batch.rejects)
-            self.summary.rows_read += batch.table.num_rows
+            self.pending_rejects.extend(batch.rejects)
+            self.pending_rows += batch.table.num_rows
             if batch.table.num_rows:
                 cursor.append(batch)
 
     def _merge(self, parts: list[tuple[_Cursor, int, int]], left: int | None) -> _Chunk:
+        side = {"rows_read": self.pending_rows, "files_done": self.pending_files}
+        rejects, self.pending_rejects = self.pending_rejects, []
+        self.pending_rows = self.pending_files = 0
+        if not parts:
+            empty = np.empty(0, dtype=np.int64)
+            return _Chunk(None, [], [], empty, empty, rejects=rejects, **side)
         offsets = np.concatenate([c.offsets[a:b] for c, a, b in parts])
         owner = np.concatenate([np.full(b - a, c.index, dtype=np.int64) for c, a, b in parts])
         # One encode for the whole step: many tiny per-instance encodes would cost
@@ -637,7 +620,7 @@ class _Replay:
         sizes = pc.binary_length(data).to_numpy(zero_copy_only=False) + self.key_bytes[owner]
         blobs = data.cast(pa.binary()).to_pylist()
         keys = self.well_ids[owner].tolist()
-        return _Chunk(due, blobs, keys, owner, sizes)
+        return _Chunk(due, blobs, keys, owner, sizes, rejects=rejects, **side)
 
     # -- emitting -------------------------------------------------------------------
 
@@ -659,7 +642,7 @@ class _Replay:
             if sizes[-1] > self.max_bytes:
                 end = start + max(1, int(np.searchsorted(sizes, self.max_bytes, "right")))
             records = list(map(PutRecord, chunk.keys[start:end], chunk.blobs[start:end]))
-            self.send(records, chunk.owner[start:end])
+            self._deliver(records, chunk.owner[start:end])
             start = end
             self._maybe_progress()
 
@@ -685,8 +668,6 @@ class _Replay:
             pending = [pending[j] for j in failed]
             if attempt >= self.retry.max_attempts:
                 self._give_up(records, pending, owner, results[failed[-1]])
-            if self.stop_requested.is_set():
-                return
             self.summary.retries += len(pending)
             self.clock.sleep(self.retry.backoff(attempt, self.rng))
             attempt += 1
@@ -763,6 +744,21 @@ class _Replay:
             self.rejects_file.write(json.dumps({**row, "raw": reject.raw}) + "\n")
 
 
+def _read_in_worker(job: _Replay, channel: multiprocessing.Queue[tuple[str, Any]]) -> None:
+    """The forked reader: send chunks, then ``done``, or the error that stopped it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the putting process's to handle
+    try:
+        for chunk in job._read_here():
+            channel.put(("chunk", chunk))
+        channel.put(("done", None))
+    except BaseException as exc:
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = PetroStreamError(f"{type(exc).__name__}: {exc}")
+        channel.put(("error", exc))
+
+
 def replay(
     instances: Sequence[Instance],
     stream: Stream,
@@ -804,8 +800,8 @@ def replay(
         rng: jitter source (seed it for reproducible tests).
         max_batch_records: records per ``put_records`` (at most 500).
         max_batch_bytes: bytes per ``put_records`` (at most 5 MiB).
-        pipeline: put from a second thread while the next batches are read and
-            encoded (same order, same results; False = all in the calling thread).
+        pipeline: read and encode in a forked process while this one puts (same
+            order, same results; False, or no ``fork`` on the platform: one process).
 
     Returns:
         The summary: rows read, records put (per instance and well), rejects, retries.
