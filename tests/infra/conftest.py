@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -109,15 +109,31 @@ def run_tf(terraform: str, workdir: Path, *args: str, timeout: float = 300) -> s
     return done.stdout
 
 
-@pytest.fixture
-def tf_workdir(tmp_path: Path) -> Path:
-    """A private copy of infra/terraform (no .terraform, no state)."""
-    workdir = tmp_path / "terraform"
+@pytest.fixture(scope="session")
+def tf(terraform: str) -> Callable[..., str]:
+    """``tf(workdir, *args)`` runs terraform there and returns its stdout (fails the test else)."""
+
+    def run(workdir: Path, *args: str, timeout: float = 300) -> str:
+        return run_tf(terraform, workdir, *args, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def tf_workdir(
+    tmp_path_factory: pytest.TempPathFactory, tf: Callable[..., str], tf_plugin_dir: Path
+) -> Path:
+    """A private copy of infra/terraform, initialized once per session from the offline mirror.
+
+    (``init`` hashes the ~700 MB provider binary: about 10 s, so it is done once.)
+    """
+    workdir = tmp_path_factory.mktemp("infra") / "terraform"
     shutil.copytree(
         TERRAFORM_DIR,
         workdir,
         ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"),
     )
+    tf(workdir, "init", "-input=false", "-no-color", "-plugin-dir", str(tf_plugin_dir))
     return workdir
 
 

@@ -1,0 +1,31 @@
+"""infra/terraform is `terraform fmt` and `terraform validate` clean (offline provider mirror)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.infra
+TERRAFORM_DIR = Path(__file__).resolve().parents[2] / "infra" / "terraform"
+
+
+def test_terraform_files_are_formatted(tf: Callable[..., str]) -> None:
+    # fmt needs no provider: it runs on the committed files themselves
+    out = tf(TERRAFORM_DIR, "fmt", "-check", "-recursive", "-list=true")
+    assert out.strip() == ""
+
+
+def test_terraform_configuration_is_valid(tf: Callable[..., str], tf_workdir: Path) -> None:
+    out = tf(tf_workdir, "validate", "-no-color")
+    assert "The configuration is valid" in out
+
+
+def test_every_service_has_its_own_file() -> None:
+    names = {p.name for p in TERRAFORM_DIR.glob("*.tf")}
+    for service in (
+        "s3", "kinesis", "lambda", "sns", "firehose", "glue", "athena", "cloudwatch", "iam",
+        "dynamodb", "sqs", "kms", "variables", "outputs", "providers", "versions",
+    ):  # fmt: skip
+        assert f"{service}.tf" in names
