@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint format system-deps bench clean
+.PHONY: demo test lint checkov format system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
+# checkov runs in its own venv (.venv-checkov): it pins an old boto3.
+checkov:
+	bash scripts/checkov.sh
+
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
@@ -43,11 +47,14 @@ system-deps:
 	    echo "chromium is missing: run 'sudo apt-get install chromium' (the browser test needs it)" >&2; \
 	  fi; }
 
-test: lint system-deps
-	$(BIN)/pytest
+# The infra test applies the Terraform stack against moto with the offline provider
+# mirror; its location comes from PETROSTREAM_TF_PLUGIN_DIR, else it is looked up.
+test: lint checkov system-deps
+	PETROSTREAM_TF_PLUGIN_DIR="$${PETROSTREAM_TF_PLUGIN_DIR:-$$(bash scripts/find-tf-mirror.sh)}" \
+	  $(BIN)/pytest
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .petrostream .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov .petrostream .pytest_cache .mypy_cache .ruff_cache
