@@ -88,7 +88,7 @@ def child_replay(folder: Path, home: Path) -> dict:
     settings = Settings(home=home)
     stream = open_stream(settings, backend="local")
     try:
-        summary = replay(discover([folder]), stream, speed=0, clock=SystemClock())
+        summary = replay(discover([folder]), stream, speed=0, clock=SystemClock(), pipeline=True)
     finally:
         stream.close()
     import resource

@@ -50,9 +50,9 @@ def expected_rows(path: Path) -> list[dict]:
     return rows
 
 
-@pytest.mark.parametrize("speed", [0, 1])
+@pytest.mark.parametrize(("speed", "pipeline"), [(0, True), (0, False), (1, False)])
 def test_every_row_of_the_real_files_arrives_once_with_its_values(
-    tmp_path: Path, real_3w_files: list[Path], speed: float
+    tmp_path: Path, real_3w_files: list[Path], speed: float, pipeline: bool
 ):
     # given the real 3W files and a fresh local stream that refuses some puts
     instances = discover(real_3w_files)
@@ -60,7 +60,10 @@ def test_every_row_of_the_real_files_arrives_once_with_its_values(
     clock = FakeClock(datetime(2025, 6, 1, tzinfo=UTC))
 
     # when they are replayed (speed 1 on a fake clock: real spacing, no waiting)
-    summary = replay(instances, stream, speed=speed, clock=clock, rejects_path=tmp_path / "r.jsonl")
+    summary = replay(
+        instances, stream, speed=speed, clock=clock, rejects_path=tmp_path / "r.jsonl",
+        pipeline=pipeline,
+    )  # fmt: skip
     records = read_back(stream)
     stream.close()
 

@@ -46,13 +46,18 @@ def run_replay(
     target: str,
     limit_rows: int | None = None,
     progress: bool = True,
+    pipeline: bool | None = None,
 ) -> ReplaySummary:
-    """Discover ``paths``, open the stream and replay; the CLI and the demo both call this.
+    """Discover ``paths``, open the stream and replay at ``speed``, with progress on stderr.
+
+    ``pipeline`` (read and encode in a forked process) defaults to on when this
+    process runs no other thread.
 
     Raises:
         DatasetError: a path is not a 3W file or folder.
         DeliveryError, ReplayInterrupted: as `petrostream.producer.replay`.
     """
+    import threading
     from datetime import UTC, datetime
 
     from petrostream.dataset import discover
@@ -71,6 +76,8 @@ def run_replay(
             limit_rows=limit_rows,
             rejects_path=rejects_file_for(settings.home, datetime.now(UTC)),
             progress=print_progress if progress else None,
+            # A forked reader is safe only in a process with no other thread.
+            pipeline=threading.active_count() == 1 if pipeline is None else pipeline,
         )
     finally:
         stream.close()

@@ -25,6 +25,7 @@ from petrostream.stream.local import LocalStream
 from petrostream.testing.clock import FakeClock
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
+BOTH = pytest.mark.parametrize("pipeline", [False, True], ids=["one-process", "forked-reader"])
 
 
 def decoded(stream: RecordingStream) -> list[dict]:
@@ -120,7 +121,8 @@ def test_a_timestamp_going_back_in_a_file_keeps_file_order():
 # -- interleaving ------------------------------------------------------------------
 
 
-def test_wells_are_interleaved_by_schedule_as_a_fleet():
+@BOTH
+def test_wells_are_interleaved_by_schedule_as_a_fleet(pipeline):
     # given wells from different years with different sampling periods
     a = make_file("WELL-00001", 30, start=datetime(2014, 1, 1, tzinfo=UTC), step_ms=1000)
     b = make_file("WELL-00002", 10, start=datetime(2019, 6, 1, tzinfo=UTC), step_ms=3000)
@@ -134,6 +136,7 @@ def test_wells_are_interleaved_by_schedule_as_a_fleet():
         speed=0,
         clock=FakeClock(NOW),
         read=FakeReader([a, b, c], batch_rows=7),
+        pipeline=pipeline,
     )
 
     # then all start together and the emission order follows offsets from each start
@@ -149,11 +152,12 @@ def test_wells_are_interleaved_by_schedule_as_a_fleet():
         assert values == sorted(values)
 
 
-def test_limit_rows_stops_after_that_many_readings():
+@BOTH
+def test_limit_rows_stops_after_that_many_readings(pipeline):
     files = [make_file("WELL-00001", 100), make_file("WELL-00002", 100)]
     stream = RecordingStream()
 
-    summary = run(files, stream, limit_rows=33)
+    summary = run(files, stream, pipeline=pipeline, limit_rows=33)
 
     assert len(stream.stored) == 33
     assert summary.records_put == 33
@@ -216,14 +220,15 @@ def test_backoff_is_exponential_with_full_jitter():
         assert 0 <= slept <= min(3.0, 2**n)
 
 
-def test_giving_up_is_a_clear_error_saying_what_was_not_delivered():
+@BOTH
+def test_giving_up_is_a_clear_error_saying_what_was_not_delivered(pipeline):
     # given a stream that always refuses WELL-00002's records
     files = [make_file("WELL-00001", 5), make_file("WELL-00002", 5)]
     stream = RecordingStream(refuse=lambda call, i, rec: rec.partition_key == "WELL-00002")
 
     # when replayed with three attempts
     with pytest.raises(DeliveryError, match="refused 5 records 3 times") as failure:
-        run(files, stream, retry=RetryPolicy(max_attempts=3, base=0.01))
+        run(files, stream, pipeline=pipeline, retry=RetryPolicy(max_attempts=3, base=0.01))
 
     # then the summary says what got out and what did not
     summary = failure.value.summary
@@ -233,13 +238,16 @@ def test_giving_up_is_a_clear_error_saying_what_was_not_delivered():
     assert "NOT DELIVERED 5" in "\n".join(summary.lines())
 
 
-def test_per_well_order_holds_under_local_stream_faults(tmp_path: Path):
+@BOTH
+def test_per_well_order_holds_under_local_stream_faults(tmp_path: Path, pipeline):
     # given a local stream refusing 30% of each put, and four interleaved wells
     files = [make_file(f"WELL-0000{w}", 700, step_ms=1000 + 100 * w) for w in range(1, 5)]
     stream = LocalStream(tmp_path / "s.db", shard_count=2, fault_rate=0.3, seed=3)
 
     # when replayed
-    summary = run(files, stream, retry=RetryPolicy(max_attempts=50, base=0.0001, cap=0.001))
+    summary = run(
+        files, stream, pipeline=pipeline, retry=RetryPolicy(max_attempts=50, base=0.0001, cap=0.001)
+    )
 
     # then every reading is stored exactly once, each well's in file order
     assert summary.retries > 100
@@ -281,7 +289,8 @@ def test_a_refused_record_is_resent_before_any_later_put():
 # -- rejects, progress, interruption -------------------------------------------------
 
 
-def test_rejects_are_counted_by_reason_and_written_as_json_lines(tmp_path: Path):
+@BOTH
+def test_rejects_are_counted_by_reason_and_written_as_json_lines(tmp_path: Path, pipeline):
     rejects = [
         Reject("/fake/a.csv", 7, "bad_number: P-PDG='x'", "2014-05-30 10:00:05,x,1,2"),
         Reject("/fake/a.csv", 9, "bad_number: T-TPT='?'", "2014-05-30 10:00:07,1,?,2"),
@@ -290,7 +299,7 @@ def test_rejects_are_counted_by_reason_and_written_as_json_lines(tmp_path: Path)
     files = [make_file("WELL-00001", 10, rejects=rejects)]
     target = tmp_path / "rejects" / "replay-x.jsonl"
 
-    summary = run(files, RecordingStream(), rejects_path=target)
+    summary = run(files, RecordingStream(), pipeline=pipeline, rejects_path=target)
 
     assert summary.rejects == {"bad_number": 2, "wrong_column_count": 1}
     assert summary.rejects_path == target
@@ -321,14 +330,15 @@ def test_progress_is_reported_about_every_second():
     assert seen[-1].files == 1
 
 
-def test_ctrl_c_stops_cleanly_saying_how_far_it_got():
+@BOTH
+def test_ctrl_c_stops_cleanly_saying_how_far_it_got(pipeline):
     # given a replay whose third put is interrupted
     files = [make_file("WELL-00001", 800), make_file("WELL-00002", 800)]
     stream = RecordingStream(interrupt_on_call=2)
 
     # when Ctrl-C arrives
     with pytest.raises(ReplayInterrupted) as stop:
-        run(files, stream)
+        run(files, stream, pipeline=pipeline)
 
     # then the summary counts what the two finished puts stored, per instance
     summary = stop.value.summary
@@ -339,13 +349,49 @@ def test_ctrl_c_stops_cleanly_saying_how_far_it_got():
     assert isinstance(stop.value, KeyboardInterrupt)
 
 
-def test_summary_counts_files_rows_and_wells():
+@BOTH
+def test_summary_counts_files_rows_and_wells(pipeline):
     files = [
         make_file("WELL-00001", 10),
         make_file("WELL-00001", 5, start=datetime(2015, 1, 1, tzinfo=UTC)),
         make_file("WELL-00002", 7),
     ]
-    summary = run(files, RecordingStream())
+    summary = run(files, RecordingStream(), pipeline=pipeline)
     assert summary.files == summary.files_done == 3
     assert summary.rows_read == summary.records_put == 22
     assert summary.per_well == {"WELL-00001": 15, "WELL-00002": 7}
+
+
+@BOTH
+def test_ctrl_c_while_reading_stops_cleanly(pipeline):
+    # given a reader interrupted on its 30th batch (Ctrl-C lands in the main thread)
+    files = [make_file("WELL-00001", 40_000)]
+    reader = FakeReader(files, batch_rows=1000)
+
+    def interrupted(instance, *, batch_rows):
+        for n, batch in enumerate(reader(instance, batch_rows=batch_rows)):
+            if n == 30 and not pipeline:
+                raise KeyboardInterrupt
+            yield batch
+
+    stream = RecordingStream(interrupt_on_call=3 if pipeline else None)
+    with pytest.raises(ReplayInterrupted) as stop:
+        replay([files[0].instance], stream, speed=0, read=interrupted, pipeline=pipeline)
+
+    # then what was stored is what the summary says was put
+    assert stop.value.summary.records_put == len(stream.stored) > 0
+    assert stop.value.summary.per_instance[files[0].instance.instance_id] == len(stream.stored)
+
+
+@BOTH
+def test_a_file_that_cannot_be_read_is_the_readers_error(pipeline):
+    from petrostream.errors import DatasetError
+
+    files = [make_file("WELL-00001", 10)]
+
+    def broken(instance, *, batch_rows):
+        raise DatasetError(f"{instance.path}: line 1 is not a 3W CSV header")
+        yield  # pragma: no cover
+
+    with pytest.raises(DatasetError, match="is not a 3W CSV header"):
+        replay([files[0].instance], RecordingStream(), speed=0, read=broken, pipeline=pipeline)
