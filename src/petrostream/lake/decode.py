@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
 
 from petrostream import schema
@@ -37,7 +38,11 @@ WELL_ID_SAFE: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 COLUMN_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 RESERVED: Final = frozenset({"dt"})  # partition columns that are not record fields
 _TS_COLUMNS: Final = ("ts", "source_ts")
+_SENSORS: Final = frozenset(schema.SENSOR_COLUMNS)
 _WELL_ID_RE: Final = re.compile(WELL_ID_SAFE)
+# Where a record came from: (shard_id, sequence_number, arrival), for its reject row.
+Origin = tuple[str, str, datetime]
+OriginFn = Callable[[int], Origin]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +61,10 @@ class Reject:
 class DecodedBatch:
     """Decoded readings and rejects of a batch of records.
 
-    ``table`` has the canonical columns (``ts``/``source_ts`` as timestamp[ms, UTC],
-    ``well_id`` and ``dt`` strings, absent sensors all null) plus any new numeric
-    columns as double, one row per good record in stream order; None if none.
+    ``table`` has the key and label columns (``ts``/``source_ts`` as timestamp[ms, UTC],
+    ``well_id`` and ``dt`` strings), the canonical sensors some record carries (a sensor
+    absent from every record of a chunk may be left out, or be all null), plus any new
+    numeric columns as double, one row per good record in stream order; None if none.
     """
 
     table: pa.Table | None
@@ -97,14 +103,30 @@ def parse_schema() -> pa.Schema:
 
 def decode_records(records: Sequence[StreamRecord], *, chunk: int = CHUNK_RECORDS) -> DecodedBatch:
     """Decode ``records`` into one Arrow table plus rejects; never raises for bad data."""
+    return decode_data(
+        [r.data for r in records],
+        lambda i: (records[i].shard_id, records[i].sequence_number, records[i].arrival),
+        chunk=chunk,
+    )
+
+
+def decode_data(
+    datas: Sequence[bytes], origin: OriginFn, *, chunk: int = CHUNK_RECORDS
+) -> DecodedBatch:
+    """Decode record payloads into one Arrow table plus rejects; never raises for bad data.
+
+    ``origin(i)`` gives ``(shard_id, sequence_number, arrival)`` of ``datas[i]``; it is
+    called only for the records that become rejects (a stream page need not build a
+    record object per record).
+    """
     tables = []
     rejects: list[Reject] = []
-    for start in range(0, len(records), chunk):
-        part = records[start : start + chunk]
+    for start in range(0, len(datas), chunk):
+        part = datas[start : start + chunk]
         try:
-            tables.append(_bulk([r.data for r in part]))
+            tables.append(_bulk(part))
         except (_ChunkInvalid, ValueError, TypeError):  # pyarrow.ArrowInvalid is a ValueError
-            good, bad = _one_by_one(part)
+            good, bad = _one_by_one(part, _shifted(origin, start))
             rejects.extend(bad)
             if good:
                 tables.append(good)
@@ -112,6 +134,10 @@ def decode_records(records: Sequence[StreamRecord], *, chunk: int = CHUNK_RECORD
     if not tables:
         return DecodedBatch(None, rejects)
     return DecodedBatch(_concat(tables), rejects)
+
+
+def _shifted(origin: OriginFn, offset: int) -> OriginFn:
+    return lambda i: origin(offset + i)
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -122,32 +148,85 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="default")
 
 
-def _bulk(datas: list[bytes]) -> pa.Table:
+def _bulk(datas: Sequence[bytes]) -> pa.Table:
     """Parse records that are all expected valid; raise if any is not."""
+    if not datas:
+        raise _ChunkInvalid("empty", "no records")
+    # Alignment of rows with records: no record may hold a newline, and every record
+    # must start with "{" (so none parses to zero rows) -- then n rows means one each.
+    if not all(map(bytes.startswith, datas, repeat(b"{"))):
+        raise _ChunkInvalid("bad_json", "a record is not a JSON object")
+    joined = b"\n".join(datas)
+    if joined.count(b"\n") != len(datas) - 1:
+        raise _ChunkInvalid("bad_json", "a record holds a newline")
+    try:
+        table = _parse_inferred(joined)
+    except (_ChunkInvalid, ValueError, TypeError):
+        table = _parse_explicit(joined)
+    if table.num_rows != len(datas):
+        raise _ChunkInvalid("bad_json", "a record is not one JSON object")
+    return _validate(table)
+
+
+def _read_options(size: int) -> Any:
+    import pyarrow.json as pj
+
+    # Two blocks or more, so Arrow's thread pool parses them in parallel.
+    return pj.ReadOptions(block_size=max(1 << 20, size // 2 + 1), use_threads=True)
+
+
+def _parse_explicit(joined: bytes) -> pa.Table:
+    """Parse with the canonical schema made explicit (unknown fields inferred)."""
     import pyarrow as pa
     import pyarrow.json as pj
 
-    if not datas:
-        raise _ChunkInvalid("empty", "no records")
-    joined = b"\n".join(datas)
-    # Alignment of rows with records: no record may hold a newline, and every record
-    # must start with "{" (so none parses to zero rows) -- then n rows means one each.
-    if joined.count(b"\n") != len(datas) - 1:
-        raise _ChunkInvalid("bad_json", "a record holds a newline")
-    # With no newline inside records, every "\n" separates two records: one "{" after
-    # each, and one first, means every record starts with "{".
-    if not joined.startswith(b"{") or joined.count(b"\n{") != len(datas) - 1:
-        raise _ChunkInvalid("bad_json", "a record is not a JSON object")
-    table = pj.read_json(
+    return pj.read_json(
         pa.BufferReader(joined),
-        read_options=pj.ReadOptions(block_size=max(1 << 20, len(joined) // 2 + 1)),
+        read_options=_read_options(len(joined)),
         parse_options=pj.ParseOptions(
             explicit_schema=parse_schema(), unexpected_field_behavior="infer"
         ),
     )
-    if table.num_rows != len(datas):
-        raise _ChunkInvalid("bad_json", "a record is not one JSON object")
-    return _validate(table)
+
+
+def _parse_inferred(joined: bytes) -> pa.Table:
+    """Parse with every type inferred, then conform it to what `_parse_explicit` gives.
+
+    Inference is about twice as fast as an explicit schema in pyarrow's JSON reader
+    (measured: benchmarks/RESULTS.md). It accepts a chunk only when each inferred type
+    is exactly one the explicit parse would give the same values for (a string for a
+    string column, a number or all-null for a sensor, an integer for a label, a number
+    for a new field); anything else raises, and the caller parses the chunk again with
+    the explicit schema, so the outcome (values, errors, rejects) is the same.
+    """
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    table = pj.read_json(pa.BufferReader(joined), read_options=_read_options(len(joined)))
+    n = table.num_rows
+    expected = parse_schema()
+    columns: dict[str, Any] = {}
+    present = set(table.column_names)
+    for field in expected:
+        if field.name not in present:
+            if field.name not in _SENSORS:  # keys and labels: always a column
+                columns[field.name] = pa.nulls(n, field.type)
+            continue
+        column = table.column(field.name)
+        have = column.type
+        if have == field.type or pa.types.is_null(have):
+            pass
+        elif pa.types.is_floating(field.type) and pa.types.is_int64(have):
+            pass  # all integers in this chunk: exact as double below 2**53 (checked cast)
+        elif pa.types.is_integer(field.type) and pa.types.is_int64(have):
+            pass  # checked cast: out of range raises
+        else:
+            raise _ChunkInvalid("wrong_type", f"{field.name} inferred as {have}")
+        columns[field.name] = column if have == field.type else column.cast(field.type)
+    for name in table.column_names:
+        if name not in columns:
+            columns[name] = table.column(name)  # a new field: `_validate` checks it
+    return pa.table(columns)
 
 
 def _validate(table: pa.Table) -> pa.Table:
@@ -196,33 +275,33 @@ def _validate(table: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def _one_by_one(records: Sequence[StreamRecord]) -> tuple[pa.Table | None, list[Reject]]:
+def _one_by_one(datas: Sequence[bytes], origin: OriginFn) -> tuple[pa.Table | None, list[Reject]]:
     """Split a failed chunk into good records (decoded in bulk again) and rejects."""
-    good: list[StreamRecord] = []
+    good: list[int] = []
     rejects: list[Reject] = []
-    for rec in records:
+    for i, data in enumerate(datas):
         try:
-            _check(decode(rec.data))
+            _check(decode(data))
         except InvalidRecord as exc:
-            rejects.append(_reject(rec, exc.reason, exc.detail))
+            rejects.append(_reject(data, origin(i), exc.reason, exc.detail))
         else:
-            good.append(rec)
+            good.append(i)
     if not good:
         return None, rejects
     try:
-        return _bulk([r.data for r in good]), rejects
+        return _bulk([datas[i] for i in good]), rejects
     except (_ChunkInvalid, ValueError, TypeError):
         pass
     # Valid for the record codec yet not for Arrow (an int out of range, an impossible
     # date, a duplicated key): find each such record alone.
     tables = []
-    for rec in good:
+    for i in good:
         try:
-            tables.append(_bulk([rec.data]))
+            tables.append(_bulk([datas[i]]))
         except _ChunkInvalid as exc:
-            rejects.append(_reject(rec, exc.reason, exc.detail))
+            rejects.append(_reject(datas[i], origin(i), exc.reason, exc.detail))
         except (ValueError, TypeError) as exc:
-            rejects.append(_reject(rec, "wrong_type", str(exc).splitlines()[0]))
+            rejects.append(_reject(datas[i], origin(i), "wrong_type", str(exc).splitlines()[0]))
     return (_concat(tables) if tables else None), rejects
 
 
@@ -235,8 +314,9 @@ def _check(obj: dict[str, Any]) -> None:
             raise InvalidRecord("bad_column", f"field {name!r} cannot be a lake column")
 
 
-def _reject(rec: StreamRecord, reason: str, detail: str) -> Reject:
-    return Reject(reason, detail, rec.data, rec.shard_id, rec.sequence_number, rec.arrival)
+def _reject(data: bytes, where: Origin, reason: str, detail: str) -> Reject:
+    shard_id, sequence_number, arrival = where
+    return Reject(reason, detail, data, shard_id, sequence_number, arrival)
 
 
 def rejects_table(rejects: Sequence[Reject], consumer: str) -> pa.Table:
