@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     buffer_seconds: float = Field(60.0, gt=0, description="lake writer: flush interval")
     buffer_bytes: int = Field(5 * 1024 * 1024, gt=0, description="lake writer: flush size")
     parquet_codec: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = "zstd"
+    parquet_float_encoding: Literal["byte_stream_split", "plain"] = Field(
+        "byte_stream_split", description="lake writer: Parquet encoding of double columns"
+    )
     rules_file: Path | None = Field(None, description="detection rules TOML (default: bundled)")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     athena_workgroup: str = Field("primary", description="Athena workgroup for --engine athena")
