@@ -21,6 +21,15 @@ number. A kill at any moment therefore loses nothing and duplicates nothing.
 The buffer is one budget shared by all partitions, and every flush writes one
 file per partition it holds: that keeps a single exact checkpoint per shard,
 and bounds memory by the buffer size whatever the number of partitions.
+
+Inside `run`, flushes happen in a background thread while the loop keeps reading
+into the next buffer (pyarrow's JSON parse and Parquet write release the GIL, so
+the two overlap on two cores). At most one flush is in flight: when the next
+buffer is full before the previous flush has committed, reading waits, so at
+most two buffers are in memory. Flushes run one after the other, in order, so
+commits and checkpoints are exactly those of sequential flushes. On a local
+stream the loop reads pages with `LocalStream.get_record_blobs` (no record object
+per record); other streams go through `get_records`.
 """
 
 from __future__ import annotations
@@ -29,7 +38,9 @@ import hashlib
 import logging
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -38,8 +49,8 @@ from petrostream import schema
 from petrostream.errors import TransientError
 from petrostream.lake.base import REJECTS, SENSORS
 from petrostream.lake.commitlog import WRITER, Commit, CommitLog, FileEntry
-from petrostream.lake.decode import decode_records, rejects_table
-from petrostream.stream.base import CheckpointStore, GetRecordsResult, IteratorType, StreamRecord
+from petrostream.lake.decode import Origin, decode_data, rejects_table
+from petrostream.stream.base import CheckpointStore, GetRecordsResult, IteratorType
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,6 +58,7 @@ if TYPE_CHECKING:
     from petrostream.lake.base import LakeStore
     from petrostream.settings import Settings
     from petrostream.stream.base import Stream
+    from petrostream.stream.local import RecordBlobs
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +66,10 @@ CONSUMER: Final = WRITER
 PAGE_LIMIT: Final = 10_000
 POLL_SECONDS: Final = 0.2
 FLUSH_ATTEMPTS: Final = 5
-# Memory a buffered record costs beside its data (record object, sequence number,
-# partition key): the buffer budget counts memory, so peak RSS follows the setting.
+PUT_THREADS: Final = 4  # files of one flush written at once (fsync latency overlaps)
+# Memory a buffered record costs beside its data (bytes object header, list slot,
+# sequence number; a `StreamRecord` page costs more): the buffer budget counts
+# memory, so peak RSS follows the setting.
 RECORD_OVERHEAD: Final = 200
 # Columns every sensors file carries, even when all null; sensors come and go.
 ALWAYS: Final[tuple[str, ...]] = ("instance_id", "ts", "source_ts", *schema.LABEL_COLUMNS)
@@ -92,6 +106,78 @@ class WriterStats:
 
 
 ProgressFn = Callable[[WriterStats], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """One page of one shard in the buffer: payloads, first/last sequence, origins."""
+
+    shard_id: str
+    data: list[bytes]
+    first: str
+    last: str
+    origin: Callable[[int], Origin]
+
+    @classmethod
+    def of_records(cls, shard_id: str, result: GetRecordsResult) -> _Page:
+        records = result.records
+        return cls(
+            shard_id,
+            [r.data for r in records],
+            records[0].sequence_number,
+            records[-1].sequence_number,
+            lambda i: (records[i].shard_id, records[i].sequence_number, records[i].arrival),
+        )
+
+    @classmethod
+    def of_blobs(cls, blobs: RecordBlobs) -> _Page:
+        seqs = blobs.sequence_numbers
+        return cls(
+            blobs.shard_id,
+            blobs.data,
+            str(seqs[0]),
+            str(seqs[-1]),
+            lambda i: (blobs.shard_id, str(seqs[i]), blobs.arrival(i)),
+        )
+
+
+@dataclass(slots=True)
+class _Buffer:
+    """Records read and not yet flushed, page by page, with their shard ranges."""
+
+    pages: list[_Page] = field(default_factory=list)
+    ranges: dict[str, tuple[str, str]] = field(default_factory=dict)  # shard -> first, last
+    records: int = 0
+    size: int = 0  # bytes of data + RECORD_OVERHEAD per record
+    since: float = 0.0  # clock() when the first page came in
+
+    def add(self, page: _Page, now: float) -> None:
+        if not self.pages:
+            self.since = now
+        self.pages.append(page)
+        first = self.ranges.get(page.shard_id, (page.first, ""))[0]
+        self.ranges[page.shard_id] = (first, page.last)
+        self.records += len(page.data)
+        self.size += sum(map(len, page.data)) + len(page.data) * RECORD_OVERHEAD
+
+    def data(self) -> list[bytes]:
+        if len(self.pages) == 1:
+            return self.pages[0].data
+        return [d for page in self.pages for d in page.data]
+
+    def origin_fn(self) -> Callable[[int], Origin]:
+        """Origin of record ``i`` of `data` (called for rejects only)."""
+        starts = []
+        total = 0
+        for page in self.pages:
+            starts.append(total)
+            total += len(page.data)
+
+        def origin(i: int) -> Origin:
+            k = bisect_right(starts, i) - 1
+            return self.pages[k].origin(i - starts[k])
+
+        return origin
 
 
 class LakeWriter:
@@ -134,16 +220,19 @@ class LakeWriter:
         self.stats = WriterStats()
         self.checkpoint: dict[str, str] = {}
         self._last_number = 0
-        self._buffer: list[StreamRecord] = []
-        self._ranges: dict[str, tuple[str, str]] = {}  # shard -> first, last seq buffered
-        self._buffer_size = 0
-        self._buffer_since = 0.0
+        self._buffer = _Buffer()
         self._iterators: dict[str, str] = {}
         self._recovered = False
+        # Set while `run` flushes in the background: the executor and the flush in flight.
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[Commit] | None = None
+        blobs = getattr(stream, "get_record_blobs", None)
+        self._get_blobs: Callable[..., RecordBlobs] | None = blobs if callable(blobs) else None
 
     @classmethod
     def from_settings(cls, stream: Stream, store: LakeStore, settings: Settings) -> LakeWriter:
-        """A writer with the buffer and codec settings."""
+        """A writer with the buffer, codec and encoding settings."""
+        store.float_encoding = settings.parquet_float_encoding
         return cls(
             stream,
             store,
@@ -200,17 +289,25 @@ class LakeWriter:
         if not self._recovered:
             self.recover()
         next_progress = self.clock() + progress_seconds
-        while not stop.is_set():
-            got = self.poll()
-            if self._due():
-                self.flush()
-            if progress and self.clock() >= next_progress:
-                progress(self.stats)
-                next_progress = self.clock() + progress_seconds
-            if not got:
-                if drain and self.stats.lag_ms == 0:
-                    break
-                stop.wait(POLL_SECONDS)
+        # Leaving the block (normally or by an error) waits for the flush in flight.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-flush") as pool:
+            self._pool = pool
+            try:
+                while not stop.is_set():
+                    got = self.poll()
+                    if self._due():
+                        self._hand_off()
+                    self._raise_failed_flush()
+                    if progress and self.clock() >= next_progress:
+                        progress(self.stats)
+                        next_progress = self.clock() + progress_seconds
+                    if not got:
+                        if drain and self.stats.lag_ms == 0:
+                            break
+                        stop.wait(POLL_SECONDS)
+                self._wait_flush()
+            finally:
+                self._pool = None
         self.flush()
         if progress:
             progress(self.stats)
@@ -224,44 +321,47 @@ class LakeWriter:
         got = 0
         lag = 0
         for shard_id, iterator in list(self._iterators.items()):
-            result = self._get_records(iterator)
-            if result is None:
+            read = self._read_page(shard_id, iterator)
+            if read is None:
                 continue
-            if result.next_iterator is None:
+            page, next_iterator, behind = read
+            if next_iterator is None:
                 del self._iterators[shard_id]  # closed shard, fully read
             else:
-                self._iterators[shard_id] = result.next_iterator
-            lag = max(lag, result.millis_behind_latest)
-            if result.records:
-                if not self._buffer:
-                    self._buffer_since = self.clock()
-                self._buffer.extend(result.records)
-                first = self._ranges.get(shard_id, (result.records[0].sequence_number, ""))[0]
-                self._ranges[shard_id] = (first, result.records[-1].sequence_number)
-                self._buffer_size += (
-                    sum(len(r.data) for r in result.records) + len(result.records) * RECORD_OVERHEAD
-                )
-                got += len(result.records)
-                if self._buffer_size >= self.buffer_bytes:
-                    self.flush()
+                self._iterators[shard_id] = next_iterator
+            lag = max(lag, behind)
+            if page is not None:
+                self._buffer.add(page, self.clock())
+                got += len(page.data)
+                if self._buffer.size >= self.buffer_bytes:
+                    self._hand_off()
         self.stats.records += got
         self.stats.lag_ms = lag
-        self.stats.buffered = len(self._buffer)
+        self.stats.buffered = self._buffer.records
         return got
 
-    def _get_records(self, iterator: str) -> GetRecordsResult | None:
+    def _read_page(
+        self, shard_id: str, iterator: str
+    ) -> tuple[_Page | None, str | None, int] | None:
+        """One page of a shard: (page or None if empty, next iterator, lag); None on error."""
         try:
-            return self.stream.get_records(iterator, limit=self.page_limit)
+            if self._get_blobs is not None:
+                blobs = self._get_blobs(iterator, limit=self.page_limit)
+                page = _Page.of_blobs(blobs) if blobs.data else None
+                return page, blobs.next_iterator, blobs.millis_behind_latest
+            result = self.stream.get_records(iterator, limit=self.page_limit)
         except TransientError as exc:
             log.warning("get_records failed, retrying on the next poll: %s", exc)
             return None
+        page = _Page.of_records(shard_id, result) if result.records else None
+        return page, result.next_iterator, result.millis_behind_latest
 
     def _due(self) -> bool:
-        if not self._buffer:
+        if not self._buffer.records:
             return False
         return (
-            self._buffer_size >= self.buffer_bytes
-            or self.clock() - self._buffer_since >= self.buffer_seconds
+            self._buffer.size >= self.buffer_bytes
+            or self.clock() - self._buffer.since >= self.buffer_seconds
         )
 
     # -- flush and commit ---------------------------------------------------------
@@ -269,32 +369,56 @@ class LakeWriter:
     def flush(self) -> Commit | None:
         """Write the buffer as Parquet and commit it with the checkpoint; None if empty.
 
+        Waits first for a background flush in flight (and raises its error).
         Retries on I/O errors (the files of a retried flush keep their names).
         """
-        if not self._buffer:
+        self._wait_flush()
+        if not self._buffer.records:
             return None
+        buffer = self._buffer
+        commit = self._flush_buffer(buffer)
+        self._buffer = _Buffer()
+        self.stats.buffered = 0
+        return commit
+
+    def _hand_off(self) -> None:
+        """Flush the buffer: in the background inside `run` (one at a time), else now."""
+        if self._pool is None:
+            self.flush()
+            return
+        self._wait_flush()  # at most one flush in flight: two buffers in memory at most
+        buffer, self._buffer = self._buffer, _Buffer()
+        self.stats.buffered = 0
+        self._pending = self._pool.submit(self._flush_buffer, buffer)
+
+    def _wait_flush(self) -> None:
+        """Wait for the background flush in flight, if any; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _raise_failed_flush(self) -> None:
+        if self._pending is not None and self._pending.done():
+            self._wait_flush()
+
+    def _flush_buffer(self, buffer: _Buffer) -> Commit:
         for attempt in range(1, FLUSH_ATTEMPTS + 1):
             try:
-                commit = self._flush_once()
+                commit = self._flush_once(buffer)
                 break
             except OSError as exc:
                 if attempt == FLUSH_ATTEMPTS:
                     raise
                 log.warning("flush failed (attempt %d), retrying: %s", attempt, exc)
                 time.sleep(min(5.0, 0.2 * 2**attempt))
-        self._buffer = []
-        self._ranges = {}
         _release_arrow_memory()
-        self._buffer_size = 0
-        self.stats.buffered = 0
         self._mirror(commit.checkpoint)
         return commit
 
-    def _flush_once(self) -> Commit:
-        records = self._buffer
-        ranges = self._ranges or _ranges_of(records)
+    def _flush_once(self, buffer: _Buffer) -> Commit:
+        ranges = buffer.ranges
         tag = ";".join(f"{s}:{a}-{b}" for s, (a, b) in sorted(ranges.items()))
-        batch = decode_records(records)
+        batch = decode_data(buffer.data(), buffer.origin_fn())
         planned: list[tuple[str, str, pa.Table]] = []
         if batch.table is not None:
             for (dt, well_id), part in _partitions(batch.table, ("dt", "well_id")):
@@ -307,10 +431,18 @@ class LakeWriter:
                 planned.append((REJECTS, _file_path(folder, tag), part.drop_columns(["dt"])))
         number = self._last_number + 1
         self.log.write_intent(number, [path for _, path, _ in planned])
-        added = []
-        for table_name, path, table in planned:
-            size = self.store.write_parquet(path, table, codec=self.codec)
-            added.append(FileEntry(path, table_name, table.num_rows, size))
+        # The files of a flush are independent: serialize and put them a few at a time
+        # (Parquet encoding and fsync release the GIL). A file that fails fails the flush.
+        if len(planned) == 1:
+            sizes = [self._put_file(planned[0])]
+        else:
+            workers = min(PUT_THREADS, len(planned))
+            with ThreadPoolExecutor(workers, thread_name_prefix="lake-put") as pool:
+                sizes = list(pool.map(self._put_file, planned))
+        added = [
+            FileEntry(path, table_name, table.num_rows, size)
+            for (table_name, path, table), size in zip(planned, sizes, strict=True)
+        ]
         checkpoint = dict(self.checkpoint)
         checkpoint.update({s: b for s, (_, b) in ranges.items()})
         readings = batch.table.num_rows if batch.table is not None else 0
@@ -320,7 +452,7 @@ class LakeWriter:
             added=tuple(added),
             checkpoint=checkpoint,
             committed_at=datetime.now(UTC).isoformat(),
-            stats={"records": len(records), "readings": readings, "rejects": len(batch.rejects)},
+            stats={"records": buffer.records, "readings": readings, "rejects": len(batch.rejects)},
         )
         self.log.append(commit)
         self.log.clear_intent(number)
@@ -332,6 +464,10 @@ class LakeWriter:
         self.stats.commits += 1
         self.stats.bytes += sum(f.bytes for f in added)
         return commit
+
+    def _put_file(self, planned: tuple[str, str, pa.Table]) -> int:
+        _, path, table = planned
+        return self.store.write_parquet(path, table, codec=self.codec)
 
     def _mirror(self, checkpoint: dict[str, str]) -> None:
         if not isinstance(self.stream, CheckpointStore):
@@ -348,14 +484,6 @@ def _release_arrow_memory() -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-
-
-def _ranges_of(records: list[StreamRecord]) -> dict[str, tuple[str, str]]:
-    ranges: dict[str, tuple[str, str]] = {}
-    for rec in records:
-        first = ranges.get(rec.shard_id)
-        ranges[rec.shard_id] = (first[0] if first else rec.sequence_number, rec.sequence_number)
-    return ranges
 
 
 def _file_path(folder: str, tag: str) -> str:
