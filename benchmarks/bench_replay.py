@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 GOAL_RATE = 200_000
 GOAL_RSS_MB = 500
+HEADING = "## Replay at --speed 0 into the local stream (`benchmarks/bench_replay.py`)"
 START = "<!-- bench_replay:start -->"
 END = "<!-- bench_replay:end -->"
 
@@ -187,8 +188,8 @@ def render(args: argparse.Namespace, rows: int, base: dict, rep: dict, info: dic
     ok_rss = "met" if rep["peak_rss_mb"] < GOAL_RSS_MB else "NOT met"
     command = "python benchmarks/bench_replay.py " + " ".join(args.argv)
     lines = [
+        HEADING,
         START,
-        "## Replay at --speed 0 into the local stream (`benchmarks/bench_replay.py`)",
         "",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- command: `{command.strip()}`",
@@ -233,13 +234,27 @@ def render(args: argparse.Namespace, rows: int, base: dict, rep: dict, info: dic
 
 
 def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
+    """Replace this benchmark's section of RESULTS.md (or append it), leaving the others.
+
+    The section runs from its heading to its end marker; other benchmarks rewrite
+    their own sections concurrently, so a copy that lost a marker is found by heading.
+    """
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    at = None
+    while found := [i for i in (text.find(HEADING), text.find(START)) if i >= 0]:
+        i = min(found)
+        end = text.find(END, i)
+        after = text.find("\n## ", i + 1)
+        if end >= 0 and (after < 0 or end < after):
+            stop = end + len(END)
+        else:
+            stop = after if after >= 0 else len(text)
+        text = text[:i].rstrip("\n") + "\n\n" + text[stop:].lstrip("\n")
+        at = i if at is None else min(at, i)
+    if at is None or at >= len(text.rstrip("\n")):
         text = text.rstrip("\n") + "\n\n" + section
+    else:
+        text = text[:at].rstrip("\n") + "\n\n" + section + "\n" + text[at:].lstrip("\n")
     RESULTS.write_text(text)
 
 
