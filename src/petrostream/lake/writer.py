@@ -66,7 +66,7 @@ CONSUMER: Final = WRITER
 PAGE_LIMIT: Final = 10_000
 POLL_SECONDS: Final = 0.2
 FLUSH_ATTEMPTS: Final = 5
-PUT_THREADS: Final = 4  # files of one flush written at once (fsync latency overlaps)
+PUT_THREADS: Final = 2  # files of one flush written at once (fsync latency overlaps)
 # Memory a buffered record costs beside its data (bytes object header, list slot,
 # sequence number; a `StreamRecord` page costs more): the buffer budget counts
 # memory, so peak RSS follows the setting.
@@ -152,6 +152,7 @@ class _Buffer:
     since: float = 0.0  # clock() when the first page came in
 
     def add(self, page: _Page, now: float) -> None:
+        """Append a page (not empty) read at ``now``."""
         if not self.pages:
             self.since = now
         self.pages.append(page)
@@ -178,6 +179,15 @@ class _Buffer:
             return self.pages[k].origin(i - starts[k])
 
         return origin
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A decoded buffer: its shard ranges, the files to put, its commit stats."""
+
+    ranges: dict[str, tuple[str, str]]
+    files: list[tuple[str, str, pa.Table]]
+    stats: dict[str, int]
 
 
 class LakeWriter:
@@ -402,9 +412,12 @@ class LakeWriter:
             self._wait_flush()
 
     def _flush_buffer(self, buffer: _Buffer) -> Commit:
+        plan = self._plan(buffer)
+        # The decoded files replace the raw records: free them before the puts (memory).
+        buffer.pages.clear()
         for attempt in range(1, FLUSH_ATTEMPTS + 1):
             try:
-                commit = self._flush_once(buffer)
+                commit = self._flush_once(plan)
                 break
             except OSError as exc:
                 if attempt == FLUSH_ATTEMPTS:
@@ -415,12 +428,15 @@ class LakeWriter:
         self._mirror(commit.checkpoint)
         return commit
 
-    def _flush_once(self, buffer: _Buffer) -> Commit:
-        ranges = buffer.ranges
+    def _plan(self, buffer: _Buffer) -> _Plan:
+        """Decode a buffer and split it into the files of its flush (no I/O)."""
+        ranges = dict(buffer.ranges)
         tag = ";".join(f"{s}:{a}-{b}" for s, (a, b) in sorted(ranges.items()))
         batch = decode_data(buffer.data(), buffer.origin_fn())
         planned: list[tuple[str, str, pa.Table]] = []
+        readings = 0
         if batch.table is not None:
+            readings = batch.table.num_rows
             for (dt, well_id), part in _partitions(batch.table, ("dt", "well_id")):
                 folder = f"{SENSORS}/dt={dt}/well_id={well_id}"
                 planned.append((SENSORS, _file_path(folder, tag), sensors_file_table(part)))
@@ -429,6 +445,11 @@ class LakeWriter:
             for (dt,), part in _partitions(rejects, ("dt",)):
                 folder = f"{REJECTS}/dt={dt}"
                 planned.append((REJECTS, _file_path(folder, tag), part.drop_columns(["dt"])))
+        stats = {"records": buffer.records, "readings": readings, "rejects": len(batch.rejects)}
+        return _Plan(ranges, planned, stats)
+
+    def _flush_once(self, plan: _Plan) -> Commit:
+        ranges, planned = plan.ranges, plan.files
         number = self._last_number + 1
         self.log.write_intent(number, [path for _, path, _ in planned])
         # The files of a flush are independent: serialize and put them a few at a time
@@ -445,21 +466,20 @@ class LakeWriter:
         ]
         checkpoint = dict(self.checkpoint)
         checkpoint.update({s: b for s, (_, b) in ranges.items()})
-        readings = batch.table.num_rows if batch.table is not None else 0
         commit = Commit(
             number=number,
             actor=WRITER,
             added=tuple(added),
             checkpoint=checkpoint,
             committed_at=datetime.now(UTC).isoformat(),
-            stats={"records": buffer.records, "readings": readings, "rejects": len(batch.rejects)},
+            stats=dict(plan.stats),
         )
         self.log.append(commit)
         self.log.clear_intent(number)
         self._last_number = number
         self.checkpoint = checkpoint
-        self.stats.readings += readings
-        self.stats.rejects += len(batch.rejects)
+        self.stats.readings += plan.stats["readings"]
+        self.stats.rejects += plan.stats["rejects"]
         self.stats.files += len(added)
         self.stats.commits += 1
         self.stats.bytes += sum(f.bytes for f in added)
