@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from petrostream.alerts.base import AlertLike, alert_payload, notification_key
+from petrostream.sqlite import open_wal
 
 DeliveryState = Literal["sent", "pending", "failed"]
 
@@ -115,12 +116,8 @@ class AlertStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_wal(path, _SCHEMA)
 
     def close(self) -> None:
         """Close the connection."""

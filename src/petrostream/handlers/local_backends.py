@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from petrostream.errors import TransientError
 from petrostream.handlers.base import DeadLetter, StateConflict, StoredState
+from petrostream.sqlite import open_wal
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS detection_state (
@@ -48,12 +49,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 class _Db:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
-        self.conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(_SCHEMA)
+        self.conn = open_wal(path, _SCHEMA)
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:

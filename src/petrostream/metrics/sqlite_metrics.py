@@ -19,6 +19,7 @@ from petrostream.metrics.base import (
     RECORDS_PROCESSED,
     MetricPoint,
 )
+from petrostream.sqlite import open_wal
 
 _LOG = logging.getLogger(__name__)
 _SCHEMA: Final = """
@@ -38,12 +39,8 @@ class SqliteMetrics:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_wal(path, _SCHEMA)
 
     def emit(self, point: MetricPoint) -> None:
         """Store the point; a database error is logged, not raised."""
