@@ -480,6 +480,17 @@ class LocalStream:
         behind = 0 if last >= tip else max(0, _to_ms(self._clock()) - (last >> SEQ_TIME_SHIFT))
         return GetRecordsResult(records, self._iterator(num, last), behind)
 
+    def set_page_cache(self, mib: int) -> None:
+        """Size this connection's SQLite page cache (64 MiB by default).
+
+        A consumer that reads the stream once, in order (the lake writer), gains nothing
+        from the cache; a small one keeps its memory for its own buffers.
+        """
+        if mib < 1:
+            raise ValueError(f"page cache must be at least 1 MiB, got {mib}")
+        with self._read() as conn:
+            conn.execute(f"PRAGMA cache_size=-{int(mib) * 1024}")
+
     def get_record_blobs(self, iterator: str, *, limit: int = MAX_GET_RECORDS) -> RecordBlobs:
         """`get_records` without a `StreamRecord` per record: the bulk reader's fast path.
 

@@ -150,3 +150,12 @@ def test_plain_float_encoding_is_a_choice():
     assert plain["use_dictionary"] == ["x", "s"]
     with pytest.raises(ValueError, match="float encoding"):
         parquet_encodings(schema, "gorilla")
+
+
+def test_page_cache_size_is_set_and_checked(stream):
+    # given / when
+    stream.set_page_cache(8)
+    # then
+    assert stream.conn.execute("PRAGMA cache_size").fetchone()[0] == -8192
+    with pytest.raises(ValueError, match="at least 1 MiB"):
+        stream.set_page_cache(0)
