@@ -393,47 +393,28 @@ class DemoClock:
 
 
 class Consumers:
-    """The lake writer and the detector of `petrostream run`, each in a thread, until stopped."""
+    """The lake writer and the detector of `petrostream run` (a `Stack`), until stopped."""
 
     def __init__(self, settings: Settings) -> None:
+        from petrostream.runtime.stack import Stack
+
         self.settings = settings.model_copy(update={"buffer_seconds": FLUSH_SECONDS})
         self.stop_event = threading.Event()
-        self.lake: WriterStats | None = None
-        self.detector: DetectorSummary | None = None
-        self.results: dict[str, Any] = {}
-        self.errors: dict[str, BaseException] = {}
-        self._threads: list[threading.Thread] = []
+        self.stack = Stack(self.settings, drain=False, stop=self.stop_event)
+
+    @property
+    def lake(self) -> WriterStats | None:
+        """The lake writer's latest counters (None before its first report)."""
+        return self.stack.summary.lake
+
+    @property
+    def detector(self) -> DetectorSummary | None:
+        """The detector's latest summary (None before its first report)."""
+        return self.stack.summary.detector
 
     def start(self) -> None:
         """Start both consumers (from their committed checkpoints)."""
-        from petrostream.lake.service import run_lake_writer
-        from petrostream.runtime.detector import run_detector
-
-        def on_lake(stats: WriterStats) -> None:
-            self.lake = stats
-
-        def on_detector(summary: DetectorSummary) -> None:
-            self.detector = summary
-
-        runners: dict[str, tuple[Callable[..., Any], Callable[[Any], None]]] = {
-            "lake": (run_lake_writer, on_lake),
-            "detector": (run_detector, on_detector),
-        }
-        for name, (runner, progress) in runners.items():
-            thread = threading.Thread(
-                target=self._work, args=(name, runner, progress), name=f"demo-{name}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
-
-    def _work(self, name: str, runner: Callable[..., Any], progress: Callable[[Any], None]) -> None:
-        try:
-            self.results[name] = runner(
-                self.settings, drain=False, stop=self.stop_event, progress=progress
-            )
-        except BaseException as exc:  # noqa: BLE001 - re-raised by stop() in the main thread
-            self.errors[name] = exc
-            self.stop_event.set()
+        self.stack.start()
 
     def lag(self) -> dict[str, int]:
         """Records each consumer still has to read, from the stream's checkpoints."""
@@ -468,7 +449,7 @@ class Consumers:
 
         deadline = time.monotonic() + timeout
         while True:
-            self._raise_errors()
+            self.stack.raise_errors()
             if not any(self.lag().values()):
                 return
             if time.monotonic() > deadline:
@@ -478,22 +459,13 @@ class Consumers:
                 )
             time.sleep(0.25)
 
-    def _raise_errors(self) -> None:
-        for exc in self.errors.values():
-            raise exc
-
     def stop(self) -> tuple[WriterStats | None, DetectorSummary | None]:
         """Stop both (the lake writer flushes and commits), wait, return their summaries.
 
         Safe to call twice. Raises the first consumer error, if any.
         """
-        self.stop_event.set()
-        for thread in self._threads:
-            while thread.is_alive():
-                thread.join(0.2)
-        self._threads = []
-        self._raise_errors()
-        return self.results.get("lake", self.lake), self.results.get("detector", self.detector)
+        summary = self.stack.stop()
+        return summary.lake, summary.detector
 
 
 class Reporter:

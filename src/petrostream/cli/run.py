@@ -6,14 +6,17 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from petrostream.cli import settings_of
 
-COMPONENTS = ("lake", "detector")
+if TYPE_CHECKING:
+    from petrostream.runtime.stack import StackSummary
+    from petrostream.settings import Settings
+
+COMPONENTS = ("lake", "detector")  # as petrostream.runtime.stack.COMPONENTS (not imported here)
 
 
 def _say(line: str) -> None:
@@ -25,57 +28,26 @@ def _describe(obj: Any) -> str:
     return str(line() if callable(line) else obj)
 
 
-def _detector_runner() -> Callable[..., Any] | None:
-    """The detector's entry point, or None while it is not installed."""
-    try:
-        from petrostream.runtime.detector import run_detector
-    except ImportError:
-        return None
-    return run_detector
+def run_until_signalled(settings: Settings, *, drain: bool, only: str | None) -> StackSummary:
+    """Run the chosen consumers (`petrostream.runtime.stack`) until Ctrl-C / SIGTERM, or drained.
 
-
-def _lake_runner() -> Callable[..., Any]:
-    from petrostream.lake.service import run_lake_writer
-
-    return run_lake_writer
-
-
-def run_stack(settings: Any, *, drain: bool, only: str | None) -> dict[str, Any]:
-    """Run the chosen consumers concurrently until Ctrl-C / SIGTERM, or drained.
-
-    Returns each component's summary by name. On Ctrl-C every component stops
-    cleanly (the lake writer flushes and commits). An error in one stops the others
-    and is raised once they have stopped.
+    Ctrl-C or SIGTERM set the stack's stop event: every consumer stops cleanly
+    (the lake writer flushes and commits); a second Ctrl-C stops waiting. An
+    error in one consumer stops the others and is raised once they have stopped.
     """
-    from petrostream.errors import ConfigError
+    from petrostream.runtime.stack import LAKE, Stack
 
-    runners: dict[str, Callable[..., Any]] = {}
-    if only in (None, "lake"):
-        runners["lake"] = _lake_runner()
-    if only in (None, "detector"):
-        detector = _detector_runner()
-        if detector is not None:
-            runners["detector"] = detector
-        elif only == "detector":
-            raise ConfigError("the detector is not installed in this build (petrostream.runtime)")
-        else:
-            _say("run: the detector is not available in this build; running the lake writer only")
     stop = threading.Event()
-    results: dict[str, Any] = {}
-    errors: dict[str, BaseException] = {}
+    detector_progress = _Throttled("detector")
 
-    def work(name: str, runner: Callable[..., Any]) -> None:
-        progress = (lambda p: _say(_describe(p))) if name == "lake" else _Throttled(name)
-        try:
-            results[name] = runner(settings, drain=drain, stop=stop, progress=progress)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            errors[name] = exc
-            stop.set()
+    def progress(name: str, value: Any) -> None:
+        # The lake writer reports every 2 s itself; the detector after every batch.
+        if name == LAKE:
+            _say(_describe(value))
+        else:
+            detector_progress(value)
 
-    threads = [
-        threading.Thread(target=work, args=(name, runner), name=f"run-{name}", daemon=True)
-        for name, runner in runners.items()
-    ]
+    stack = Stack(settings, drain=drain, stop=stop, only=only, progress=progress)
 
     def on_signal(signum: int, frame: object) -> None:
         if stop.is_set() and signum == signal.SIGINT:
@@ -86,20 +58,13 @@ def run_stack(settings: Any, *, drain: bool, only: str | None) -> dict[str, Any]
     previous = {}
     if threading.current_thread() is threading.main_thread():  # signals go to the main thread
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    what = " and ".join(runners)
+    what = " and ".join(stack.components)
     _say(f"run: {what} {'draining the stream' if drain else 'running; Ctrl-C stops'}")
     try:
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads):
-            for thread in threads:
-                thread.join(0.2)
+        return stack.start().join()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    for exc in errors.values():
-        raise exc
-    return results
 
 
 class _Throttled:
@@ -138,16 +103,16 @@ def run_command(ctx: click.Context, drain: bool, only: str | None) -> None:
     """
     settings = settings_of(ctx)
     started = time.monotonic()
-    results = run_stack(settings, drain=drain, only=only)
+    results = run_until_signalled(settings, drain=drain, only=only)
     elapsed = time.monotonic() - started
-    lake = results.get("lake")
+    lake = results.lake
     if lake is not None:
         click.echo(
             f"lake: {lake.records:,} records read, {lake.readings:,} readings and "
             f"{lake.rejects:,} rejects committed in {lake.files:,} files "
             f"({lake.bytes:,} bytes, {lake.commits:,} commits) in {elapsed:.1f} s"
         )
-    detector = results.get("detector")
+    detector = results.detector
     if detector is not None:
         lines = getattr(detector, "lines", None)
         for line in lines() if callable(lines) else [_describe(detector)]:
