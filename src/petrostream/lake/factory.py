@@ -10,8 +10,14 @@ if TYPE_CHECKING:
 
 
 def open_lake(settings: Settings) -> LakeStore:
-    """The store of ``settings.lake_uri``: `S3LakeStore` for ``s3://…``, else `LocalLakeStore`."""
-    return open_lake_uri(settings.lake_uri)
+    """The store of ``settings.lake_uri``: `S3LakeStore` for ``s3://…``, else `LocalLakeStore`.
+
+    It writes doubles with ``settings.parquet_float_encoding``, so the writer,
+    compaction and the alerts table encode alike.
+    """
+    store = open_lake_uri(settings.lake_uri)
+    store.float_encoding = settings.parquet_float_encoding
+    return store
 
 
 def open_lake_uri(uri: str) -> LakeStore:

@@ -248,7 +248,7 @@ class LakeWriter:
     @classmethod
     def from_settings(cls, stream: Stream, store: LakeStore, settings: Settings) -> LakeWriter:
         """A writer with the buffer, codec and encoding settings."""
-        store.float_encoding = settings.parquet_float_encoding
+        store.float_encoding = settings.parquet_float_encoding  # also for a store from elsewhere
         return cls(
             stream,
             store,
