@@ -115,12 +115,52 @@ def render_table(info: dict[str, Any]) -> str:
 )
 @click.pass_context
 def describe(ctx: click.Context, fmt: str, backend: str) -> None:
-    """Show shards, record counts, retention, and each consumer's checkpoint and lag."""
+    """Show shards, record counts, retention, each consumer's checkpoint and lag.
+
+    Also the real-time detector's local metrics (CloudWatch names), when it has run.
+    """
     info = _describe(ctx, backend)
+    info["metrics"] = _metrics(ctx)
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
     else:
         click.echo(render_table(info))
+        click.echo(render_metrics(info["metrics"]))
+
+
+def _metrics(ctx: click.Context) -> dict[str, Any]:
+    from petrostream.metrics.sqlite_metrics import read_metrics
+    from petrostream.runtime.detector import METRICS_DB
+
+    summary = read_metrics(settings_of(ctx).home / METRICS_DB)
+    return {
+        "RecordsProcessed": summary.records_processed,
+        "AlertsRaised": summary.alerts_raised,
+        "DeadLetterRecords": summary.dead_letter_records,
+        "IteratorAgeMilliseconds": summary.iterator_age_ms,
+        "DetectionLatencyMilliseconds_p50": summary.detection_latency_p50_ms,
+        "DetectionLatencyMilliseconds_p99": summary.detection_latency_p99_ms,
+        "last_update": summary.last_update.isoformat() if summary.last_update else None,
+    }
+
+
+def render_metrics(metrics: dict[str, Any]) -> str:
+    """The detector's metrics as lines for people."""
+    if metrics["last_update"] is None:
+        return "\ndetector metrics: none yet (run `petrostream run`)"
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.1f} ms"
+
+    return (
+        f"\ndetector metrics (namespace PetroStream, last update {metrics['last_update']})\n"
+        f"  RecordsProcessed          {metrics['RecordsProcessed']:>12,}\n"
+        f"  AlertsRaised              {metrics['AlertsRaised']:>12,}\n"
+        f"  DeadLetterRecords         {metrics['DeadLetterRecords']:>12,}\n"
+        f"  IteratorAgeMilliseconds   {ms(metrics['IteratorAgeMilliseconds']):>12}\n"
+        f"  DetectionLatency p50/p99  {ms(metrics['DetectionLatencyMilliseconds_p50'])} / "
+        f"{ms(metrics['DetectionLatencyMilliseconds_p99'])}"
+    )
 
 
 @stream_group.command("trim")
