@@ -195,15 +195,49 @@ def even_shard_ranges(count: int) -> list[tuple[int, int]]:
 
 def check_put_batch(records: Sequence[PutRecord]) -> None:
     """Raise ValueError if a PutRecords request breaks Kinesis' limits."""
-    if not records:
+    check_put_lists([rec.partition_key for rec in records], [rec.data for rec in records])
+
+
+def check_put_lists(partition_keys: Sequence[str], data: Sequence[bytes]) -> None:
+    """`check_put_batch` on a request given as two parallel lists (keys, data).
+
+    Same checks and messages. A fleet has few distinct keys, so each key is checked
+    once and the sizes are summed in C; only a request that may break a limit is
+    walked record by record, to name the first offending record.
+    """
+    if not partition_keys:
         raise ValueError("put_records needs at least one record")
-    if len(records) > MAX_PUT_RECORDS:
-        raise ValueError(f"{len(records)} records in one put; the limit is {MAX_PUT_RECORDS}")
+    if len(partition_keys) > MAX_PUT_RECORDS:
+        raise ValueError(
+            f"{len(partition_keys)} records in one put; the limit is {MAX_PUT_RECORDS}"
+        )
+    try:
+        key_bytes = {key: len(key.encode()) for key in set(partition_keys)}
+        if (
+            len(data) == len(partition_keys)
+            and min(map(len, key_bytes)) >= 1
+            and max(map(len, key_bytes)) <= MAX_PARTITION_KEY_CHARS
+            and max(map(len, data)) + max(key_bytes.values()) <= MAX_RECORD_BYTES
+        ):
+            ascii_keys = all(len(key) == size for key, size in key_bytes.items())
+            keys_total = sum(
+                map(len, partition_keys)
+                if ascii_keys
+                else map(key_bytes.__getitem__, partition_keys)
+            )
+            if sum(map(len, data)) + keys_total <= MAX_PUT_BYTES:
+                return
+    except (AttributeError, TypeError):
+        pass  # not a str key or not sized data: the exact walk says which record
+    _check_put_exactly(partition_keys, data)
+
+
+def _check_put_exactly(partition_keys: Sequence[str], data: Sequence[bytes]) -> None:
     total = 0
-    for i, rec in enumerate(records):
-        if not rec.partition_key or len(rec.partition_key) > MAX_PARTITION_KEY_CHARS:
+    for i, (key, blob) in enumerate(zip(partition_keys, data, strict=True)):
+        if not key or len(key) > MAX_PARTITION_KEY_CHARS:
             raise ValueError(f"record {i}: partition key must be 1-256 characters")
-        size = len(rec.data) + len(rec.partition_key.encode())
+        size = len(blob) + len(key.encode())
         if size > MAX_RECORD_BYTES:
             raise ValueError(f"record {i} is {size} bytes; the limit is 1 MiB")
         total += size
