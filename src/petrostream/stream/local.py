@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import compress, count
 from pathlib import Path
 from typing import Any, Final
 
@@ -51,7 +52,7 @@ from petrostream.stream.base import (
     PutResult,
     ShardInfo,
     StreamRecord,
-    check_put_batch,
+    check_put_lists,
     even_shard_ranges,
     hash_key,
 )
@@ -66,6 +67,9 @@ TRIM_INTERVAL_S: Final = 60.0  # how often a writer trims opportunistically
 TRIM_CHUNK: Final = 50_000  # rows deleted per transaction, so a long trim never blocks writers
 _ITERATOR_PREFIX: Final = "local"
 _PKEY_CACHE_MAX: Final = 65_536
+PAGE_SIZE: Final = 16_384  # for new files: ~300-byte records, fewer WAL frames per commit
+_INSERT = "INSERT INTO records VALUES (?, ?, ?, ?)"
+_INJECTED_MESSAGE: Final = "Rate exceeded for shard (injected by the local stream's fault_rate)"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -116,6 +120,45 @@ class RecordBlobs:
             self.data[index],
             self.arrival(index),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PutBlobsResult:
+    """Outcome of `LocalStream.put_record_blobs`, per record in request order.
+
+    ``failed`` lists the indices of the refused records (ascending; empty when all
+    were stored). A refused record has sequence number 0 and shard id None; every
+    refusal is ``error_code`` / ``error_message`` (injected throttling).
+    """
+
+    shard_ids: list[str | None]
+    sequence_numbers: list[int]
+    failed: list[int]
+    error_code: str = THROUGHPUT_EXCEEDED
+    error_message: str = _INJECTED_MESSAGE
+
+    def results(self) -> list[PutResult]:
+        """The same outcome as `put_records` returns it: one `PutResult` per record."""
+        if not self.failed:
+            return list(map(PutResult, self.shard_ids, map(str, self.sequence_numbers)))
+        failure = PutResult(None, None, self.error_code, self.error_message)
+        return [
+            failure if shard is None else PutResult(shard, str(seq))
+            for shard, seq in zip(self.shard_ids, self.sequence_numbers, strict=True)
+        ]
+
+
+def _bindable(data: list[bytes]) -> list[bytearray] | list[bytes]:
+    """The blobs as bytearrays: stored as the same BLOBs, ~0.4 us a record cheaper to bind.
+
+    Python's sqlite3 binds ``bytes`` through its adapter lookup (it has no fast path
+    for them, unlike ``bytearray``), which costs more than the copy. Readers still
+    get ``bytes`` back.
+    """
+    try:
+        return list(map(bytearray, data))
+    except TypeError:  # not a bytes-like record: bind it as given
+        return data
 
 
 def shard_id_of(num: int) -> str:
@@ -198,6 +241,7 @@ class LocalStream:
         self._pid = os.getpid()
         self._last_trim = float("-inf")
         self._pkey_shard: dict[str, int] = {}
+        self._busy_applied = 0
         self._conn = self._connect()
         self._init_layout(name, shard_count, retention)
 
@@ -209,9 +253,14 @@ class LocalStream:
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
+            # Takes effect only on a new, empty file (before WAL is on); an existing
+            # file keeps its page size. 16 KiB pages hold ~50 records: a 500-record
+            # put writes ~10 WAL frames instead of ~40 (~15% faster puts).
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            self._busy_applied = int(self.busy_timeout_ms)
             conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
@@ -234,7 +283,9 @@ class LocalStream:
         """One write transaction; BEGIN IMMEDIATE takes the write lock up front."""
         with self._lock, self._translated():
             conn = self.conn
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            if int(self.busy_timeout_ms) != self._busy_applied:  # a caller changed it
+                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                self._busy_applied = int(self.busy_timeout_ms)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -320,16 +371,19 @@ class LocalStream:
         """Return the shards in hash-key order (a local stream never reshards)."""
         return list(self._shards)
 
-    def _shard_for(self, partition_key: str) -> int:
-        num = self._pkey_shard.get(partition_key)
-        if num is None:
-            num = self._nums[bisect_right(self._starts, hash_key(partition_key)) - 1]
-            if len(self._pkey_shard) >= _PKEY_CACHE_MAX:
-                self._pkey_shard.clear()
-            self._pkey_shard[partition_key] = num
-        return num
+    def _shards_of(self, partition_keys: list[str]) -> list[int]:
+        """Shard number of each key: MD5 once per distinct key (a fleet has few), cached."""
+        cache = self._pkey_shard
+        new = set(partition_keys).difference(cache)
+        if new:
+            if len(cache) + len(new) > _PKEY_CACHE_MAX:
+                cache.clear()
+                new = set(partition_keys)
+            for key in new:
+                cache[key] = self._nums[bisect_right(self._starts, hash_key(key)) - 1]
+        return list(map(cache.__getitem__, partition_keys))
 
-    def _failing(self, records: Sequence[PutRecord]) -> set[int]:
+    def _failing(self, partition_keys: Sequence[str]) -> set[int]:
         """Indices of the records this put fails (fault injection).
 
         Exactly ``fault_rate * n`` of them (the fraction rounded at random, so it
@@ -339,14 +393,14 @@ class LocalStream:
         stay a prefix, so a producer that retries the failed ones before sending
         newer ones keeps per-key order. Real Kinesis does not promise this.
         """
-        n = len(records)
+        n = len(partition_keys)
         exact = self._fault_rate * n
         count = int(exact) + (1 if self._rng.random() < exact - int(exact) else 0)
         if count == 0:
             return set()
         by_key: dict[str, list[int]] = {}
-        for i, rec in enumerate(records):
-            by_key.setdefault(rec.partition_key, []).append(i)
+        for i, key in enumerate(partition_keys):
+            by_key.setdefault(key, []).append(i)
         keys = list(by_key)
         self._rng.shuffle(keys)
         tails = dict.fromkeys(keys, 0)
@@ -371,44 +425,75 @@ class LocalStream:
             ValueError: the batch breaks a PutRecords limit (nothing is stored).
             TransientError: the file stayed locked longer than the busy timeout.
         """
-        check_put_batch(records)
-        failing = self._failing(records) if self._fault_rate else ()
-        shard_of = self._shard_for
-        targets = [shard_of(rec.partition_key) for rec in records]
-        now_ms = _to_ms(self._clock())
-        floor = now_ms << SEQ_TIME_SHIFT
-        rows: list[tuple[int, int, str, bytes]] = []
-        seqs: list[int] = []
-        with self._write() as conn:
-            last = dict(conn.execute("SELECT num, last_seq FROM shards").fetchall())
-            next_seq = {num: max(seq + 1, floor) for num, seq in last.items()}
-            for i, (rec, num) in enumerate(zip(records, targets, strict=True)):
-                if i in failing:
-                    seqs.append(0)
-                    continue
-                seq = next_seq[num]
-                next_seq[num] = seq + 1
-                seqs.append(seq)
-                rows.append((num, seq, rec.partition_key, rec.data))
-            conn.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
-            conn.executemany(
-                "UPDATE shards SET last_seq = ? WHERE num = ?",
-                [(seq - 1, num) for num, seq in next_seq.items() if seq - 1 > last[num]],
+        keys = [rec.partition_key for rec in records]
+        data = [rec.data for rec in records]
+        check_put_lists(keys, data)
+        return self._put(keys, data).results()
+
+    def put_record_blobs(
+        self, partition_keys: Sequence[str], data: Sequence[bytes]
+    ) -> PutBlobsResult:
+        """`put_records` given as two parallel lists, without an object per record.
+
+        The bulk producer's fast path (``replay``): the same checks, transaction,
+        sequence numbers, fault injection and trimming as `put_records`, whose
+        results `PutBlobsResult.results` rebuilds. Specific to the local stream
+        (not part of the `Stream` protocol).
+
+        Raises:
+            ValueError: the request breaks a PutRecords limit, or the lists differ
+                in length (nothing is stored).
+            TransientError: the file stayed locked longer than the busy timeout.
+        """
+        if len(partition_keys) != len(data):
+            raise ValueError(
+                f"{len(partition_keys)} partition keys for {len(data)} records; give one each"
             )
+        keys = partition_keys if isinstance(partition_keys, list) else list(partition_keys)
+        blobs = data if isinstance(data, list) else list(data)
+        check_put_lists(keys, blobs)
+        return self._put(keys, blobs)
+
+    def _put(self, keys: list[str], data: list[bytes]) -> PutBlobsResult:
+        """One checked request in one transaction: number the records, insert, commit.
+
+        Per shard, the records of the request take consecutive sequence numbers from
+        ``max(last + 1, now_ms << 20)`` in request order. Only shards that got a record
+        advance their ``last_seq``, so it always names a stored (or trimmed) record.
+        """
+        targets = self._shards_of(keys)
+        failing = self._failing(keys) if self._fault_rate else ()
+        if failing:
+            stored = [i not in failing for i in range(len(keys))]
+            keys, data = list(compress(keys, stored)), list(compress(data, stored))
+            kept = list(compress(targets, stored))
+        else:
+            kept = targets
+        floor = _to_ms(self._clock()) << SEQ_TIME_SHIFT
+        with self._write() as conn:
+            firsts = {
+                num: max(last + 1, floor)
+                for num, last in conn.execute("SELECT num, last_seq FROM shards")
+            }
+            counters = {num: count(first) for num, first in firsts.items()}
+            # next() of each record's shard counter, in request order, all in C
+            seqs = list(map(next, map(counters.__getitem__, kept)))
+            if seqs:
+                conn.executemany(_INSERT, zip(kept, seqs, keys, _bindable(data), strict=True))
+            advanced = [(next(counters[num]) - 1, num) for num in set(kept)]
+            conn.executemany("UPDATE shards SET last_seq = ? WHERE num = ?", advanced)
         if time.monotonic() - self._last_trim >= TRIM_INTERVAL_S:
             self.trim()
         id_of = self._id_of
-        return [
-            PutResult(
-                None,
-                None,
-                THROUGHPUT_EXCEEDED,
-                "Rate exceeded for shard (injected by the local stream's fault_rate)",
-            )
-            if seq == 0
-            else PutResult(id_of[num], str(seq))
-            for seq, num in zip(seqs, targets, strict=True)
-        ]
+        if not failing:
+            return PutBlobsResult(list(map(id_of.__getitem__, targets)), seqs, [])
+        shard_ids: list[str | None] = [None] * len(targets)
+        all_seqs = [0] * len(targets)
+        stored_at = [i for i in range(len(targets)) if i not in failing]
+        for i, seq in zip(stored_at, seqs, strict=True):
+            shard_ids[i] = id_of[targets[i]]
+            all_seqs[i] = seq
+        return PutBlobsResult(shard_ids, all_seqs, sorted(failing))
 
     def get_shard_iterator(
         self,
