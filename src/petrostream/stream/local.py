@@ -69,6 +69,7 @@ _ITERATOR_PREFIX: Final = "local"
 _PKEY_CACHE_MAX: Final = 65_536
 PAGE_SIZE: Final = 16_384  # for new files: ~300-byte records, fewer WAL frames per commit
 _INSERT = "INSERT INTO records VALUES (?, ?, ?, ?)"
+CHECKPOINT_BYTES: Final = 16 * 1024 * 1024  # record bytes put between background checkpoints
 _INJECTED_MESSAGE: Final = "Rate exceeded for shard (injected by the local stream's fault_rate)"
 
 _SCHEMA = """
@@ -161,6 +162,56 @@ def _bindable(data: list[bytes]) -> list[bytearray] | list[bytes]:
         return data
 
 
+class _WalCheckpointer:
+    """Checkpoints a stream file's WAL in a daemon thread, when asked.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses its threshold:
+    that put waits while committed pages are copied into the database file and
+    both files are fsynced (about a tenth of a bulk producer's time). Here a thread
+    with its own connection runs the checkpoint (PASSIVE: it never blocks a writer
+    or a reader) while the producer keeps putting; the sqlite3 call releases the
+    GIL. Commits are exactly as durable as before: only the copy of frames already
+    committed to the WAL moves off the putting thread.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.pid = os.getpid()
+        self.path = path
+        self.finished = False  # a checkpoint ended since the owner last caught up
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(
+            target=self._loop, name=f"petrostream-wal-checkpoint:{path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def request(self) -> None:
+        """Start a checkpoint soon (returns at once)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._closing:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # the next request tries again
+                    log.debug("background checkpoint of %s failed: %s", self.path, exc)
+                self.finished = True
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Stop the thread (after the checkpoint under way, if any)."""
+        self._closing = True
+        self._wake.set()
+        self._thread.join()
+
+
 def shard_id_of(num: int) -> str:
     """Kinesis-style shard id of shard number ``num`` (``shardId-000000000000``)."""
     return f"shardId-{num:012d}"
@@ -242,6 +293,8 @@ class LocalStream:
         self._last_trim = float("-inf")
         self._pkey_shard: dict[str, int] = {}
         self._busy_applied = 0
+        self._checkpointer: _WalCheckpointer | None = None
+        self._unchecked_bytes = 0  # record bytes put since the last checkpoint request
         self._conn = self._connect()
         self._init_layout(name, shard_count, retention)
 
@@ -275,6 +328,8 @@ class LocalStream:
         if os.getpid() != self._pid:
             self._pid = os.getpid()
             self._lock = threading.RLock()
+            self._checkpointer = None  # the parent's thread does not exist here
+            self._unchecked_bytes = 0
             self._conn = self._connect()
         return self._conn
 
@@ -469,6 +524,8 @@ class LocalStream:
             kept = list(compress(targets, stored))
         else:
             kept = targets
+        if self._checkpointer is not None and self._checkpointer.finished:
+            self._catch_up_checkpoint()
         floor = _to_ms(self._clock()) << SEQ_TIME_SHIFT
         with self._write() as conn:
             firsts = {
@@ -482,6 +539,9 @@ class LocalStream:
                 conn.executemany(_INSERT, zip(kept, seqs, keys, _bindable(data), strict=True))
             advanced = [(next(counters[num]) - 1, num) for num in set(kept)]
             conn.executemany("UPDATE shards SET last_seq = ? WHERE num = ?", advanced)
+        self._unchecked_bytes += sum(map(len, data))
+        if self._unchecked_bytes >= CHECKPOINT_BYTES:
+            self._checkpoint_in_background()
         if time.monotonic() - self._last_trim >= TRIM_INTERVAL_S:
             self.trim()
         id_of = self._id_of
@@ -494,6 +554,35 @@ class LocalStream:
             shard_ids[i] = id_of[targets[i]]
             all_seqs[i] = seq
         return PutBlobsResult(shard_ids, all_seqs, sorted(failing))
+
+    def _checkpoint_in_background(self) -> None:
+        """Ask this process's checkpoint thread for a checkpoint (started on first use).
+
+        Once it runs, this connection's automatic checkpoint is off: the thread does
+        that work. Processes that put little never start it and keep SQLite's.
+        """
+        self._unchecked_bytes = 0
+        checkpointer = self._checkpointer
+        if checkpointer is None or checkpointer.pid != os.getpid():
+            with self._lock, self._translated():
+                self.conn.execute("PRAGMA wal_autocheckpoint=0")
+            checkpointer = self._checkpointer = _WalCheckpointer(self.path)
+        checkpointer.request()
+
+    def _catch_up_checkpoint(self) -> None:
+        """Checkpoint the few frames committed while the thread's checkpoint ran.
+
+        Then the WAL is fully copied, so the next write transaction restarts it from
+        its beginning; without this step the producer would always be ahead of the
+        background checkpoint and the WAL file would keep growing.
+        """
+        assert self._checkpointer is not None  # noqa: S101 - called only when it runs
+        self._checkpointer.finished = False
+        try:
+            with self._lock:
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # not fatal: the next background checkpoint copies them
+            log.debug("catch-up checkpoint of %s failed: %s", self.path, exc)
 
     def get_shard_iterator(
         self,
@@ -604,6 +693,9 @@ class LocalStream:
 
     def close(self) -> None:
         """Close this object's connection; the data stays in the file."""
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None and checkpointer.pid == os.getpid():
+            checkpointer.close()
         with self._lock:
             self._conn.close()
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from petrostream.stream import local
 from petrostream.stream.base import (
     MAX_PUT_BYTES,
     MAX_RECORD_BYTES,
@@ -148,3 +150,47 @@ def test_batch_checks_accept_requests_at_the_limits() -> None:
 def test_a_key_that_is_not_text_is_refused_as_a_bad_partition_key() -> None:
     with pytest.raises(ValueError, match="record 1: partition key"):
         check_put_lists(["ok", None], [b"x", b"y"])  # type: ignore[list-item]
+
+
+def test_a_bulk_producer_checkpoints_in_the_background_and_the_wal_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a stream that asks for a checkpoint every 256 KiB put
+    monkeypatch.setattr(local, "CHECKPOINT_BYTES", 256 * 1024)
+    path = tmp_path / "s.db"
+    stream = LocalStream(path, shard_count=2)
+    blob = b"x" * 200
+    keys = [f"WELL-{i % 10:05d}" for i in range(500)]
+
+    # when 20 MiB of records are put (80 times the threshold)
+    wal_sizes = []
+    for _ in range(210):
+        stream.put_record_blobs(keys, [blob] * 500)
+        wal_sizes.append(path.with_name("s.db-wal").stat().st_size)
+
+    # then the checkpoint thread ran and the WAL was restarted, not grown to the data size
+    assert any(t.name.startswith("petrostream-wal-checkpoint") for t in threading.enumerate())
+    assert max(wal_sizes) < 5 * 1024 * 1024
+    # and every record is there, in order, once
+    assert sum(len(records) for records in read_all_pages(stream).values()) == 210 * 500
+    stream.close()
+    assert not any(t.name.startswith("petrostream-wal-checkpoint") for t in threading.enumerate())
+    # and the file reopens with every record (the database file holds the checkpointed ones)
+    reopened = LocalStream(path)
+    assert sum(len(records) for records in read_all_pages(reopened).values()) == 210 * 500
+    reopened.close()
+
+
+def read_all_pages(stream: LocalStream) -> dict[str, list[int]]:
+    out = {}
+    for shard in stream.list_shards():
+        it = stream.get_shard_iterator(shard.shard_id, IteratorType.TRIM_HORIZON)
+        seqs: list[int] = []
+        while page := stream.get_record_blobs(it).sequence_numbers:
+            seqs.extend(page)
+            it = stream.get_shard_iterator(
+                shard.shard_id, IteratorType.AFTER_SEQUENCE_NUMBER, sequence_number=str(seqs[-1])
+            )
+        assert seqs == sorted(set(seqs))
+        out[shard.shard_id] = seqs
+    return out
