@@ -133,14 +133,15 @@ def decode_data(
     tables = [t for t in tables if t.num_rows]
     if not tables:
         return DecodedBatch(None, rejects)
-    return DecodedBatch(_concat(tables), rejects)
+    return DecodedBatch(concat_tables(tables), rejects)
 
 
 def _shifted(origin: OriginFn, offset: int) -> OriginFn:
     return lambda i: origin(offset + i)
 
 
-def _concat(tables: list[pa.Table]) -> pa.Table:
+def concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """One table of decoded ``tables`` (columns: the union; a missing one is null)."""
     import pyarrow as pa
 
     if len(tables) == 1:
@@ -302,7 +303,7 @@ def _one_by_one(datas: Sequence[bytes], origin: OriginFn) -> tuple[pa.Table | No
             rejects.append(_reject(datas[i], origin(i), exc.reason, exc.detail))
         except (ValueError, TypeError) as exc:
             rejects.append(_reject(datas[i], origin(i), "wrong_type", str(exc).splitlines()[0]))
-    return (_concat(tables) if tables else None), rejects
+    return (concat_tables(tables) if tables else None), rejects
 
 
 def _check(obj: dict[str, Any]) -> None:

@@ -38,9 +38,8 @@ import hashlib
 import logging
 import threading
 import time
-from bisect import bisect_right
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -49,7 +48,14 @@ from petrostream import schema
 from petrostream.errors import TransientError
 from petrostream.lake.base import REJECTS, SENSORS
 from petrostream.lake.commitlog import WRITER, Commit, CommitLog, FileEntry
-from petrostream.lake.decode import Origin, decode_data, rejects_table
+from petrostream.lake.decode import (
+    DecodedBatch,
+    Origin,
+    Reject,
+    concat_tables,
+    decode_data,
+    rejects_table,
+)
 from petrostream.stream.base import CheckpointStore, GetRecordsResult, IteratorType
 
 if TYPE_CHECKING:
@@ -144,42 +150,50 @@ class _Page:
 
 @dataclass(slots=True)
 class _Buffer:
-    """Records read and not yet flushed, page by page, with their shard ranges."""
+    """Records read and not yet flushed, decoded page by page, with their shard ranges.
 
-    pages: list[_Page] = field(default_factory=list)
+    Each page is decoded as it arrives (`decode_data`), in the decoder thread inside
+    `run` (the JSON parse releases the GIL, so it runs beside the reading and the flush
+    in flight), else at once. The buffer keeps each page's decoded readings and
+    rejects, not its raw records. ``size`` counts the raw records (data +
+    ``RECORD_OVERHEAD`` each), so a buffer flushes as often as the setting says.
+    """
+
+    batches: list[Future[DecodedBatch]] = field(default_factory=list)  # one per page, in order
     ranges: dict[str, tuple[str, str]] = field(default_factory=dict)  # shard -> first, last
     records: int = 0
     size: int = 0  # bytes of data + RECORD_OVERHEAD per record
     since: float = 0.0  # clock() when the first page came in
 
-    def add(self, page: _Page, now: float) -> None:
-        """Append a page (not empty) read at ``now``."""
-        if not self.pages:
+    def add(self, page: _Page, now: float, decoder: Executor | None = None) -> None:
+        """Append a page (not empty) read at ``now``; decode it in ``decoder`` or now."""
+        if not self.records:
             self.since = now
-        self.pages.append(page)
+        if decoder is None:
+            done: Future[DecodedBatch] = Future()
+            done.set_result(decode_data(page.data, page.origin))
+            self.batches.append(done)
+        else:
+            self.batches.append(decoder.submit(decode_data, page.data, page.origin))
         first = self.ranges.get(page.shard_id, (page.first, ""))[0]
         self.ranges[page.shard_id] = (first, page.last)
         self.records += len(page.data)
         self.size += sum(map(len, page.data)) + len(page.data) * RECORD_OVERHEAD
 
-    def data(self) -> list[bytes]:
-        if len(self.pages) == 1:
-            return self.pages[0].data
-        return [d for page in self.pages for d in page.data]
+    def decoded(self) -> DecodedBatch:
+        """Every reading of the buffer in one table (stream order) and its rejects.
 
-    def origin_fn(self) -> Callable[[int], Origin]:
-        """Origin of record ``i`` of `data` (called for rejects only)."""
-        starts = []
-        total = 0
-        for page in self.pages:
-            starts.append(total)
-            total += len(page.data)
-
-        def origin(i: int) -> Origin:
-            k = bisect_right(starts, i) - 1
-            return self.pages[k].origin(i - starts[k])
-
-        return origin
+        Waits for the pages still being decoded; drops the buffer's own references.
+        """
+        tables: list[pa.Table] = []
+        rejects: list[Reject] = []
+        batches, self.batches = self.batches, []
+        for future in batches:
+            batch = future.result()
+            if batch.table is not None:
+                tables.append(batch.table)
+            rejects.extend(batch.rejects)
+        return DecodedBatch(concat_tables(tables) if tables else None, rejects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +250,7 @@ class LakeWriter:
         self._recovered = False
         # Set while `run` flushes in the background: the executor and the flush in flight.
         self._pool: ThreadPoolExecutor | None = None
+        self._decoder: ThreadPoolExecutor | None = None  # decodes pages as they are read
         self._pending: Future[Commit] | None = None
         blobs = getattr(stream, "get_record_blobs", None)
         self._get_blobs: Callable[..., RecordBlobs] | None = blobs if callable(blobs) else None
@@ -306,8 +321,12 @@ class LakeWriter:
             self.recover()
         next_progress = self.clock() + progress_seconds
         # Leaving the block (normally or by an error) waits for the flush in flight.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-flush") as pool:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-flush") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-decode") as decoder,
+        ):
             self._pool = pool
+            self._decoder = decoder
             try:
                 while not stop.is_set():
                     got = self.poll()
@@ -324,6 +343,7 @@ class LakeWriter:
                 self._wait_flush()
             finally:
                 self._pool = None
+                self._decoder = None
         self.flush()
         if progress:
             progress(self.stats)
@@ -347,7 +367,7 @@ class LakeWriter:
                 self._iterators[shard_id] = next_iterator
             lag = max(lag, behind)
             if page is not None:
-                self._buffer.add(page, self.clock())
+                self._buffer.add(page, self.clock(), self._decoder)
                 got += len(page.data)
                 if self._buffer.size >= self.buffer_bytes:
                     self._hand_off()
@@ -419,9 +439,8 @@ class LakeWriter:
 
     def _flush_buffer(self, buffer: _Buffer) -> Commit:
         plan = self._plan(buffer)
-        # The decoded files replace the raw records: free them, and the parse's scratch
-        # memory, before the puts (peak memory stays within two buffers).
-        buffer.pages.clear()
+        # The files' tables replace the buffer's: free its pages and the scratch memory
+        # before the puts (peak memory stays within two buffers).
         _release_arrow_memory()
         for attempt in range(1, FLUSH_ATTEMPTS + 1):
             try:
@@ -440,7 +459,7 @@ class LakeWriter:
         """Decode a buffer and split it into the files of its flush (no I/O)."""
         ranges = dict(buffer.ranges)
         tag = ";".join(f"{s}:{a}-{b}" for s, (a, b) in sorted(ranges.items()))
-        batch = decode_data(buffer.data(), buffer.origin_fn())
+        batch = buffer.decoded()
         planned: list[tuple[str, str, pa.Table]] = []
         readings = 0
         if batch.table is not None:
