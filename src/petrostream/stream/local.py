@@ -69,7 +69,9 @@ _ITERATOR_PREFIX: Final = "local"
 _PKEY_CACHE_MAX: Final = 65_536
 PAGE_SIZE: Final = 16_384  # for new files: ~300-byte records, fewer WAL frames per commit
 _INSERT = "INSERT INTO records VALUES (?, ?, ?, ?)"
-CHECKPOINT_BYTES: Final = 16 * 1024 * 1024  # record bytes put between background checkpoints
+CHECKPOINT_BYTES: Final = 32 * 1024 * 1024  # record bytes put between background checkpoints
+_CHECKPOINT_PASSES: Final = 4  # background passes at most per request
+_CATCH_UP_FRAMES: Final = 64  # WAL frames few enough for the putting thread to copy
 _INJECTED_MESSAGE: Final = "Rate exceeded for shard (injected by the local stream's fault_rate)"
 
 _SCHEMA = """
@@ -177,7 +179,8 @@ class _WalCheckpointer:
     def __init__(self, path: Path) -> None:
         self.pid = os.getpid()
         self.path = path
-        self.finished = False  # a checkpoint ended since the owner last caught up
+        self.pending = False  # requested, and the owner has not caught up after it yet
+        self.finished = False  # the requested checkpoint ended: the owner may catch up
         self._wake = threading.Event()
         self._closing = False
         self._thread = threading.Thread(
@@ -187,6 +190,7 @@ class _WalCheckpointer:
 
     def request(self) -> None:
         """Start a checkpoint soon (returns at once)."""
+        self.pending = True
         self._wake.set()
 
     def _loop(self) -> None:
@@ -198,12 +202,23 @@ class _WalCheckpointer:
                 if self._closing:
                     return
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self._checkpoint(conn)
                 except sqlite3.Error as exc:  # the next request tries again
                     log.debug("background checkpoint of %s failed: %s", self.path, exc)
                 self.finished = True
         finally:
             conn.close()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> None:
+        # Frames keep arriving while a pass copies: pass again over those until few
+        # arrived, so the owner's catch-up (which makes its put wait) copies little.
+        previous = None
+        for _ in range(_CHECKPOINT_PASSES):
+            _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if previous is not None and frames - previous <= _CATCH_UP_FRAMES:
+                return
+            previous = frames
 
     def close(self) -> None:
         """Stop the thread (after the checkpoint under way, if any)."""
@@ -540,7 +555,9 @@ class LocalStream:
             advanced = [(next(counters[num]) - 1, num) for num in set(kept)]
             conn.executemany("UPDATE shards SET last_seq = ? WHERE num = ?", advanced)
         self._unchecked_bytes += sum(map(len, data))
-        if self._unchecked_bytes >= CHECKPOINT_BYTES:
+        if self._unchecked_bytes >= CHECKPOINT_BYTES and not (
+            self._checkpointer is not None and self._checkpointer.pending
+        ):
             self._checkpoint_in_background()
         if time.monotonic() - self._last_trim >= TRIM_INTERVAL_S:
             self.trim()
@@ -559,7 +576,10 @@ class LocalStream:
         """Ask this process's checkpoint thread for a checkpoint (started on first use).
 
         Once it runs, this connection's automatic checkpoint is off: the thread does
-        that work. Processes that put little never start it and keep SQLite's.
+        that work. Processes that put little never start it and keep SQLite's. One
+        request at a time: the next waits for the catch-up after this one (a catch-up
+        racing a background pass could not take the checkpoint lock, and the WAL
+        would never restart).
         """
         self._unchecked_bytes = 0
         checkpointer = self._checkpointer
@@ -576,13 +596,14 @@ class LocalStream:
         its beginning; without this step the producer would always be ahead of the
         background checkpoint and the WAL file would keep growing.
         """
-        assert self._checkpointer is not None  # noqa: S101 - called only when it runs
-        self._checkpointer.finished = False
+        checkpointer = self._checkpointer
+        assert checkpointer is not None  # noqa: S101 - called only when it runs
         try:
             with self._lock:
                 self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:  # not fatal: the next background checkpoint copies them
             log.debug("catch-up checkpoint of %s failed: %s", self.path, exc)
+        checkpointer.finished = checkpointer.pending = False
 
     def get_shard_iterator(
         self,

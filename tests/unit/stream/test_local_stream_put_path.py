@@ -161,23 +161,26 @@ def test_a_bulk_producer_checkpoints_in_the_background_and_the_wal_stays_bounded
     stream = LocalStream(path, shard_count=2)
     blob = b"x" * 200
     keys = [f"WELL-{i % 10:05d}" for i in range(500)]
+    puts = 400
 
-    # when 20 MiB of records are put (80 times the threshold)
+    # when 40 MB of records are put (150 times the threshold)
     wal_sizes = []
-    for _ in range(210):
+    for _ in range(puts):
         stream.put_record_blobs(keys, [blob] * 500)
         wal_sizes.append(path.with_name("s.db-wal").stat().st_size)
 
-    # then the checkpoint thread ran and the WAL was restarted, not grown to the data size
+    # then the checkpoint thread ran and the WAL was restarted: it holds a few
+    # checkpoints' worth of frames, not every record put (the WAL never shrinks,
+    # so its largest size is its size)
     assert any(t.name.startswith("petrostream-wal-checkpoint") for t in threading.enumerate())
-    assert max(wal_sizes) < 5 * 1024 * 1024
+    assert max(wal_sizes) < puts * 500 * len(blob) / 3
     # and every record is there, in order, once
-    assert sum(len(records) for records in read_all_pages(stream).values()) == 210 * 500
+    assert sum(len(records) for records in read_all_pages(stream).values()) == puts * 500
     stream.close()
     assert not any(t.name.startswith("petrostream-wal-checkpoint") for t in threading.enumerate())
-    # and the file reopens with every record (the database file holds the checkpointed ones)
+    # and the file reopens with every record
     reopened = LocalStream(path)
-    assert sum(len(records) for records in read_all_pages(reopened).values()) == 210 * 500
+    assert sum(len(records) for records in read_all_pages(reopened).values()) == puts * 500
     reopened.close()
 
 
