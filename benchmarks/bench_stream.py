@@ -7,12 +7,14 @@ batches of 500 (the PutRecords maximum) and read back in pages of 10,000. The
 baseline is plain SQLite on the same machine: the same rows inserted with
 executemany in one transaction per 500 rows into a bare table, and read back with
 one SELECT per 10,000 rows, so the ratio is the stream's own overhead (hashing,
-sequence numbers, results, record objects).
+sequence numbers, results, record objects). ``put_record_blobs`` is the local
+stream's list fast path (no PutRecord/PutResult per record), which replay uses.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sqlite3
 import tempfile
@@ -36,6 +38,17 @@ def batches(n: int) -> list[list[PutRecord]]:
         [PutRecord(f"WELL-{(b * 500 + i) % 20:05d}", PAYLOAD) for i in range(500)]
         for b in range(n // 500)
     ]
+
+
+def bench_put_blobs(path: Path, work: list[list[PutRecord]], shards: int) -> float:
+    lists = [([r.partition_key for r in b], [r.data for r in b]) for b in work]
+    stream = LocalStream(path, shard_count=shards)
+    start = time.perf_counter()
+    for keys, data in lists:
+        stream.put_record_blobs(keys, data)
+    put_s = time.perf_counter() - start
+    stream.close()
+    return put_s
 
 
 def bench_stream(path: Path, work: list[list[PutRecord]], shards: int) -> tuple[float, float]:
@@ -102,17 +115,27 @@ def main() -> None:
     args = parser.parse_args()
     work = batches(args.records)
     n = sum(len(b) for b in work)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         put_s, get_s = bench_stream(Path(tmp) / "stream.db", work, args.shards)
+        blobs_s = bench_put_blobs(Path(tmp) / "blobs.db", work, args.shards)
         base_put_s, base_get_s = bench_sqlite(Path(tmp) / "raw.db", work)
+    load_after = os.getloadavg()
     print(
         f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, "
         f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}"
     )
     print(f"{n:,} records of {len(PAYLOAD)} bytes, batches of 500, {args.shards} shards")
+    print(
+        "load average (1/5/15 min) before "
+        + "/".join(f"{x:.2f}" for x in load_before)
+        + ", after "
+        + "/".join(f"{x:.2f}" for x in load_after)
+    )
     print(f"{'':22}{'records/s':>12}{'baseline/s':>14}{'ratio':>8}")
     for what, secs, base in (
         ("put_records", put_s, base_put_s),
+        ("put_record_blobs", blobs_s, base_put_s),
         ("get_records", get_s, base_get_s),
     ):
         print(f"{what:22}{n / secs:>12,.0f}{n / base:>14,.0f}{base / secs:>8.2f}")

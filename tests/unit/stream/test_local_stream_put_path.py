@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,3 +202,47 @@ def read_all_pages(stream: LocalStream) -> dict[str, list[int]]:
         assert seqs == sorted(set(seqs))
         out[shard.shard_id] = seqs
     return out
+
+
+BULK_PRODUCER = """
+import sys
+from pathlib import Path
+from petrostream.stream import local
+
+local.CHECKPOINT_BYTES = 64 * 1024  # the checkpoint thread runs every few puts
+stream = local.LocalStream(Path(sys.argv[1]))
+keys = [f"k{i % 7}" for i in range(500)]
+n = 0
+while True:
+    stream.put_record_blobs(keys, [b"%d-%d" % (n, i) + b"x" * 150 for i in range(500)])
+    n += 1
+    print(n, flush=True)
+"""
+
+
+def test_puts_that_returned_survive_kill_9_while_the_checkpoint_thread_runs(
+    tmp_path: Path,
+) -> None:
+    # given a producer process putting nonstop, checkpointing in the background
+    path = tmp_path / "stream.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BULK_PRODUCER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    returned = 0
+    while returned < 150:
+        returned = int(proc.stdout.readline())
+
+    # when it is killed mid-flight
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    # then the file is intact and holds every put that returned, each whole
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    stream = LocalStream(path)
+    seqs = read_all_pages(stream)
+    total = sum(len(s) for s in seqs.values())
+    assert total >= returned * 500
+    assert total % 500 == 0
+    stream.close()
