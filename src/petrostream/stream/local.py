@@ -539,7 +539,8 @@ class LocalStream:
             kept = list(compress(targets, stored))
         else:
             kept = targets
-        if self._checkpointer is not None and self._checkpointer.finished:
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer.finished and checkpointer.pid == os.getpid():
             self._catch_up_checkpoint()
         floor = _to_ms(self._clock()) << SEQ_TIME_SHIFT
         with self._write() as conn:
