@@ -1,11 +1,11 @@
 """The lake writer: a stream consumer that lands every reading in Parquet exactly once.
 
-Loop: read pages from every shard, keep the raw records in one buffer, and
-flush when the buffer holds ``buffer_bytes`` of record data or its oldest record
-has waited ``buffer_seconds``. A flush:
+Loop: read pages from every shard, decode each page into Arrow as it arrives,
+keep the decoded pages in one buffer, and flush when the buffer's raw records
+reach ``buffer_bytes`` or its oldest record has waited ``buffer_seconds``. A flush:
 
-1. decodes the buffer in bulk (`petrostream.lake.decode`), splits the readings by
-   partition ``dt=<date of ts>/well_id=<well>`` (a late reading lands in the
+1. concatenates the buffer's decoded pages (`petrostream.lake.decode`), splits
+   the readings by partition ``dt=<date of ts>/well_id=<well>`` (a late reading lands in the
    partition of its own ``ts``), and the rejects by ``dt=<arrival date>``;
 2. puts an *intent* naming the files it is about to write, then each file,
    atomically (`LakeStore`), under a name derived from the shard ranges it covers,
@@ -22,14 +22,15 @@ The buffer is one budget shared by all partitions, and every flush writes one
 file per partition it holds: that keeps a single exact checkpoint per shard,
 and bounds memory by the buffer size whatever the number of partitions.
 
-Inside `run`, flushes happen in a background thread while the loop keeps reading
-into the next buffer (pyarrow's JSON parse and Parquet write release the GIL, so
-the two overlap on two cores). At most one flush is in flight: when the next
-buffer is full before the previous flush has committed, reading waits, so at
-most two buffers are in memory. Flushes run one after the other, in order, so
-commits and checkpoints are exactly those of sequential flushes. On a local
-stream the loop reads pages with `LocalStream.get_record_blobs` (no record object
-per record); other streams go through `get_records`.
+Inside `run`, three threads overlap (pyarrow's JSON parse and Parquet write
+release the GIL): the loop reads pages, a decoder thread parses each page as soon
+as it is read, and a flush thread writes and commits the previous buffer. At most
+one flush is in flight: when the next buffer is full before the previous flush
+has committed, reading waits, so at most two buffers are in memory. Flushes run
+one after the other, in order, so commits and checkpoints are exactly those of
+sequential flushes. On a local stream the loop reads pages with
+`LocalStream.get_record_blobs` (no record object per record); other streams go
+through `get_records`.
 """
 
 from __future__ import annotations
@@ -438,10 +439,7 @@ class LakeWriter:
             self._wait_flush()
 
     def _flush_buffer(self, buffer: _Buffer) -> Commit:
-        plan = self._plan(buffer)
-        # The files' tables replace the buffer's: free its pages and the scratch memory
-        # before the puts (peak memory stays within two buffers).
-        _release_arrow_memory()
+        plan = self._plan(buffer)  # the files' tables replace the buffer's decoded pages
         for attempt in range(1, FLUSH_ATTEMPTS + 1):
             try:
                 commit = self._flush_once(plan)
@@ -451,7 +449,9 @@ class LakeWriter:
                     raise
                 log.warning("flush failed (attempt %d), retrying: %s", attempt, exc)
                 time.sleep(min(5.0, 0.2 * 2**attempt))
-        _release_arrow_memory()
+        # No `release_unused()` of Arrow's pool here: the next flush reuses the cached
+        # blocks, where giving them back cost ~8 % of the CPU in page faults (peak RSS
+        # +30 MB, within 2 x buffer + 300 MB: benchmarks/RESULTS.md).
         self._mirror(commit.checkpoint)
         return commit
 
@@ -524,13 +524,6 @@ class LakeWriter:
                 self.stream.set_checkpoint(self.consumer, shard_id, seq)
         except Exception as exc:  # noqa: BLE001 - display only; the lake's commit is the truth
             log.warning("could not mirror the checkpoint into the stream: %s", exc)
-
-
-def _release_arrow_memory() -> None:
-    """Give the flush's Arrow buffers back to the OS (the pool would keep them cached)."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
 
 
 def _file_path(folder: str, tag: str) -> str:
