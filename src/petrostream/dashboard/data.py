@@ -29,6 +29,7 @@ from petrostream.query.base import (
     format_result,
     json_value,
     named_queries,
+    named_query,
 )
 
 if TYPE_CHECKING:
@@ -58,21 +59,6 @@ _ORDER: Final[tuple[str, ...]] = (
     "qgl",
 )
 _ALERT_SCAN: Final = 5_000
-# The named query latest_reading_per_well, bounded to the partitions that can hold it.
-LATEST_SQL: Final = """
-SELECT
-  well_id,
-  max(ts) AS ts,
-  max_by(p_pdg, ts) AS p_pdg,
-  max_by(p_tpt, ts) AS p_tpt,
-  max_by(t_tpt, ts) AS t_tpt,
-  max_by(event_type, ts) AS event_type,
-  max_by(instance_id, ts) AS instance_id
-FROM petrostream_db.sensors
-WHERE dt >= :since
-GROUP BY well_id
-ORDER BY well_id
-"""
 
 
 class NotFound(PetroStreamError):  # noqa: N818 - says what happened
@@ -282,8 +268,12 @@ class DashboardData:
             # Every well's latest reading lies in its latest day: read only the days
             # from the oldest of those on (the lake may hold years).
             since = min(last_day.values()) if last_day else ""
+            latest = named_query("latest_reading_per_well")
             result = self.lake.execute(
-                LATEST_SQL, params={"since": since}, limit=None, timeout=SERIES_TIMEOUT_S
+                latest.sql,
+                params=latest.bind({"since": since}),
+                limit=None,
+                timeout=SERIES_TIMEOUT_S,
             )
             for record in result.records():
                 ts = record.get("ts")

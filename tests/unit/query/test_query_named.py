@@ -81,7 +81,8 @@ def test_events_latest_alerts_and_completeness(engine):
         ("WELL-00002", "SPURIOUS_CLOSURE_OF_DHSV", 1, 60),
     ]
 
-    latest = engine.execute(named_query("latest_reading_per_well").sql)
+    query = named_query("latest_reading_per_well")
+    latest = engine.execute(query.sql, params=query.bind({}))
     first = latest.records()[0]
     assert first["well_id"] == "WELL-00001"
     assert first["ts"] == NOW and first["p_pdg"] == 1.0e7 + 119
