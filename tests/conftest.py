@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from petrostream.lake.local import LocalLakeStore
 from petrostream.settings import Settings
+from petrostream.stream.local import LocalStream
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_3W = REPO / "src" / "petrostream" / "data" / "3w"
@@ -50,6 +52,20 @@ def home(tmp_path: Path) -> Path:
 def settings(home: Path) -> Settings:
     """Settings pointing at the test's empty home, everything else default."""
     return Settings(home=home)
+
+
+@pytest.fixture
+def stream(home: Path) -> Iterator[LocalStream]:
+    """A real 2-shard local stream in the test's home (folders may override it)."""
+    s = LocalStream(home / "stream.db", name="test", shard_count=2)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def lake(home: Path) -> LocalLakeStore:
+    """A local lake store in the test's home."""
+    return LocalLakeStore(home / "lake")
 
 
 def _free_port() -> int:

@@ -6,7 +6,6 @@ inputs; the catalog (and so every query and the dashboard) must not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,18 +48,6 @@ class DiesBeforeDeletingInputs(LocalLakeStore):
         if path.startswith("sensors/"):
             raise Killed(path)
         super().delete(path)
-
-
-@pytest.fixture
-def stream(home: Path) -> Iterator[LocalStream]:
-    s = LocalStream(home / "stream.db", name="test", shard_count=2)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def lake(home: Path) -> LocalLakeStore:
-    return LocalLakeStore(home / "lake")
 
 
 def write_batches(stream: LocalStream, lake: LocalLakeStore, batches: int, size: int = 50) -> None:
