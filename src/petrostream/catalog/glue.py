@@ -209,30 +209,23 @@ class GlueCatalogStore:
             if existing[v] != wanted[v]["Parameters"]
         ]
         delete = [{"Values": list(v)} for v in sorted(set(existing) - set(wanted))]
-        for i in range(0, len(create), _CREATE_BATCH):
-            out = self.client.batch_create_partition(
-                DatabaseName=self.database,
-                TableName=table.name,
-                PartitionInputList=create[i : i + _CREATE_BATCH],
-            )
-            _raise_errors(out, "create")
-        for i in range(0, len(update), _CREATE_BATCH):
-            out = self.client.batch_update_partition(
-                DatabaseName=self.database,
-                TableName=table.name,
-                Entries=update[i : i + _CREATE_BATCH],
-            )
-            _raise_errors(out, "update")
-        for i in range(0, len(delete), _DELETE_BATCH):
-            out = self.client.batch_delete_partition(
-                DatabaseName=self.database,
-                TableName=table.name,
-                PartitionsToDelete=delete[i : i + _DELETE_BATCH],
-            )
-            _raise_errors(out, "delete")
+        t = table.name
+        self._in_batches(t, "batch_create_partition", "PartitionInputList", create, _CREATE_BATCH)
+        self._in_batches(t, "batch_update_partition", "Entries", update, _CREATE_BATCH)
+        self._in_batches(t, "batch_delete_partition", "PartitionsToDelete", delete, _DELETE_BATCH)
         report.created_partitions += len(create)
         report.updated_partitions += len(update)
         report.deleted_partitions += len(delete)
+
+    def _in_batches(
+        self, table: str, operation: str, key: str, items: list[Any], size: int
+    ) -> None:
+        """Call a Glue batch partition API over ``items`` in chunks of its maximum size."""
+        call = getattr(self.client, operation)
+        action = operation.removeprefix("batch_").removesuffix("_partition")
+        for i in range(0, len(items), size):
+            chunk = items[i : i + size]
+            _raise_errors(call(DatabaseName=self.database, TableName=table, **{key: chunk}), action)
 
 
 def _raise_errors(response: dict[str, Any], action: str) -> None:
