@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from petrostream.errors import PetroStreamError
 from petrostream.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Group(click.Group):
@@ -59,6 +62,20 @@ def main(ctx: click.Context, home: Path | None, log_level: str | None) -> None:
         stream=sys.stderr,
     )
     ctx.obj = settings
+
+
+def output_format(*choices: str) -> Callable[[F], F]:
+    """The ``--format`` option every reporting verb shares (first choice is the default)."""
+    formats = choices or ("table", "json")
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(formats)),
+        default=formats[0],
+        show_default=True,
+        help="table for people; json (an array or object) for machines"
+        + ("; csv for spreadsheets." if "csv" in formats else "."),
+    )
 
 
 def settings_of(ctx: click.Context) -> Settings:

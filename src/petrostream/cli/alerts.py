@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from petrostream.cli import output_format, settings_of
 from petrostream.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ def alerts_group() -> None:
 
 def _store(ctx: click.Context) -> AlertStore:
     from petrostream.alerts.store import AlertStore
-    from petrostream.cli import settings_of
 
     path = settings_of(ctx).home / "alerts.db"
     if not path.exists():
@@ -36,7 +36,7 @@ def _store(ctx: click.Context) -> AlertStore:
 @alerts_group.command("list")
 @click.option("--well", "well_id", default=None, help="Only this well (e.g. WELL-00011).")
 @click.option("--limit", default=50, show_default=True, help="Newest N alerts.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@output_format()
 @click.pass_context
 def list_alerts(ctx: click.Context, well_id: str | None, limit: int, fmt: str) -> None:
     """List the newest alerts (open and closed), newest first."""
@@ -81,7 +81,6 @@ def pending(ctx: click.Context) -> None:
 @click.pass_context
 def retry(ctx: click.Context, include_failed: bool) -> None:
     """Try every due pending delivery once, with the configured notifiers."""
-    from petrostream.cli import settings_of
     from petrostream.handlers.config import HandlerConfig
     from petrostream.handlers.process_stream import build_local_notifier
 

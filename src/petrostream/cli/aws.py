@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from petrostream.cli import output_format
+
 
 @click.group("aws")
 def aws() -> None:
@@ -79,13 +81,7 @@ def package(out: Path) -> None:
 @click.option(
     "--crawls-per-day", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@output_format()
 def cost(
     wells: int,
     hz: float,

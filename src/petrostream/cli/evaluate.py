@@ -7,19 +7,12 @@ from pathlib import Path
 
 import click
 
-from petrostream.cli import settings_of
+from petrostream.cli import output_format, settings_of
 
 
 @click.command("evaluate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json for machines.",
-)
+@output_format()
 @click.option(
     "--rules",
     "rules_file",

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from petrostream.cli import settings_of
+from petrostream.cli import output_format, settings_of
 
 
 def _params(values: tuple[str, ...]) -> dict[str, str]:
@@ -30,13 +30,7 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="DuckDB over the local catalog, or Amazon Athena.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@output_format("table", "csv", "json")
 @click.option("--param", "-p", "param", multiple=True, metavar="NAME=VALUE", help="Fill :NAME.")
 @click.option(
     "--limit", type=click.IntRange(min=0), default=10_000, show_default=True, help="0: no limit."

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from petrostream.cli import settings_of
+from petrostream.cli import output_format, settings_of
 
 
 @click.group("stream")
@@ -96,14 +96,7 @@ def render_table(info: dict[str, Any]) -> str:
 
 
 @stream_group.command("describe")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@output_format()
 @click.option(
     "--stream",
     "backend",
