@@ -38,7 +38,12 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(None, description="also POST every alert to this URL")
     lake_root: str | None = Field(None, description="lake folder or s3://bucket/prefix")
     buffer_seconds: float = Field(60.0, gt=0, description="lake writer: flush interval")
-    buffer_bytes: int = Field(5 * 1024 * 1024, gt=0, description="lake writer: flush size")
+    buffer_bytes: int = Field(
+        5 * 1024 * 1024, gt=0, description="lake writer: flush when one partition holds this much"
+    )
+    buffer_total_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="lake writer: flush when all partitions hold this much"
+    )
     parquet_codec: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = "zstd"
     parquet_float_encoding: Literal["byte_stream_split", "plain"] = Field(
         "byte_stream_split", description="lake writer: Parquet encoding of double columns"

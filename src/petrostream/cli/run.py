@@ -99,7 +99,8 @@ def run_command(ctx: click.Context, drain: bool, only: str | None) -> None:
     Runs until Ctrl-C (a clean stop: buffers are flushed and committed) or, with
     --drain, until everything in the stream is processed. Progress goes to
     stderr, the summary to stdout. Buffering follows PETROSTREAM_BUFFER_SECONDS,
-    PETROSTREAM_BUFFER_BYTES and PETROSTREAM_PARQUET_CODEC.
+    PETROSTREAM_BUFFER_BYTES (per partition), PETROSTREAM_BUFFER_TOTAL_BYTES
+    (all partitions) and PETROSTREAM_PARQUET_CODEC.
     """
     settings = settings_of(ctx)
     started = time.monotonic()

@@ -172,8 +172,9 @@ def _bulk(datas: Sequence[bytes]) -> pa.Table:
 def _read_options(size: int) -> Any:
     import pyarrow.json as pj
 
-    # Two blocks or more, so Arrow's thread pool parses them in parallel.
-    return pj.ReadOptions(block_size=max(1 << 20, size // 2 + 1), use_threads=True)
+    # One block, no threads: the lake writer parses pages in threads of its own, and
+    # Arrow's threads inside one parse cost ~20 % more CPU (benchmarks/RESULTS.md).
+    return pj.ReadOptions(block_size=max(1 << 20, size + 1), use_threads=False)
 
 
 def _parse_explicit(joined: bytes) -> pa.Table:

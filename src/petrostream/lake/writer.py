@@ -1,12 +1,13 @@
 """The lake writer: a stream consumer that lands every reading in Parquet exactly once.
 
-Loop: read pages from every shard, decode each page into Arrow as it arrives,
-keep the decoded pages in one buffer, and flush when the buffer's raw records
-reach ``buffer_bytes`` or its oldest record has waited ``buffer_seconds``. A flush:
+Loop: read pages from every shard, decode each page into Arrow and split it by
+partition ``dt=<date of ts>/well_id=<well>`` as it arrives (a late reading lands in
+the partition of its own ``ts``; rejects go by ``dt=<arrival date>``), and flush when
+the records of one partition reach ``buffer_bytes`` (5 MB, Firehose's default), all
+of them reach ``buffer_total_bytes`` (64 MB), or the oldest has waited
+``buffer_seconds``. A flush:
 
-1. concatenates the buffer's decoded pages (`petrostream.lake.decode`), splits
-   the readings by partition ``dt=<date of ts>/well_id=<well>`` (a late reading lands in the
-   partition of its own ``ts``), and the rejects by ``dt=<arrival date>``;
+1. gathers each partition's rows of the buffer's pages into one file's table;
 2. puts an *intent* naming the files it is about to write, then each file,
    atomically (`LakeStore`), under a name derived from the shard ranges it covers,
    so that retrying the same flush overwrites rather than duplicates;
@@ -18,9 +19,13 @@ A restart runs `CommitLog.recover` first (deleting the files of an intent that
 never got its commit), then resumes every shard after the committed sequence
 number. A kill at any moment therefore loses nothing and duplicates nothing.
 
-The buffer is one budget shared by all partitions, and every flush writes one
-file per partition it holds: that keeps a single exact checkpoint per shard,
-and bounds memory by the buffer size whatever the number of partitions.
+Partitions fill on their own (size per partition, as Firehose's dynamic
+partitioning counts it), yet every flush writes every partition the buffer holds:
+one flush, one commit, one exact checkpoint per shard. With an even fleet the
+partitions fill together and their files hold ``buffer_bytes`` of records each
+(per-partition flushes would need per-partition checkpoints; compaction merges
+what a hot partition's flushes leave small in the others). ``buffer_total_bytes``
+bounds memory whatever the number of partitions.
 
 Inside `run`, three threads overlap (pyarrow's JSON parse and Parquet write
 release the GIL): the loop reads pages, a decoder thread parses each page as soon
@@ -50,7 +55,6 @@ from petrostream.errors import TransientError
 from petrostream.lake.base import REJECTS, SENSORS
 from petrostream.lake.commitlog import WRITER, Commit, CommitLog, FileEntry
 from petrostream.lake.decode import (
-    DecodedBatch,
     Origin,
     Reject,
     concat_tables,
@@ -71,14 +75,12 @@ log = logging.getLogger(__name__)
 
 CONSUMER: Final = WRITER
 PAGE_LIMIT: Final = 10_000
+DECODE_AHEAD: Final = 2  # pages read and not yet decoded that a size check does not wait for
+DECODERS: Final = 2  # threads decoding pages (one page each at a time)
 POLL_SECONDS: Final = 0.2
 FLUSH_ATTEMPTS: Final = 5
 PUT_THREADS: Final = 2  # files of one flush written at once (fsync latency overlaps)
 STREAM_CACHE_MIB: Final = 8  # SQLite page cache of a local stream the writer reads
-# Memory a buffered record costs beside its data (bytes object header, list slot,
-# sequence number; a `StreamRecord` page costs more): the buffer budget counts
-# memory, so peak RSS follows the setting.
-RECORD_OVERHEAD: Final = 200
 # Columns every sensors file carries, even when all null; sensors come and go.
 ALWAYS: Final[tuple[str, ...]] = ("instance_id", "ts", "source_ts", *schema.LABEL_COLUMNS)
 _CANONICAL_ORDER: Final = {c: i for i, c in enumerate(schema.RECORD_COLUMNS)}
@@ -149,52 +151,94 @@ class _Page:
         )
 
 
+PartitionKey = tuple[str, str]  # (dt, well_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _SplitPage:
+    """One page decoded (`decode_data`) and split by partition (`decode_page`)."""
+
+    parts: dict[PartitionKey, pa.Table]  # rows of each partition, partition columns dropped
+    rejects: list[Reject]
+    record_bytes: float  # mean size of the page's records on the stream
+
+
+def decode_page(datas: list[bytes], origin: Callable[[int], Origin]) -> _SplitPage:
+    """Decode a page of record payloads and split its readings by partition."""
+    batch = decode_data(datas, origin)
+    parts: dict[PartitionKey, pa.Table] = {}
+    if batch.table is not None:
+        for (dt, well_id), table in _partitions(batch.table, ("dt", "well_id")):
+            parts[dt, well_id] = table
+    return _SplitPage(parts, batch.rejects, sum(map(len, datas)) / len(datas))
+
+
 @dataclass(slots=True)
 class _Buffer:
-    """Records read and not yet flushed, decoded page by page, with their shard ranges.
+    """Records read and not yet flushed, decoded and split page by page, with their shard ranges.
 
-    Each page is decoded as it arrives (`decode_data`), in the decoder thread inside
-    `run` (the JSON parse releases the GIL, so it runs beside the reading and the flush
-    in flight), else at once. The buffer keeps each page's decoded readings and
-    rejects, not its raw records. ``size`` counts the raw records (data +
-    ``RECORD_OVERHEAD`` each), so a buffer flushes as often as the setting says.
+    Each page is decoded and split by partition as it arrives (`decode_page`), in the
+    decoder thread inside `run` (the JSON parse releases the GIL, so it runs beside the
+    reading and the flush in flight), else at once. The buffer keeps each page's
+    readings per partition and its rejects, not its raw records.
+
+    Sizes count record bytes as they were on the stream (as Firehose counts its
+    buffer): ``size`` all of them, ``partition_bytes`` those of each partition whose
+    page is decoded (a page's records of a partition x the page's mean record size).
     """
 
-    batches: list[Future[DecodedBatch]] = field(default_factory=list)  # one per page, in order
+    pages: list[Future[_SplitPage]] = field(default_factory=list)  # in stream order
     ranges: dict[str, tuple[str, str]] = field(default_factory=dict)  # shard -> first, last
     records: int = 0
-    size: int = 0  # bytes of data + RECORD_OVERHEAD per record
+    size: int = 0  # record bytes of every page
     since: float = 0.0  # clock() when the first page came in
+    partition_bytes: dict[PartitionKey, float] = field(default_factory=dict)
+    _counted: int = 0  # pages (from the start) whose partitions are in `partition_bytes`
 
     def add(self, page: _Page, now: float, decoder: Executor | None = None) -> None:
         """Append a page (not empty) read at ``now``; decode it in ``decoder`` or now."""
         if not self.records:
             self.since = now
         if decoder is None:
-            done: Future[DecodedBatch] = Future()
-            done.set_result(decode_data(page.data, page.origin))
-            self.batches.append(done)
+            done: Future[_SplitPage] = Future()
+            done.set_result(decode_page(page.data, page.origin))
+            self.pages.append(done)
         else:
-            self.batches.append(decoder.submit(decode_data, page.data, page.origin))
+            self.pages.append(decoder.submit(decode_page, page.data, page.origin))
         first = self.ranges.get(page.shard_id, (page.first, ""))[0]
         self.ranges[page.shard_id] = (first, page.last)
         self.records += len(page.data)
-        self.size += sum(map(len, page.data)) + len(page.data) * RECORD_OVERHEAD
+        self.size += sum(map(len, page.data))
 
-    def decoded(self) -> DecodedBatch:
-        """Every reading of the buffer in one table (stream order) and its rejects.
+    def largest_partition(self) -> float:
+        """Record bytes of the biggest partition, over all pages but the last `DECODE_AHEAD`.
+
+        Waits for those pages' decoding: reading stays at most `DECODE_AHEAD` pages
+        ahead of the decoder, and flushes fall on the same pages whether pages are
+        decoded in a thread or at once (the same stream gives the same files).
+        """
+        while self._counted < len(self.pages) - DECODE_AHEAD:
+            split = self.pages[self._counted].result()
+            for key, table in split.parts.items():
+                grown = self.partition_bytes.get(key, 0.0) + table.num_rows * split.record_bytes
+                self.partition_bytes[key] = grown
+            self._counted += 1
+        return max(self.partition_bytes.values(), default=0.0)
+
+    def decoded(self) -> tuple[dict[PartitionKey, list[pa.Table]], list[Reject]]:
+        """Every reading of the buffer by partition (stream order) and its rejects.
 
         Waits for the pages still being decoded; drops the buffer's own references.
         """
-        tables: list[pa.Table] = []
+        parts: dict[PartitionKey, list[pa.Table]] = {}
         rejects: list[Reject] = []
-        batches, self.batches = self.batches, []
-        for future in batches:
-            batch = future.result()
-            if batch.table is not None:
-                tables.append(batch.table)
-            rejects.extend(batch.rejects)
-        return DecodedBatch(concat_tables(tables) if tables else None, rejects)
+        pages, self.pages = self.pages, []
+        for future in pages:
+            split = future.result()
+            for key, table in split.parts.items():
+                parts.setdefault(key, []).append(table)
+            rejects.extend(split.rejects)
+        return parts, rejects
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +258,9 @@ class LakeWriter:
             committed checkpoint is mirrored into it after every commit.
         store: the lake.
         buffer_seconds: flush when the oldest buffered record has waited this long.
-        buffer_bytes: flush when the buffered record data reaches this size.
+        buffer_bytes: flush when the records of one partition reach this size.
+        buffer_total_bytes: flush when the records of all partitions reach this size
+            (bounds memory whatever the number of partitions).
         codec: Parquet compression codec.
         consumer: the name checkpoints and rejects carry.
         clock: monotonic seconds (injectable for tests).
@@ -229,6 +275,7 @@ class LakeWriter:
         *,
         buffer_seconds: float = 60.0,
         buffer_bytes: int = 5 * 1024 * 1024,
+        buffer_total_bytes: int = 64 * 1024 * 1024,
         codec: str = "zstd",
         consumer: str = CONSUMER,
         page_limit: int = PAGE_LIMIT,
@@ -238,6 +285,7 @@ class LakeWriter:
         self.store = store
         self.buffer_seconds = buffer_seconds
         self.buffer_bytes = buffer_bytes
+        self.buffer_total_bytes = buffer_total_bytes
         self.codec = codec
         self.consumer = consumer
         self.page_limit = page_limit
@@ -270,6 +318,7 @@ class LakeWriter:
             store,
             buffer_seconds=settings.buffer_seconds,
             buffer_bytes=settings.buffer_bytes,
+            buffer_total_bytes=settings.buffer_total_bytes,
             codec=settings.parquet_codec,
         )
 
@@ -320,11 +369,12 @@ class LakeWriter:
         stop = stop or threading.Event()
         if not self._recovered:
             self.recover()
+        prefer_jemalloc()
         next_progress = self.clock() + progress_seconds
         # Leaving the block (normally or by an error) waits for the flush in flight.
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-flush") as pool,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-decode") as decoder,
+            ThreadPoolExecutor(DECODERS, thread_name_prefix="lake-decode") as decoder,
         ):
             self._pool = pool
             self._decoder = decoder
@@ -370,7 +420,7 @@ class LakeWriter:
             if page is not None:
                 self._buffer.add(page, self.clock(), self._decoder)
                 got += len(page.data)
-                if self._buffer.size >= self.buffer_bytes:
+                if self._full():
                     self._hand_off()
         self.stats.records += got
         self.stats.lag_ms = lag
@@ -393,13 +443,17 @@ class LakeWriter:
         page = _Page.of_records(shard_id, result) if result.records else None
         return page, result.next_iterator, result.millis_behind_latest
 
+    def _full(self) -> bool:
+        """A partition's records, or all of them, reached their size."""
+        return (
+            self._buffer.size >= self.buffer_total_bytes
+            or self._buffer.largest_partition() >= self.buffer_bytes
+        )
+
     def _due(self) -> bool:
         if not self._buffer.records:
             return False
-        return (
-            self._buffer.size >= self.buffer_bytes
-            or self.clock() - self._buffer.since >= self.buffer_seconds
-        )
+        return self._full() or self.clock() - self._buffer.since >= self.buffer_seconds
 
     # -- flush and commit ---------------------------------------------------------
 
@@ -456,23 +510,21 @@ class LakeWriter:
         return commit
 
     def _plan(self, buffer: _Buffer) -> _Plan:
-        """Decode a buffer and split it into the files of its flush (no I/O)."""
+        """Gather a buffer into the files of its flush, one per partition (no I/O)."""
         ranges = dict(buffer.ranges)
         tag = ";".join(f"{s}:{a}-{b}" for s, (a, b) in sorted(ranges.items()))
-        batch = buffer.decoded()
+        parts, rejected = buffer.decoded()
         planned: list[tuple[str, str, pa.Table]] = []
         readings = 0
-        if batch.table is not None:
-            readings = batch.table.num_rows
-            for (dt, well_id), part in _partitions(batch.table, ("dt", "well_id")):
-                folder = f"{SENSORS}/dt={dt}/well_id={well_id}"
-                planned.append((SENSORS, _file_path(folder, tag), sensors_file_table(part)))
-        if batch.rejects:
-            rejects = rejects_table(batch.rejects, self.consumer)
-            for (dt,), part in _partitions(rejects, ("dt",)):
-                folder = f"{REJECTS}/dt={dt}"
-                planned.append((REJECTS, _file_path(folder, tag), part.drop_columns(["dt"])))
-        stats = {"records": buffer.records, "readings": readings, "rejects": len(batch.rejects)}
+        for (dt, well_id), tables in sorted(parts.items()):
+            table = sensors_file_table(concat_tables(tables))
+            readings += table.num_rows
+            folder = f"{SENSORS}/dt={dt}/well_id={well_id}"
+            planned.append((SENSORS, _file_path(folder, tag), table))
+        if rejected:
+            for (dt,), part in _partitions(rejects_table(rejected, self.consumer), ("dt",)):
+                planned.append((REJECTS, _file_path(f"{REJECTS}/dt={dt}", tag), part))
+        stats = {"records": buffer.records, "readings": readings, "rejects": len(rejected)}
         return _Plan(ranges, planned, stats)
 
     def _flush_once(self, plan: _Plan) -> Commit:
@@ -526,13 +578,31 @@ class LakeWriter:
             log.warning("could not mirror the checkpoint into the stream: %s", exc)
 
 
+def prefer_jemalloc() -> None:
+    """Make jemalloc Arrow's memory pool in this process, in place of Arrow's mimalloc.
+
+    With the writer's threads, mimalloc kept 60-100 MB more resident at the same
+    speed (peak RSS 290-330 MB against 216-225 MB at the default buffers:
+    benchmarks/RESULTS.md). A pool chosen with ``ARROW_DEFAULT_MEMORY_POOL`` other
+    than mimalloc is kept, as is mimalloc in a pyarrow built without jemalloc.
+    """
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "mimalloc":
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except NotImplementedError:
+        log.debug("pyarrow has no jemalloc: Arrow keeps mimalloc")
+
+
 def _file_path(folder: str, tag: str) -> str:
     digest = hashlib.sha256(f"{folder}|{tag}".encode()).hexdigest()[:24]
     return f"{folder}/part-{digest}.parquet"
 
 
 def _partitions(table: pa.Table, keys: tuple[str, ...]) -> list[tuple[tuple[str, ...], pa.Table]]:
-    """Split ``table`` by the values of ``keys`` (string columns), keeping row order."""
+    """Split ``table`` by the values of ``keys`` (string columns, dropped), keeping row order."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -543,10 +613,11 @@ def _partitions(table: pa.Table, keys: tuple[str, ...]) -> list[tuple[tuple[str,
         dictionary = encoded.dictionary.to_pylist()
         dictionaries.append(dictionary)
         codes = codes * len(dictionary) + encoded.indices.to_numpy(zero_copy_only=False)
+    rows = table.drop_columns(list(keys))
     order = np.argsort(codes, kind="stable")
     ordered = codes[order]
     bounds = [0, *(np.flatnonzero(np.diff(ordered)) + 1).tolist(), len(ordered)]
-    taken = table.take(order) if len(bounds) > 2 else table
+    taken = rows.take(order) if len(bounds) > 2 else rows
     parts = []
     for start, end in zip(bounds, bounds[1:], strict=False):
         code = int(ordered[start])
@@ -567,8 +638,6 @@ def sensors_file_table(part: pa.Table) -> pa.Table:
     """
     names = []
     for name in part.column_names:
-        if name in schema.PARTITION_COLUMNS:
-            continue
         column = part.column(name)
         if name in ALWAYS or column.null_count < len(column):
             names.append(name)

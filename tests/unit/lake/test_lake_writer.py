@@ -84,10 +84,10 @@ def test_readings_land_in_hive_partitions_by_their_ts(stream, lake):
 
 
 def test_size_flushes_commit_files_and_checkpoint_together(stream, lake):
-    # given: ~300 KB of records and a 50 KB buffer
+    # given: ~300 KB of records in 9 partitions (~33 KB each) and a 5 KB partition buffer
     readings = fleet(1500)
     put_readings(stream, readings)
-    writer = LakeWriter(stream, lake, buffer_bytes=50_000, page_limit=100)
+    writer = LakeWriter(stream, lake, buffer_bytes=5_000, page_limit=50)
     # when
     stats = writer.run(drain=True)
     # then
@@ -99,6 +99,33 @@ def test_size_flushes_commit_files_and_checkpoint_together(stream, lake):
     assert commits[-1].checkpoint == last_seq
     assert stream.checkpoints()[WRITER] == last_seq  # mirrored for lag display
     assert sum(c.stats["readings"] for c in commits) == 1500
+
+
+def test_one_full_partition_or_all_partitions_together_trigger_a_flush(stream, lake, tmp_path):
+    # given: 50 readings of each of 5 wells (~14 KB a partition), then 300 of a hot well
+    put_readings(stream, [reading(i, well_id=f"WELL-0000{i % 5}") for i in range(250)])
+    put_readings(stream, [reading(i, well_id="WELL-00009") for i in range(250, 550)])
+    # when: partitions may hold 30 KB each, all of them 1 MB; read until a flush
+    writer = LakeWriter(
+        stream, lake, buffer_bytes=30_000, buffer_total_bytes=1 << 20, page_limit=50
+    )
+    writer.recover()
+    while not writer.stats.commits:
+        assert writer.poll()
+    # then: the hot partition filled its buffer (~110 readings) before the rest was
+    # read, and the flush wrote every partition the buffer held
+    rows = {f.path.split("/")[2]: f.rows for f in CommitLog(lake, WRITER).commits()[0].added}
+    assert set(rows) == {*(f"well_id=WELL-0000{i}" for i in (0, 1, 2, 3, 4, 9))}
+    assert max(rows, key=rows.__getitem__) == "well_id=WELL-00009"
+    assert 100 < rows["well_id=WELL-00009"] < 300
+    # when: no partition is full, but all of them together reach the total
+    other = LakeWriter(stream, LocalLakeStore(tmp_path / "other"), buffer_bytes=1 << 20)
+    other.recover()
+    other.poll()
+    # then
+    assert other._buffer.size < other.buffer_total_bytes and not other._due()
+    other.buffer_total_bytes = other._buffer.size
+    assert other._due()
 
 
 def test_time_flush_after_buffer_seconds(stream, lake):
