@@ -1,6 +1,6 @@
 """Lake writer throughput, size and memory, beside pyarrow CSV -> Parquet in the same run.
 
-    .venv/bin/python benchmarks/bench_lake.py [--rows 1000000] [--wells 20] [--buffers 5,64]
+    .venv/bin/python benchmarks/bench_lake.py [--rows 1000000] [--wells 20]
         [--before REV] [--repeat 3] [--no-write]
 
 1. A synthetic 3W 1.x fleet (`petrostream.dataset.synth`, cached under
@@ -9,18 +9,21 @@
    into a fresh local stream (not timed here: see bench_replay.py).
 2. Each measured step runs in its own child process (peak RSS = the child's VmHWM):
    * ``writer``: `LakeWriter.run(drain=True)` from the stream into a fresh lake, the
-     default codec (zstd), for each buffer size asked (default 5 MB, the default
-     setting, and 64 MB); wall time from the first read to the last commit; the same
-     with the writer of git revision ``--before`` (exported from git). The two
-     alternate, ``--repeat`` times each: the median and the range are reported (the
-     2 cores are shared, and one run of either can be 1.5x off);
+     default codec (zstd), with the default buffers (5 MB a partition, 64 MB in all),
+     with one 5 MB buffer shared by every partition (``buffer_total_bytes`` 5 MB), and
+     the writer of git revision ``--before`` (exported from git) with its defaults;
+     wall time from the first read to the last commit. They alternate, ``--repeat``
+     times each: the median and the range are reported (the 2 cores are shared, and
+     one run of either can be 1.5x off);
    * ``stream``: reading every record with `get_records`, then `get_record_blobs`;
    * ``decode_write``: the writer's flushes on records already in memory (no overlap);
    * ``baseline``: `pyarrow.csv.read_csv` + `pq.write_table` (zstd) of the same CSV
      files, one Parquet file per CSV file (the limit: no stream, no JSON).
 3. Lake bytes (committed files, before and after `compact`) vs the CSV bytes, also for
    the fleet as synthesized and for the real 3W files (``$PETROSTREAM_3W_DIR``, else
-   ``../shared/data/3w``, else the bundled sample).
+   ``../shared/data/3w``, else the bundled sample); for the real files, what their
+   sensor columns would cost as doubles with other codecs and as decimal-scaled
+   integers (not the canonical schema: what the 15 % goal would take).
 
 Goals (issue 4): >= 500,000 readings/s; lake <= 15 % of the CSV bytes; peak RSS
 <= 2 x buffer + 300 MB.
@@ -37,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,13 +56,16 @@ def bench_dir() -> Path:
 # ----------------------------------------------------------------------------- children
 
 
-def child_writer(stream_path: str, lake: str, buffer_bytes: int) -> dict:
+def child_writer(stream_path: str, lake: str, buffer_bytes: int, total_bytes: int = 0) -> dict:
+    """One drain of the stream into a fresh lake (``total_bytes`` 0: the writer's default)."""
     from petrostream.lake.local import LocalLakeStore
     from petrostream.lake.writer import LakeWriter
     from petrostream.stream.local import LocalStream
 
     stream = LocalStream(Path(stream_path), name="bench", shard_count=2)
-    writer = LakeWriter(stream, LocalLakeStore(lake), buffer_bytes=buffer_bytes, buffer_seconds=600)
+    total = {"buffer_total_bytes": total_bytes} if total_bytes else {}
+    writer = LakeWriter(stream, LocalLakeStore(lake), buffer_bytes=buffer_bytes,
+                        buffer_seconds=600, **total)  # fmt: skip
     start = time.perf_counter()
     cpu = cpu_seconds()
     stats = writer.run(drain=True)
@@ -122,7 +129,7 @@ def child_decode_write(stream_path: str, lake: str, buffer_bytes: int) -> dict:
     for page in pages:
         writer._buffer.add(page, 0.0)
         n += len(page.data)
-        if writer._buffer.size >= buffer_bytes:
+        if writer._full():
             writer.flush()
     writer.flush()
     return {"elapsed": time.perf_counter() - start, "records": n}
@@ -273,23 +280,90 @@ def compact_lake(lake: Path) -> tuple[int, int]:
     return report.files_after, report.bytes_after
 
 
-def writer_run(stream_path: Path, lake: Path, mb: int, pythonpath: Path | None = None) -> dict:
-    res, rss = run_child("writer", stream_path, lake, mb * MB, pythonpath=pythonpath)
+@dataclass(frozen=True)
+class Config:
+    """A writer to measure: its label, buffers (MB; total 0 = default) and source."""
+
+    label: str
+    mb: int
+    total_mb: int = 0
+    pythonpath: Path | None = None
+
+    @property
+    def limit_mb(self) -> int:
+        """The issue's memory bound, 2 x buffer + 300 MB, for the partition buffer."""
+        return 2 * self.mb + 300
+
+
+def writer_run(stream_path: Path, lake: Path, config: Config) -> dict:
+    res, rss = run_child("writer", stream_path, lake, config.mb * MB, config.total_mb * MB,
+                         pythonpath=config.pythonpath)  # fmt: skip
     files, size = lake_bytes(lake)
     cfiles, csize = compact_lake(lake)
-    return {"mb": mb, **res, "rss": rss, "files": files, "size": size,
+    return {**res, "rss": rss, "files": files, "size": size,
             "cfiles": cfiles, "csize": csize, "rate": res["readings"] / res["elapsed"]}  # fmt: skip
 
 
-def writer_runs(stream_path: Path, work: Path, mb: int,
-                pythonpath: Path | None, label: str) -> list[dict]:  # fmt: skip
-    """One writer run as a list (to extend a config's runs), its lake measured and removed."""
-    lake = work / f"lake-{label}-{mb}"
-    run = writer_run(stream_path, lake, mb, pythonpath=pythonpath)
+def measured(stream_path: Path, work: Path, config: Config) -> dict:
+    """One writer run, its lake measured and removed."""
+    lake = work / "lake-run"
+    run = writer_run(stream_path, lake, config)
     shutil.rmtree(lake, ignore_errors=True)
-    print(f"writer {label} {mb} MB: {run['rate']:,.0f}/s (load {os.getloadavg()[0]:.1f})",
+    print(f"writer {config.label}: {run['rate']:,.0f}/s (load {os.getloadavg()[0]:.1f})",
           file=sys.stderr)  # fmt: skip
-    return [run]
+    return run
+
+
+def sensor_bytes(folder: Path) -> list[dict]:
+    """Bytes a row of each real 3W file's sensor columns costs, stored several ways.
+
+    As doubles (the canonical schema): BYTE_STREAM_SPLIT + zstd (the lake), PLAIN +
+    zstd, and the smallest codec found, BYTE_STREAM_SPLIT + brotli 11. As decimal-scaled
+    integers (each column scaled by the fewest decimals that keep every value exact,
+    DELTA_BINARY_PACKED + zstd): lossless for 3W's 7-digit text, not a double.
+    """
+    import decimal
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    def column_bytes(array: pa.Array, encoding: str, codec: str, level: int | None) -> int:
+        out = io.BytesIO()
+        pq.write_table(pa.table({"x": array}), out, use_dictionary=False,
+                       column_encoding={"x": encoding}, compression=codec,
+                       compression_level=level, write_statistics=False)  # fmt: skip
+        meta = pq.ParquetFile(io.BytesIO(out.getvalue())).metadata
+        return int(meta.row_group(0).column(0).total_compressed_size)
+
+    rows = []
+    for f in sorted(folder.rglob("*.csv")):
+        text = pacsv.read_csv(f)
+        n = text.num_rows
+        names = [c for c in text.column_names if c not in ("timestamp", "class")]
+        ways = {"bss_zstd": 0, "plain_zstd": 0, "bss_brotli11": 0, "decimal": 0}
+        for name in names:
+            column = text.column(name)
+            if column.null_count == n:
+                continue
+            doubles = column.cast(pa.float64())
+            ways["bss_zstd"] += column_bytes(doubles, "BYTE_STREAM_SPLIT", "zstd", None)
+            ways["plain_zstd"] += column_bytes(doubles, "PLAIN", "zstd", None)
+            ways["bss_brotli11"] += column_bytes(doubles, "BYTE_STREAM_SPLIT", "brotli", 11)
+            # The shortest text that gives the double back: 3W's own digits.
+            values = [
+                None if v is None else decimal.Decimal(repr(v)).normalize()
+                for v in doubles.to_pylist()
+            ]
+            scale = max(0, *(-int(v.as_tuple().exponent) for v in values if v is not None))
+            scaled = pa.array([None if v is None else int(v.scaleb(scale)) for v in values],
+                              pa.int64())  # fmt: skip
+            ways["decimal"] += column_bytes(scaled, "DELTA_BINARY_PACKED", "zstd", None)
+        csv_row = f.stat().st_size / n
+        rows.append({"file": f.name, "rows": n, "csv_row": csv_row, "budget": 0.15 * csv_row,
+                     **{k: v / n for k, v in ways.items()}})  # fmt: skip
+    return rows
 
 
 def summary(runs: list[dict]) -> dict:
@@ -309,8 +383,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--wells", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--buffers", default="5,64", help="buffer sizes to run, MB")
-    parser.add_argument("--before", default="d4901fa", help="git revision of the writer before")
+    parser.add_argument("--before", default="85ff18e", help="git revision of the writer before")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each writer")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -331,22 +404,24 @@ def main() -> int:
     real = real_3w_dir()
     real_files, real_bytes = csv_stats(real)
     before = old_source(args.before)
+    configs = [
+        Config("**default buffers**: 5 MB a partition, 64 MB in all", 5),
+        Config("one 5 MB buffer shared by all partitions (`buffer_total_bytes` 5 MB)", 5, 5),
+    ]
+    if before is not None:
+        configs.append(Config(f"before ({args.before}): one 5 MB buffer, its default", 5,
+                              pythonpath=before))  # fmt: skip
     print(f"fleet: {n_files} CSV files, {csv_bytes / MB:,.1f} MB (3W text)", file=sys.stderr)
     bench_dir().mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="lake-", dir=bench_dir()))
     try:
         stream_path = work / "stream.db"
         put = load_stream(data, stream_path)
-        sizes = [int(x) for x in args.buffers.split(",")]
-        new_runs: dict[int, list[dict]] = {mb: [] for mb in sizes}
-        old_runs: dict[int, list[dict]] = {mb: [] for mb in sizes}
-        for _ in range(args.repeat):  # alternate, so load changes hit both alike
-            for mb in sizes:
-                new_runs[mb] += writer_runs(stream_path, work, mb, None, "now")
-                if before is not None:
-                    old_runs[mb] += writer_runs(stream_path, work, mb, before, "old")
-        runs = [summary(new_runs[mb]) for mb in sizes]
-        olds = [summary(old_runs[mb]) for mb in sizes if old_runs[mb]]
+        runs: dict[str, list[dict]] = {c.label: [] for c in configs}
+        for _ in range(args.repeat):  # alternate, so load changes hit all alike
+            for config in configs:
+                runs[config.label].append(measured(stream_path, work, config))
+        summaries = {label: summary(r) for label, r in runs.items()}
         reads = {
             m: run_child("stream", stream_path, m) for m in ("get_records", "get_record_blobs")
         }
@@ -355,14 +430,15 @@ def main() -> int:
         # Bytes on the fleet as synthesized (full precision) and on real 3W files.
         raw_stream = work / "raw.db"
         load_stream(raw, raw_stream)
-        raw_run = writer_run(raw_stream, work / "lake-raw", 64)
+        raw_run = writer_run(raw_stream, work / "lake-raw", configs[0])
         raw_base, _ = run_child("baseline", raw, work / "baseline-raw")
         real_stream = work / "real.db"
         real_rows = load_stream(real, real_stream)
-        real_run = writer_run(real_stream, work / "lake-real", 64)
+        real_run = writer_run(real_stream, work / "lake-real", configs[0])
         real_base, _ = run_child("baseline", real, work / "baseline-real")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    sensors = sensor_bytes(real)
 
     base_rate = base["rows"] / base["elapsed"]
     load = os.getloadavg()
@@ -374,61 +450,56 @@ def main() -> int:
         f"Python {platform.python_version()}, pyarrow {__import__('pyarrow').__version__}. "
         f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         f"Command: `.venv/bin/python benchmarks/bench_lake.py --rows {args.rows} "
-        f"--wells {args.wells} --buffers {args.buffers} --before {args.before} "
-        f"--repeat {args.repeat}`. Input: "
+        f"--wells {args.wells} --before {args.before} --repeat {args.repeat}`. Input: "
         f"{put:,} readings of {args.wells} wells, synthetic 3W 1.x rewritten with 7 significant "
         f"digits as 3W's CSV files carry them (`%.6e`), {n_files} CSV files, {csv_bytes:,} "
         "bytes, replayed at speed 0 into a 2-shard local stream (all readings land in today's "
         f"partition of each well: {args.wells} partitions). Codec zstd. Every figure below "
         "comes from this one run; each step runs in its own process.",
         "",
-        f"Writer rows: median of {args.repeat} runs, the current writer and the one of "
-        f"`{args.before}` alternating (range in brackets; peak RSS: the highest of the runs; "
-        "CPU: user + system seconds of all the writer's threads per reading, median, which "
-        "the other jobs' load changes much less than the wall time).",
+        f"Writer rows: median of {args.repeat} runs, the writers alternating (range in "
+        "brackets; peak RSS: the highest of the runs; CPU: user + system seconds of all the "
+        "writer's threads per reading, median, which the other jobs' load changes much less "
+        "than the wall time).",
         "",
-        "| step | readings/s | vs baseline | CPU us/reading | peak RSS | "
-        "RSS limit (2 x buffer + 300 MB) |",
-        "|---|---|---|---|---|---|",
+        "| step | readings/s | vs baseline | CPU us/reading | files | peak RSS | "
+        "RSS limit (2 x 5 MB + 300 MB) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for r in [*runs, *olds]:
-        limit = 2 * r["mb"] + 300
-        name = (
-            f"writer before this change ({args.before}), buffer {r['mb']} MB"
-            if r in olds
-            else f"**writer**, buffer {r['mb']} MB (stream read + decode + Parquet + commit)"
-        )
-        rate = f"{r['rate']:,.0f}" if r in olds else f"**{r['rate']:,.0f}**"
+    for config in configs:
+        r = summaries[config.label]
         lines.append(
-            f"| {name} | {rate} ({r['lo']:,.0f}-{r['hi']:,.0f}) | {r['rate'] / base_rate:.2f} | "
-            f"{r['cpu_us']:.2f} | {r['rss']:.0f} MB | {limit} MB "
-            f"({'ok' if r['rss'] <= limit else 'OVER'}) |"
+            f"| writer, {config.label} | **{r['rate']:,.0f}** ({r['lo']:,.0f}-{r['hi']:,.0f}) | "
+            f"{r['rate'] / base_rate:.2f} | {r['cpu_us']:.2f} | {r['files']:,} | "
+            f"{r['rss']:.0f} MB | {config.limit_mb} MB "
+            f"({'ok' if r['rss'] <= config.limit_mb else 'OVER'}) |"
         )
     for method, (res, rss) in reads.items():
         rate = res["records"] / res["elapsed"]
         lines.append(f"| stream read alone (`{method}`, 10,000/page) | {rate:,.0f} | "
-                     f"{rate / base_rate:.2f} | | {rss:.0f} MB | |")  # fmt: skip
+                     f"{rate / base_rate:.2f} | | | {rss:.0f} MB | |")  # fmt: skip
     dw_rate = dw["records"] / dw["elapsed"]
     lines += [
-        f"| decode + Parquet + commit alone (records in memory, 5 MB flushes, no overlap) | "
-        f"{dw_rate:,.0f} | {dw_rate / base_rate:.2f} | | {dw_rss:.0f} MB (holds every record) | |",
+        f"| decode + Parquet + commit alone (records in memory, default buffers, one thread) | "
+        f"{dw_rate:,.0f} | {dw_rate / base_rate:.2f} | | | {dw_rss:.0f} MB (holds every record) "
+        "| |",
         f"| **baseline**: pyarrow CSV -> Parquet (zstd), same files | {base_rate:,.0f} | 1.00 | "
-        f"{1e6 * base['cpu'] / base['rows']:.2f} | {base_rss:.0f} MB | |",
+        f"{1e6 * base['cpu'] / base['rows']:.2f} | {n_files:,} | {base_rss:.0f} MB | |",
         "",
         "| lake | files | bytes | % of CSV bytes |",
         "|---|---|---|---|",
     ]
-    for r in [*runs, *olds]:
-        label = f"buffer {r['mb']} MB" + (f", before ({args.before})" if r in olds else "")
-        lines.append(f"| {label}, as written | {r['files']:,} | {r['size']:,} | "
+    for config in configs:
+        r = summaries[config.label]
+        lines.append(f"| {config.label}, as written | {r['files']:,} | {r['size']:,} | "
                      f"{100 * r['size'] / csv_bytes:.1f} % |")  # fmt: skip
-        lines.append(f"| {label}, after `compact` | {r['cfiles']:,} | "
+        lines.append(f"| {config.label}, after `compact` | {r['cfiles']:,} | "
                      f"{r['csize']:,} | {100 * r['csize'] / csv_bytes:.1f} % |")  # fmt: skip
     lines.append(f"| baseline Parquet (pyarrow defaults, one file per CSV) | {n_files:,} | "
                  f"{base['bytes']:,} | {100 * base['bytes'] / csv_bytes:.1f} % |")  # fmt: skip
     lines += [
         "",
-        "Lake bytes on other data, same run (buffer 64 MB, after `compact`):",
+        "Lake bytes on other data, same run (default buffers, after `compact`):",
         "",
         "| data | CSV bytes | lake bytes | % | baseline Parquet % |",
         "|---|---|---|---|---|",
@@ -439,6 +510,19 @@ def main() -> int:
         f"`$PETROSTREAM_3W_DIR` or the shared sample) | {real_bytes:,} | {real_run['csize']:,} | "
         f"{100 * real_run['csize'] / real_bytes:.1f} % | "
         f"{100 * real_base['bytes'] / real_bytes:.1f} % |",
+        "",
+        "Sensor columns alone of each real 3W file, bytes a row (the CSV's 15 % is the whole "
+        "budget of a row, keys and footer included):",
+        "",
+        "| file | rows | CSV B/row | 15 % of it | double, BSS + zstd (the lake) | "
+        "double, PLAIN + zstd | double, BSS + brotli 11 | decimal-scaled int64, delta + zstd |",
+        "|---|---|---|---|---|---|---|---|",
+        *(
+            f"| {r['file']} | {r['rows']:,} | {r['csv_row']:.1f} | {r['budget']:.1f} | "
+            f"{r['bss_zstd']:.1f} | {r['plain_zstd']:.1f} | {r['bss_brotli11']:.1f} | "
+            f"{r['decimal']:.1f} |"
+            for r in sensors
+        ),
     ]
     section = "\n".join(lines) + "\n\n" + NOTES
     print(section)
@@ -449,57 +533,57 @@ def main() -> int:
 
 NOTES = """\
 Against the goals of issue 4 (figures above, one run; the notes hold for runs of
-this harness, the numbers in them are those of the run above):
+this harness, the numbers in them are those of the run of 2026-11-26 03:53 UTC):
 
-* **>= 500,000 readings/s: not met** (64 MB buffer: 477k/s median, 483k/s best;
-  default 5 MB: 320k/s). Same run, same load, alternating: the writer before
-  this change (d4901fa) did 257k/s (5 MB) and 399k/s (64 MB), so +25 % and +20 %;
-  every one of the 5 pairs favours the new writer. 0.32 and 0.48 of pyarrow's
-  CSV -> Parquet (1.0M rows/s). What changed:
-  1. **each page is decoded as it is read, in a decoder thread**, so the flush
-     thread only concatenates, partitions, writes and commits (the JSON parse sat
-     on the flush thread, the critical path). The buffer holds decoded pages, not
-     raw records: 64 MB peaks at 339 MB (was 382 MB). The buffer still counts raw
-     record bytes, so flushes and files are those of before (same file counts);
-  2. **no `release_unused()` of Arrow's pool after a flush**: the next flush
-     re-faulted the pages it gave back (about 8 % of the CPU at 5 MB). Peak RSS at
-     5 MB: 233 MB (was 188 MB), within the 310 MB limit.
+* **>= 500,000 readings/s: met with the default settings** (553k/s median of 5,
+  524k-582k; 0.48 of pyarrow's CSV -> Parquet, 1.14M rows/s in the same run). The
+  writer before (85ff18e) did 320k/s in the same run, alternating: 1.73x. What
+  changed, in order of effect:
+  1. **the buffer size is per partition** (5 MB of records each, 64 MB in all),
+     as the issue and Firehose's dynamic partitioning size it, where it was one
+     5 MB shared by every partition. A flush still writes every partition (one
+     commit, one exact checkpoint per shard), but with 20 wells its files hold
+     ~10,000 readings instead of ~1,000: 100 files instead of 1,010, and a Parquet
+     file costs ~1 ms of CPU whatever its size. The same new code with one shared
+     5 MB (`buffer_total_bytes` 5 MB, row 2) runs at the old speed: the files are
+     the difference;
+  2. **two decoder threads, and no Arrow threads inside a parse** (`read_json`
+     with `use_threads=False`): a parse's own threads cost ~20 % more CPU (1.31 vs
+     1.06 us a record on one page), and one decoder thread could not keep up with
+     the reader. The size check waits for all but the last two pages, so flushes
+     fall on the same pages in threads or not (the same stream gives the same files);
+  3. **jemalloc for Arrow** while the writer runs: with these threads mimalloc,
+     Arrow's default, peaked at 289-325 MB (over the 310 MB limit in 2 runs of 5),
+     jemalloc at 216-270 MB, same speed.
 
-  **What caps it is total CPU on two shared cores**: 3.3 us of CPU a reading with
-  64 MB buffers, 4.8 us with 5 MB (all threads, user + system; load average ~2 from
-  other jobs during the run), where pyarrow's CSV -> Parquet spends 1.0 us a row.
-  Two whole cores at 3.3 us would give ~600k/s; we get 1.5-1.6 of them. Per reading,
-  measured alone on 200k of the same readings (CPU time): JSON parse
-  (`pyarrow.json.read_json`, inferred types) 1.1-1.2 us, checks 0.25 us, stream read
-  (`get_record_blobs`, stream/ is not the lake's code) 0.5-0.7 us, partition split
-  0.1 us, and per Parquet file ~0.6 ms of serialization (0.36 ms of it is fixed:
-  a 10-row file costs that much, 0.2 ms of it zstd's set-up per column chunk) plus
-  ~0.3 ms to put it (write, fsync, rename). The 5 MB buffer writes a small file per
-  partition per flush, so its files cost ~1.5 us a reading; 64 MB buffers, 13x fewer
-  files. Measured and not kept: 4, 6 or 8 put threads instead of 2 (no gain
-  measurable above the noise), `read_json` without threads or with 4-8 blocks a chunk
-  (0.73-0.92M records/s per call either way), a shorter GIL switch interval (noise).
-  Not done: DuckDB's `read_json` (1.3M records/s on one thread, measured by the
-  previous round) needs its own strict type checks, since it casts `"12"` to 12.0;
-  it would save at most ~0.4 us of the 3.3-4.8. Reaching 500k/s with the default
-  buffer would take fewer files per flush: a bigger default buffer (64 MB: 477k/s),
-  counting the buffer by decoded Arrow bytes (about 3x smaller than the raw records:
-  3x fewer files, but the setting would no longer mean what Firehose's does), or a
-  cheaper codec (snappy: 0.16 ms fixed cost a file instead of 0.36, lake +12 %).
-* **Lake <= 15 % of the CSV bytes: not met** (unchanged by this round: the same
-  files, byte for byte the same sizes as the revision before). Doubles are
-  BYTE_STREAM_SPLIT and timestamps DELTA_BINARY_PACKED (`LakeStore.write_parquet`,
-  docs/lake.md): 26 % of the CSV on the 7-digit fleet (33.1 % for pyarrow's
-  default Parquet), 19.1 % on the real 3W files (pyarrow default 32.1 %), 38.6 % on
-  the fleet as synthesized (pressures to 0.1 Pa: more digits than 3W has). What
-  remains is the entropy of the values: a non-integer value with 7 significant
-  digits (temperatures, QGL) costs about 5 bytes after the split and zstd, an
-  integer-valued pressure 1-2 bytes; dictionaries, zstd level 9 and sorting by
-  (instance_id, source_ts) each gained about 3 % or less (measured, not enabled).
-  Reaching 15 % would need a lossy or non-double storage of the sensors, which the
-  canonical schema rules out.
-* **Peak RSS <= 2 x buffer + 300 MB: met** (233 MB for 5 MB, 339 MB for 64 MB, the
-  highest of 5 runs each; two buffers in memory at most). The writer shrinks the
+  What is left is CPU: 3.07 us a reading over all threads (pyarrow's CSV ->
+  Parquet: 0.93). Per reading, measured alone on 200k of the same readings (CPU):
+  JSON parse (`pyarrow.json.read_json`, inferred types) 1.05-1.15 us, checks
+  0.24 us, stream read (`get_record_blobs`) 0.66 us, alignment checks and joins
+  0.2 us, partition split ~0.1 us, Parquet ~0.3 us. DuckDB's `read_json` with
+  explicit columns parses the same pages in 0.59 us (measured), but it casts
+  `"12"` to 12.0 and drops unknown keys without a word, which the rejects and
+  schema-evolution rules forbid: not used.
+* **Lake <= 15 % of the CSV bytes: not met, and not reachable while sensors are
+  `double`** (DESIGN.md's canonical schema). 26.1 % on the 7-digit fleet (pyarrow
+  default Parquet: 33.1 %), 19.1 % on the real 3W files (32.1 %). The last table
+  shows why: 3W writes 7 significant digits (`1.118273e+02`); as a double, such a
+  value's low mantissa bits look random to any byte codec, so on WELL-00016 the
+  sensor columns alone cost 26.0 bytes a row in the lake, and 21.4 with the best
+  codec found (BYTE_STREAM_SPLIT + brotli 11), over the 18.4 bytes that 15 % of
+  its CSV allows for the whole row. Stored as decimal-scaled integers (each column
+  scaled by the fewest decimals that keep all its values exact, delta-encoded,
+  zstd), the same values take 4.0 bytes a row (2.1 on WELL-00011): the goal would
+  be met with room to spare, but Glue, Athena and every query would see
+  `decimal(p, s)`, not `double`, and the scale would have to be fixed per column
+  across files (values of 1e-7 and 1e+8 in one column need 18+ digits). Parquet
+  has no lossless decimal-aware float encoding yet (ALP is not in pyarrow 26).
+  Dictionaries, zstd level 9 and sorting each gained 3 % or less (measured before).
+* **Peak RSS <= 2 x buffer + 300 MB: met** for the strictest reading, the 5 MB
+  partition buffer (270 MB, limit 310 MB; the highest of 5 runs). Two buffers at
+  most are in memory (one filling, one being written); the buffers hold decoded
+  pages (~0.45 of the record bytes), and the total is capped by
+  `buffer_total_bytes` whatever the number of wells. The writer shrinks the
   SQLite page cache of the stream it reads once in order to 8 MiB
   (`LocalStream.set_page_cache`; the default 64 MiB held ~55 MB for no speed).
 """
