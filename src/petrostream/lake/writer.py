@@ -22,18 +22,18 @@ number. A kill at any moment therefore loses nothing and duplicates nothing.
 Partitions fill on their own (size per partition, as Firehose's dynamic
 partitioning counts it), yet every flush writes every partition the buffer holds:
 one flush, one commit, one exact checkpoint per shard. With an even fleet the
-partitions fill together and their files hold ``buffer_bytes`` of records each
-(per-partition flushes would need per-partition checkpoints; compaction merges
+partitions fill together and their files hold up to ``buffer_bytes`` of records
+each (per-partition flushes would need per-partition checkpoints; compaction merges
 what a hot partition's flushes leave small in the others). ``buffer_total_bytes``
 bounds memory whatever the number of partitions.
 
-Inside `run`, three threads overlap (pyarrow's JSON parse and Parquet write
-release the GIL): the loop reads pages, a decoder thread parses each page as soon
-as it is read, and a flush thread writes and commits the previous buffer. At most
-one flush is in flight: when the next buffer is full before the previous flush
-has committed, reading waits, so at most two buffers are in memory. Flushes run
-one after the other, in order, so commits and checkpoints are exactly those of
-sequential flushes. On a local stream the loop reads pages with
+Inside `run`, four threads overlap (pyarrow's JSON parse and Parquet write
+release the GIL): the loop reads pages, two decoder threads parse and split pages
+as soon as they are read, and a flush thread writes and commits the previous
+buffer. At most one flush is in flight: when the next buffer is full before the
+previous flush has committed, reading waits, so at most two buffers are in memory.
+Flushes run one after the other, in order, so commits and checkpoints are exactly
+those of sequential flushes. On a local stream the loop reads pages with
 `LocalStream.get_record_blobs` (no record object per record); other streams go
 through `get_records`.
 """
@@ -163,14 +163,14 @@ class _SplitPage:
     record_bytes: float  # mean size of the page's records on the stream
 
 
-def decode_page(datas: list[bytes], origin: Callable[[int], Origin]) -> _SplitPage:
-    """Decode a page of record payloads and split its readings by partition."""
+def decode_page(datas: list[bytes], origin: Callable[[int], Origin], size: int) -> _SplitPage:
+    """Decode a page of record payloads (``size`` bytes in all), split by partition."""
     batch = decode_data(datas, origin)
     parts: dict[PartitionKey, pa.Table] = {}
     if batch.table is not None:
         for (dt, well_id), table in _partitions(batch.table, ("dt", "well_id")):
             parts[dt, well_id] = table
-    return _SplitPage(parts, batch.rejects, sum(map(len, datas)) / len(datas))
+    return _SplitPage(parts, batch.rejects, size / len(datas))
 
 
 @dataclass(slots=True)
@@ -199,16 +199,17 @@ class _Buffer:
         """Append a page (not empty) read at ``now``; decode it in ``decoder`` or now."""
         if not self.records:
             self.since = now
+        size = sum(map(len, page.data))
         if decoder is None:
             done: Future[_SplitPage] = Future()
-            done.set_result(decode_page(page.data, page.origin))
+            done.set_result(decode_page(page.data, page.origin, size))
             self.pages.append(done)
         else:
-            self.pages.append(decoder.submit(decode_page, page.data, page.origin))
+            self.pages.append(decoder.submit(decode_page, page.data, page.origin, size))
         first = self.ranges.get(page.shard_id, (page.first, ""))[0]
         self.ranges[page.shard_id] = (first, page.last)
         self.records += len(page.data)
-        self.size += sum(map(len, page.data))
+        self.size += size
 
     def largest_partition(self) -> float:
         """Record bytes of the biggest partition, over all pages but the last `DECODE_AHEAD`.
@@ -581,10 +582,10 @@ class LakeWriter:
 def prefer_jemalloc() -> None:
     """Make jemalloc Arrow's memory pool in this process, in place of Arrow's mimalloc.
 
-    With the writer's threads, mimalloc kept 60-100 MB more resident at the same
-    speed (peak RSS 290-330 MB against 216-225 MB at the default buffers:
-    benchmarks/RESULTS.md). A pool chosen with ``ARROW_DEFAULT_MEMORY_POOL`` other
-    than mimalloc is kept, as is mimalloc in a pyarrow built without jemalloc.
+    With the writer's threads, mimalloc kept more resident at the same speed (peak
+    RSS 289-325 MB against 216-270 MB at the default buffers: benchmarks/RESULTS.md).
+    A pool chosen with ``ARROW_DEFAULT_MEMORY_POOL`` other than mimalloc is kept, as
+    is mimalloc in a pyarrow built without jemalloc.
     """
     import pyarrow as pa
 

@@ -222,3 +222,26 @@ def test_schema_evolution_1x_then_2x_reads_back_every_column(stream, lake, home)
     # then
     assert row[:8] == (60, 60, 30, 30, 30, 30, 30, 1)
     assert str(row[8]) == "2024-05-01"
+
+
+def test_run_moves_arrow_from_mimalloc_to_jemalloc_and_keeps_any_other_pool(stream, lake):
+    # given: Arrow's default pool, mimalloc, in a pyarrow that has jemalloc too
+    try:
+        jemalloc, mimalloc = pa.jemalloc_memory_pool(), pa.mimalloc_memory_pool()
+    except NotImplementedError as exc:
+        pytest.fail(f"the Linux pyarrow wheels ship both allocators: {exc}")
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(mimalloc)
+        # when
+        LakeWriter(stream, lake).run(drain=True)
+        # then
+        assert pa.default_memory_pool().backend_name == jemalloc.backend_name
+        # given: a pool the user chose (ARROW_DEFAULT_MEMORY_POOL=system)
+        pa.set_memory_pool(pa.system_memory_pool())
+        # when
+        LakeWriter(stream, lake).run(drain=True)
+        # then
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(before)
