@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from petrostream.cli import main
 from petrostream.schema import event_type
@@ -39,6 +39,19 @@ def expected_from_sources(files: list[Path]) -> dict[str, dict[str, float]]:
     }
 
 
+def assert_matches_sources(answer: Result, files: list[Path], *, rel: float) -> None:
+    """The seed question's JSON answer: one row per event type, the sources' averages."""
+    assert answer.exit_code == 0, answer.output
+    rows = json.loads(answer.stdout)
+    expected = expected_from_sources(files)
+    assert [r["event_type"] for r in rows] == sorted(expected)
+    for r in rows:
+        want = expected[r["event_type"]]
+        assert r["readings"] == want["readings"]
+        assert r["avg_p_pdg"] == pytest.approx(want["avg_p_pdg"], rel=rel)
+        assert r["avg_p_tpt"] == pytest.approx(want["avg_p_tpt"], rel=rel)
+
+
 def test_crawl_then_seed_question_matches_the_source_files(real_3w_files, tmp_path):
     # given a lake holding every real 3W instance, replayed so it ends a minute ago
     home = tmp_path / "home"
@@ -59,15 +72,7 @@ def test_crawl_then_seed_question_matches_the_source_files(real_3w_files, tmp_pa
     # then one row per event type, with the sources' averages
     assert crawled.exit_code == 0, crawled.output
     assert "new table sensors" in crawled.output
-    assert answer.exit_code == 0, answer.output
-    rows = json.loads(answer.stdout)
-    expected = expected_from_sources(real_3w_files)
-    assert [r["event_type"] for r in rows] == sorted(expected)
-    for r in rows:
-        want = expected[r["event_type"]]
-        assert r["readings"] == want["readings"]
-        assert r["avg_p_pdg"] == pytest.approx(want["avg_p_pdg"], rel=1e-12)
-        assert r["avg_p_tpt"] == pytest.approx(want["avg_p_tpt"], rel=1e-12)
+    assert_matches_sources(answer, real_3w_files, rel=1e-12)
 
 
 def test_replay_run_crawl_query_matches_the_source_files(real_3w_dir, real_3w_files, tmp_path):
@@ -90,15 +95,7 @@ def test_replay_run_crawl_query_matches_the_source_files(real_3w_dir, real_3w_fi
 
     # then one row per event type, averages as computed from the CSV files
     assert crawled.exit_code == 0, crawled.output
-    assert answer.exit_code == 0, answer.output
-    rows = json.loads(answer.stdout)
-    expected = expected_from_sources(real_3w_files)
-    assert [r["event_type"] for r in rows] == sorted(expected)
-    for r in rows:
-        want = expected[r["event_type"]]
-        assert r["readings"] == want["readings"]
-        assert r["avg_p_pdg"] == pytest.approx(want["avg_p_pdg"], rel=1e-9)
-        assert r["avg_p_tpt"] == pytest.approx(want["avg_p_tpt"], rel=1e-9)
+    assert_matches_sources(answer, real_3w_files, rel=1e-9)
 
 
 def test_pressure_series_and_latest_reading_on_real_data(real_3w_files, tmp_path):
