@@ -591,7 +591,10 @@ def demo_command(ctx: click.Context, speed: float, no_serve: bool, port: int, ho
     stops every part cleanly at any time.
     """
     from petrostream.cli import settings_of
+    from petrostream.extras import require
 
+    if not no_serve:
+        require("dashboard", "petrostream demo (it serves the dashboard; --no-serve does not)")
     options = DemoOptions(speed=speed, serve=not no_serve, host=host, port=port)
     try:
         with _sigterm_as_ctrl_c():

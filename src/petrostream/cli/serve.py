@@ -30,6 +30,9 @@ def serve(ctx: click.Context, port: int, host: str) -> None:
     under --home. It reads only: run `petrostream demo`, or `replay` + `run`,
     to fill it; new lake files show up within seconds (it crawls in memory).
     """
+    from petrostream.extras import require
+
+    require("dashboard", "petrostream serve")
     from petrostream.dashboard.app import serve as run_server
     from petrostream.dashboard.app import url_of
 

@@ -341,6 +341,9 @@ def _write(
         pacsv.write_csv(pa.table(columns), buffer, write_options=_CSV_WRITE)
         temporary.write_bytes(buffer.getvalue())
     else:
+        from petrostream.extras import require
+
+        require("synth", "writing synthetic 3W Parquet files")
         import pandas as pd
 
         index = pd.DatetimeIndex(seconds.astype("datetime64[s]").astype("datetime64[ns]"))
