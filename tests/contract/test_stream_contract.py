@@ -30,7 +30,7 @@ from petrostream.stream.base import (
 SHARDS = 2
 
 
-@pytest.fixture(params=["local", "kinesis"])
+@pytest.fixture(params=["local", pytest.param("kinesis", marks=pytest.mark.aws)])
 def stream(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stream]:
     """A fresh, empty two-shard stream of each backend."""
     if request.param == "local":

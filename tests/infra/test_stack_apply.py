@@ -42,6 +42,7 @@ from petrostream.deploy.lambda_sim import invoke_zip
 from petrostream.producer import replay
 from petrostream.stream.kinesis import KinesisStream
 from petrostream.testing.clock import FakeClock
+from moto_routes import require_routes
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -79,6 +80,7 @@ def moto_endpoint(tmp_path: Path) -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     pytest.fail(f"moto_server did not start: {(tmp_path / 'moto.log').read_text()}")
                 time.sleep(0.2)
+        require_routes(url, "athena", "firehose", "glue", "kinesis", "s3")
         yield url
     finally:
         proc.terminate()
@@ -208,7 +210,7 @@ def test_apply_replay_alert_crawl_destroy(
     tf_workdir: Path,
     lambda_zip: Path,
     aws: dict[str, str],
-    real_3w_files: list[Path],
+    bundled_3w_files: list[Path],
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
@@ -228,7 +230,7 @@ def test_apply_replay_alert_crawl_destroy(
 
         # --- when real 3W files are replayed into the Kinesis stream ---------------------
         # the CLI, as fast as it can (every reading gets the time of its put) ...
-        fast, paced = _two_event_files(real_3w_files)
+        fast, paced = _two_event_files(bundled_3w_files)
         _cli(
             home, aws, "replay", str(fast), "--speed", "0", "--target", "kinesis",
             "--stream-name", out["stream_name"], "--quiet",

@@ -41,10 +41,10 @@ def inject(endpoint: str, rows: list[dict], columns: list[dict]) -> None:
         assert response.status == 201
 
 
-def test_query_runs_in_workgroup_with_output_location_and_returns_typed_rows(aws_env):
+def test_query_runs_in_workgroup_with_output_location_and_returns_typed_rows(athena_env):
     # given moto holds a canned Athena result (header row first, as Athena sends it)
     inject(
-        aws_env,
+        athena_env,
         [
             row("event_type", "readings", "avg_p_pdg", "last_ts"),
             row("NORMAL", "1200", "38043600.5", "2024-05-01 10:33:14.000"),
@@ -90,9 +90,9 @@ def test_query_runs_in_workgroup_with_output_location_and_returns_typed_rows(aws
     assert "petrostream_db.sensors" in execution["Query"]
 
 
-def test_row_limit_applies_to_athena_results(aws_env):
+def test_row_limit_applies_to_athena_results(athena_env):
     inject(
-        aws_env,
+        athena_env,
         [row("event_type", "readings", "avg_p_pdg", "last_ts")]
         + [row("E", str(i), "1.0", "2024-05-01 10:00:00.000") for i in range(5)],
         COLUMNS,
@@ -105,7 +105,7 @@ def test_row_limit_applies_to_athena_results(aws_env):
     assert result.truncated
 
 
-def test_refused_statement_never_reaches_athena(aws_env):
+def test_refused_statement_never_reaches_athena(athena_env):
     client = boto3.client("athena")
     with Stubber(client) as stub:  # any call would fail: nothing is queued
         engine = AthenaEngine(database="petrostream_db", client=client)
@@ -120,7 +120,7 @@ def _stubbed(client):
     return stub
 
 
-def test_results_are_paged_through(aws_env):
+def test_results_are_paged_through(athena_env):
     client = boto3.client("athena")
     stub = _stubbed(client)
     stub.add_response(
@@ -148,7 +148,7 @@ def test_results_are_paged_through(aws_env):
     assert result.types == ["integer"]
 
 
-def test_polling_backs_off_exponentially_up_to_the_cap(aws_env):
+def test_polling_backs_off_exponentially_up_to_the_cap(athena_env):
     client = boto3.client("athena")
     stub = _stubbed(client)
     for state in ("QUEUED", "RUNNING", "RUNNING", "RUNNING", "SUCCEEDED"):
@@ -167,7 +167,7 @@ def test_polling_backs_off_exponentially_up_to_the_cap(aws_env):
     assert sleeps == [0.2, 0.4, 0.5, 0.5]
 
 
-def test_failed_query_reports_athenas_reason(aws_env):
+def test_failed_query_reports_athenas_reason(athena_env):
     client = boto3.client("athena")
     stub = _stubbed(client)
     stub.add_response(
@@ -187,7 +187,7 @@ def test_failed_query_reports_athenas_reason(aws_env):
         AthenaEngine(database="db", client=client).execute("SELECT p_pgd FROM sensors")
 
 
-def test_timeout_stops_the_query(aws_env):
+def test_timeout_stops_the_query(athena_env):
     client = boto3.client("athena")
     stub = _stubbed(client)
     running = {"QueryExecution": {"QueryExecutionId": "q-1", "Status": {"State": "RUNNING"}}}
