@@ -30,8 +30,8 @@ def records_of(instance) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def real_instances(real_3w_dir: Path) -> list:
-    return list(load_instances([real_3w_dir]))
+def real_instances(bundled_3w_dir: Path) -> list:
+    return list(load_instances([bundled_3w_dir]))
 
 
 def onset_of(instance) -> int:
@@ -65,8 +65,8 @@ def test_every_real_event_is_detected_early_and_the_normal_stretch_stays_quiet(
         assert columnar == alerts
 
 
-def test_evaluate_json_reports_detector_and_baseline(real_3w_dir: Path) -> None:
-    result = CliRunner().invoke(main, ["evaluate", str(real_3w_dir), "--format", "json"])
+def test_evaluate_json_reports_detector_and_baseline(bundled_3w_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["evaluate", str(bundled_3w_dir), "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == {"detector", "baseline"}
@@ -91,8 +91,26 @@ def test_evaluate_json_reports_detector_and_baseline(real_3w_dir: Path) -> None:
     assert seed["WELL-00011_20140530100015"]["detected"] is False
 
 
-def test_evaluate_table_has_a_baseline_row_per_class(real_3w_dir: Path) -> None:
-    result = CliRunner().invoke(main, ["evaluate", str(real_3w_dir)])
+@pytest.mark.slow
+def test_evaluate_scores_every_instance_of_the_shared_set(shared_3w_dir: Path) -> None:
+    # given whatever the developers' 3W set holds, instances counted per class folder
+    folders = [p.parent.name for p in shared_3w_dir.rglob("*.csv")]
+    want = {int(name): folders.count(name) for name in set(folders)}
+    # when evaluated
+    result = CliRunner().invoke(main, ["evaluate", str(shared_3w_dir), "--format", "json"])
+    # then every instance is scored once, under its class, by both detectors
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    for side in doc.values():
+        got = {
+            c["event_class"]: c["total"] for c in side["classes"] if c["event_class"] is not None
+        }
+        assert got == want
+        assert len(side["instances"]) == len(folders)
+
+
+def test_evaluate_table_has_a_baseline_row_per_class(bundled_3w_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["evaluate", str(bundled_3w_dir)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert any(line.startswith("2 ") and "rules" in line and "1/1" in line for line in lines)
@@ -109,10 +127,12 @@ def test_synthetic_normal_operation_raises_no_process_alert(tmp_path: Path) -> N
     assert normal["detected"] is None
 
 
-def test_evaluate_reports_a_bad_rules_file_in_one_line(real_3w_dir: Path, tmp_path: Path) -> None:
+def test_evaluate_reports_a_bad_rules_file_in_one_line(
+    bundled_3w_dir: Path, tmp_path: Path
+) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text('[[rule]]\nname = "x"\nkind = "threshold"\nexpr = "p_pdg > 3 bars"\n')
-    result = CliRunner().invoke(main, ["evaluate", str(real_3w_dir), "--rules", str(rules)])
+    result = CliRunner().invoke(main, ["evaluate", str(bundled_3w_dir), "--rules", str(rules)])
     assert result.exit_code == 2
     assert f"{rules}:1: rule 'x': unknown unit 'bars'" in result.stderr
     assert "Traceback" not in result.output

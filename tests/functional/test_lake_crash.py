@@ -27,10 +27,11 @@ from petrostream.lake.commitlog import WRITER, CommitLog, committed_files
 from petrostream.lake.local import LocalLakeStore
 from petrostream.producer import replay
 from petrostream.stream.local import LocalStream
+from petrostream.testing.clock import FakeClock
 from petrostream.testing.lake import duckdb_count
 
 KILLS = 20
-REPLAY_SECONDS = 35  # the replay is paced to last about this long
+STEPS_PER_KILL = 90  # replay waits let through per writer life: ~40 lives of data, 20 killed
 CLI = "from petrostream.cli import main; main()"
 
 
@@ -61,32 +62,52 @@ def commits(home: Path) -> int:
 
 def wait_first_commit(home: Path, before: int, proc: subprocess.Popen) -> None:
     """Wait until this writer life has committed once: start-up is not where kills matter."""
-    limit = time.monotonic() + 10
-    while time.monotonic() < limit and proc.poll() is None and commits(home) <= before:
+    while proc.poll() is None and commits(home) <= before:
         time.sleep(0.01)
+    assert proc.poll() is None, "the writer stopped by itself"
+
+
+class GatedClock(FakeClock):
+    """Virtual time whose every wait needs a permit: the replay advances only when let."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.permits = threading.Semaphore(0)
+        self.open = threading.Event()
+
+    def let(self, steps: int) -> None:
+        for _ in range(steps):
+            self.permits.release()
+
+    def sleep(self, seconds: float) -> None:
+        while not self.open.is_set() and not self.permits.acquire(timeout=0.05):
+            pass
+        super().sleep(seconds)
 
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_during_a_replay_keeps_every_reading_once(tmp_path, home):
-    # given: two synthetic wells, one hour each at 1 Hz, replayed over ~30 s
+    # given: three synthetic wells, one hour each at 1 Hz, replayed in real spacing on a
+    # clock the test steps: each writer life sees new data arrive, whatever the load
     data = tmp_path / "3w"
     files = synthesize(data, wells=3, hours=1, seed=7, fmt="csv", version=1)
     input_rows = sum(pacsv.read_csv(f).num_rows for f in files)
     stream = LocalStream(home / "stream.db", name="petrostream", shard_count=2)
+    clock = GatedClock()
     summary = {}
 
     def produce() -> None:
-        summary["replay"] = replay(discover([data]), stream, speed=3600 / REPLAY_SECONDS)
+        summary["replay"] = replay(discover([data]), stream, speed=100, clock=clock)
 
     producer = threading.Thread(target=produce)
     rng = random.Random()
     kills = kills_during_replay = 0
     log_path = tmp_path / "writer.log"
-    deadline = time.monotonic() + 75
     # when: the writer is killed at random moments, then restarted, while data flows
     with log_path.open("ab") as log:
         producer.start()
-        while (producer.is_alive() or kills < KILLS) and time.monotonic() < deadline:
+        while kills < KILLS:
+            clock.let(STEPS_PER_KILL)
             before = commits(home)
             proc = start_writer(home, log)
             wait_first_commit(home, before, proc)
@@ -95,13 +116,14 @@ def test_sigkill_at_random_moments_during_a_replay_keeps_every_reading_once(tmp_
             proc.wait()
             kills += 1
             kills_during_replay += producer.is_alive()
+        clock.open.set()
         producer.join()
         final = start_writer(home, log, "--drain")
         assert final.wait(timeout=60) == 0, log_path.read_text()[-3000:]
     stream.close()
     # then
     assert summary["replay"].records_put == input_rows
-    assert kills >= KILLS and kills_during_replay >= KILLS // 2, (kills, kills_during_replay)
+    assert kills_during_replay == KILLS, (kills, kills_during_replay)
     lake = LocalLakeStore(home / "lake")
     assert len(CommitLog(lake, WRITER).numbers()) > kills  # flushes did happen between kills
     committed = committed_files(lake, "sensors")

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -72,10 +71,18 @@ def test_ctrl_c_flushes_commits_and_exits_0(home, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.5)  # started and buffering: nothing is committed before the stop
+    # started and buffering: its progress line (every 2 s) shows all 250 read, none committed
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "lake: 250 records" in line:
+            break
+    assert "0 commits" in seen[-1] and "250 buffered" in seen[-1], "".join(seen)
     # when
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, rest = proc.communicate(timeout=30)
+    err = "".join(seen) + rest
     # then
     assert proc.returncode == 0, err
     assert "250 readings" in out
@@ -99,30 +106,24 @@ def test_compact_while_the_writer_runs_keeps_results_and_reduces_files(home):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    done = threading.Event()
-
-    def produce() -> None:
-        for k in range(1, 16):
-            fill(home, k * 200, 200)
-            time.sleep(0.15)
-        done.set()
-
-    producer = threading.Thread(target=produce)
-    producer.start()
     lake = LocalLakeStore(home / "lake")
     runner = CliRunner()
     reports = []
-    # when: compactions run again and again while the writer commits
+    # when: each new batch of data is committed by the writer, then compacted, 15 times
     try:
-        while not done.is_set():
+        for k in range(1, 16):
+            fill(home, k * 200, 200)
+            while (
+                not (files := committed_files(lake, "sensors"))
+                or duckdb_count(files, QUERY)[0] < (k + 1) * 200
+            ):
+                assert writer.poll() is None, "the writer stopped"
+                time.sleep(0.02)  # the writer commits every 50 ms
             result = runner.invoke(main, ["--home", str(home), "compact", "--target-size", "64MB"])
             assert result.exit_code == 0, result.output
             reports.append(result.stdout)
-            files = committed_files(lake, "sensors")
-            if files:
-                counts = duckdb_count(files, QUERY)
-                assert counts[0] == counts[1]  # never a reading twice, mid-flight
-        producer.join()
+            counts = duckdb_count(committed_files(lake, "sensors"), QUERY)
+            assert counts[0] == counts[1]  # never a reading twice, mid-flight
     finally:
         writer.send_signal(signal.SIGINT)
         assert writer.wait(timeout=30) == 0

@@ -52,12 +52,12 @@ def assert_matches_sources(answer: Result, files: list[Path], *, rel: float) -> 
         assert r["avg_p_tpt"] == pytest.approx(want["avg_p_tpt"], rel=rel)
 
 
-def test_crawl_then_seed_question_matches_the_source_files(real_3w_files, tmp_path):
+def test_crawl_then_seed_question_matches_the_source_files(bundled_3w_files, tmp_path):
     # given a lake holding every real 3W instance, replayed so it ends a minute ago
     home = tmp_path / "home"
     lake = home / "lake"
     end = datetime.now(UTC) - timedelta(minutes=1)
-    for path in real_3w_files:
+    for path in bundled_3w_files:
         well_id, table = read_3w_csv(path, end=end)
         write_by_partition(lake, well_id, table)
     runner = CliRunner()
@@ -72,15 +72,17 @@ def test_crawl_then_seed_question_matches_the_source_files(real_3w_files, tmp_pa
     # then one row per event type, with the sources' averages
     assert crawled.exit_code == 0, crawled.output
     assert "new table sensors" in crawled.output
-    assert_matches_sources(answer, real_3w_files, rel=1e-12)
+    assert_matches_sources(answer, bundled_3w_files, rel=1e-12)
 
 
-def test_replay_run_crawl_query_matches_the_source_files(real_3w_dir, real_3w_files, tmp_path):
+def test_replay_run_crawl_query_matches_the_source_files(
+    bundled_3w_dir, bundled_3w_files, tmp_path
+):
     # given the real 3W files replayed into the local stream and landed by the lake writer
     home = tmp_path / "home"
     runner = CliRunner()
     replayed = runner.invoke(
-        main, ["--home", str(home), "replay", "--speed", "0", "--quiet", str(real_3w_dir)]
+        main, ["--home", str(home), "replay", "--speed", "0", "--quiet", str(bundled_3w_dir)]
     )
     landed = runner.invoke(main, ["--home", str(home), "run", "--drain", "--only", "lake"])
     assert replayed.exit_code == 0, replayed.output
@@ -95,13 +97,13 @@ def test_replay_run_crawl_query_matches_the_source_files(real_3w_dir, real_3w_fi
 
     # then one row per event type, averages as computed from the CSV files
     assert crawled.exit_code == 0, crawled.output
-    assert_matches_sources(answer, real_3w_files, rel=1e-9)
+    assert_matches_sources(answer, bundled_3w_files, rel=1e-9)
 
 
-def test_pressure_series_and_latest_reading_on_real_data(real_3w_files, tmp_path):
+def test_pressure_series_and_latest_reading_on_real_data(bundled_3w_files, tmp_path):
     home = tmp_path / "home"
     end = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    path = real_3w_files[0]
+    path = bundled_3w_files[0]
     well_id, table = read_3w_csv(path, end=end)
     write_by_partition(home / "lake", well_id, table)
     runner = CliRunner()

@@ -15,14 +15,14 @@ from petrostream.testing.lakefiles import read_3w_csv, sensor_rows, write_by_par
 NEW_IN_2X = [to_column(t) for t in V2_TAGS if t not in V1_TAGS]
 
 
-def test_new_columns_reach_catalog_and_queries_with_nulls_for_old_rows(real_3w_files, tmp_path):
+def test_new_columns_reach_catalog_and_queries_with_nulls_for_old_rows(bundled_3w_files, tmp_path):
     home = tmp_path / "home"
     lake = home / "lake"
     runner = CliRunner()
     end = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
     # given a lake of 1.x readings, crawled
-    well_id, v1 = read_3w_csv(real_3w_files[0], end=end)
+    well_id, v1 = read_3w_csv(bundled_3w_files[0], end=end)
     write_by_partition(lake, well_id, v1)
     first = runner.invoke(main, ["--home", str(home), "crawl"])
     assert first.exit_code == 0, first.output

@@ -32,10 +32,10 @@ def onset_offset_s(path: Path) -> float:
 
 
 def test_real_events_raise_alerts_and_normal_stretches_stay_quiet(
-    settings: Settings, real_3w_files: list[Path]
+    settings: Settings, bundled_3w_files: list[Path]
 ) -> None:
     # given the real 3W event instances replayed as a fleet, at real spacing (virtual clock)
-    event_files = [f for f in real_3w_files if f.parent.name != "0"]
+    event_files = [f for f in bundled_3w_files if f.parent.name != "0"]
     stream = LocalStream(settings.stream_path, shard_count=settings.stream_shards)
     summary = replay(discover(event_files), stream, speed=1.0, clock=FakeClock(START))
     stream.close()

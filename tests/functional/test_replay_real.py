@@ -50,12 +50,19 @@ def expected_rows(path: Path) -> list[dict]:
     return rows
 
 
+@pytest.fixture(params=["bundled", "shared"])
+def real_files(request: pytest.FixtureRequest) -> list[Path]:
+    """The bundled sample, or named files of the developers' set with other quirks (CRLF)."""
+    name = "bundled_3w_files" if request.param == "bundled" else "shared_3w_picks"
+    return list(request.getfixturevalue(name))
+
+
 @pytest.mark.parametrize(("speed", "pipeline"), [(0, True), (0, False), (1, False)])
 def test_every_row_of_the_real_files_arrives_once_with_its_values(
-    tmp_path: Path, real_3w_files: list[Path], speed: float, pipeline: bool
+    tmp_path: Path, real_files: list[Path], speed: float, pipeline: bool
 ):
-    # given the real 3W files and a fresh local stream that refuses some puts
-    instances = discover(real_3w_files)
+    # given real 3W files and a fresh local stream that refuses some puts
+    instances = discover(real_files)
     stream = LocalStream(tmp_path / "stream.db", shard_count=2, fault_rate=0.05, seed=11)
     clock = FakeClock(datetime(2025, 6, 1, tzinfo=UTC))
 
@@ -69,14 +76,8 @@ def test_every_row_of_the_real_files_arrives_once_with_its_values(
 
     # then there are no rejects and exactly one record per data row
     assert summary.rejects == {}
-    expected = {f.stem: expected_rows(f) for f in real_3w_files}
+    expected = {f.stem: expected_rows(f) for f in real_files}
     assert sum(len(rows) for rows in expected.values()) == len(records) == summary.records_put
-    if {f.name for f in real_3w_files} >= {
-        "WELL-00011_20140530100015.csv",
-        "WELL-00016_20180426142005.csv",
-    }:
-        assert len(expected["WELL-00011_20140530100015"]) == 1980
-        assert len(expected["WELL-00016_20180426142005"]) == 1440
 
     # and each instance's records, in stream order, equal the file's rows value for value
     for instance in instances:
@@ -103,8 +104,13 @@ def test_every_row_of_the_real_files_arrives_once_with_its_values(
                 assert parse_ts(r["ts"]) - first_ts == parse_ts(r["source_ts"]) - first_src
 
 
-def test_the_real_files_hold_unlabelled_rows_and_transients(real_3w_files: list[Path]):
+def test_the_bundled_files_hold_1980_and_1440_rows(bundled_3w_files: list[Path]):
+    counts = {f.stem: len(expected_rows(f)) for f in bundled_3w_files}
+    assert counts == {"WELL-00011_20140530100015": 1980, "WELL-00016_20180426142005": 1440}
+
+
+def test_the_real_files_hold_unlabelled_rows_and_transients(bundled_3w_files: list[Path]):
     # guard: the comparison above covers the quirks the README lists
-    rows = [r for f in real_3w_files for r in expected_rows(f)]
+    rows = [r for f in bundled_3w_files for r in expected_rows(f)]
     assert any("event_class" not in r for r in rows)
     assert any(r.get("event_class", 0) > 100 for r in rows)

@@ -26,14 +26,27 @@ def test_synth_rejects_an_unknown_event_class(tmp_path: Path) -> None:
     assert "'x' is not an event class" in result.output
 
 
-def test_inspect_lists_instances_with_counts(real_3w_dir: Path) -> None:
-    result = CliRunner().invoke(main, ["dataset", "inspect", str(real_3w_dir)])
+def test_inspect_lists_instances_with_counts(bundled_3w_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["dataset", "inspect", str(bundled_3w_dir)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     row = next(line for line in lines if line.startswith("WELL-00011_20140530100015"))
     assert row.split() == ["WELL-00011_20140530100015", "WELL-00011", "real", "2", "csv",
                            "1,980", "8", "1,972", "0"]  # fmt: skip
     assert lines[-1].startswith("2 instances, 3,420 rows, 0 rejects")
+
+
+def test_inspect_counts_every_instance_of_the_shared_set(shared_3w_dir: Path) -> None:
+    # given whatever the developers' 3W set holds today, counted independently
+    files = sorted(shared_3w_dir.rglob("*.csv"))
+    rows = sum(len(f.read_bytes().splitlines()) - 1 for f in files)
+    # when inspected
+    result = CliRunner().invoke(main, ["dataset", "inspect", str(shared_3w_dir)])
+    # then every instance and row is counted, and the real files have no bad row
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith(
+        f"{len(files)} instances, {rows:,} rows, 0 rejects"
+    )
 
 
 def test_inspect_shows_rejects_and_errors_in_one_line(tmp_path: Path) -> None:
@@ -49,11 +62,13 @@ def test_inspect_shows_rejects_and_errors_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in missing.output
 
 
-def test_inspect_goes_on_past_an_unreadable_file(tmp_path: Path, real_3w_files: list[Path]) -> None:
+def test_inspect_goes_on_past_an_unreadable_file(
+    tmp_path: Path, bundled_3w_files: list[Path]
+) -> None:
     broken = tmp_path / "WELL-00002_20200101000000.parquet"
     broken.write_text("not parquet")
-    result = CliRunner().invoke(main, ["dataset", "inspect", str(broken), str(real_3w_files[0])])
+    result = CliRunner().invoke(main, ["dataset", "inspect", str(broken), str(bundled_3w_files[0])])
     assert result.exit_code == 2
     assert f"{broken}: not a readable Parquet file" in result.stderr
-    assert real_3w_files[0].stem in result.stdout
+    assert bundled_3w_files[0].stem in result.stdout
     assert "1 of 2 files cannot be read" in result.stderr

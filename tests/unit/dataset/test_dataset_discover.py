@@ -28,8 +28,8 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_metadata_of_a_real_instance(real_3w_files: list[Path]) -> None:
-    by_stem = {p.stem: p for p in real_3w_files}
+def test_metadata_of_a_real_instance(bundled_3w_files: list[Path]) -> None:
+    by_stem = {p.stem: p for p in bundled_3w_files}
     instance = instance_of(by_stem["WELL-00011_20140530100015"])
     assert instance.instance_id == "WELL-00011_20140530100015"
     assert instance.well_id == "WELL-00011"

@@ -43,9 +43,11 @@ def _read(path: Path, batch_rows: int = 65_536) -> tuple[pa.Table, list[Reject],
 # --- the real 3W files -----------------------------------------------------------------
 
 
-def test_real_files_keep_every_row_and_unlabelled_rows_as_null(real_3w_files: list[Path]) -> None:
+def test_real_files_keep_every_row_and_unlabelled_rows_as_null(
+    bundled_3w_files: list[Path],
+) -> None:
     # given the two real 3W 1.x instances (one of them lacks its final newline)
-    paths = [p for p in real_3w_files if p.stem in EXPECTED_ROWS]
+    paths = [p for p in bundled_3w_files if p.stem in EXPECTED_ROWS]
     assert len(paths) == 2
     assert not paths[0].read_bytes().endswith(b"\n")
     for path in paths:
@@ -58,27 +60,37 @@ def test_real_files_keep_every_row_and_unlabelled_rows_as_null(real_3w_files: li
         assert table.column("state").null_count == table.num_rows
 
 
-def test_real_file_values_equal_the_file_text(real_3w_files: list[Path]) -> None:
-    # given a real file parsed independently by the csv module
-    for path in real_3w_files:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        # when read by the reader in small batches
-        table, _, _ = _read(path, batch_rows=500)
-        got = table.to_pylist()
-        # then each value equals the text, row by row
-        assert len(got) == len(rows)
-        for text, row in zip(rows, got, strict=True):
-            stamp = datetime.fromisoformat(text["timestamp"]).replace(tzinfo=UTC)
-            assert row["source_ts"] == stamp
-            for tag in ("P-PDG", "P-TPT", "T-TPT", "P-MON-CKP", "T-JUS-CKP", "QGL"):
-                column = tag.lower().replace("-", "_")
-                assert row[column] == (float(text[tag]) if text[tag] else None)
-            assert row["event_class"] == (int(float(text["class"])) if text["class"] else None)
+def assert_values_equal_the_file_text(path: Path) -> None:
+    """Read ``path`` in small batches; each value must equal the csv module's parse of it."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    table, rejects, _ = _read(path, batch_rows=500)
+    got = table.to_pylist()
+    assert rejects == []
+    assert len(got) == len(rows)
+    for text, row in zip(rows, got, strict=True):
+        stamp = datetime.fromisoformat(text["timestamp"]).replace(tzinfo=UTC)
+        assert row["source_ts"] == stamp
+        for tag in ("P-PDG", "P-TPT", "T-TPT", "P-MON-CKP", "T-JUS-CKP", "QGL"):
+            column = tag.lower().replace("-", "_")
+            assert row[column] == (float(text[tag]) if text[tag] else None)
+        assert row["event_class"] == (int(float(text["class"])) if text["class"] else None)
 
 
-def test_reading_table_has_the_canonical_schema(real_3w_files: list[Path]) -> None:
-    table, _, _ = _read(real_3w_files[0])
+def test_real_file_values_equal_the_file_text(bundled_3w_files: list[Path]) -> None:
+    for path in bundled_3w_files:
+        assert_values_equal_the_file_text(path)
+
+
+def test_shared_files_with_other_quirks_equal_their_text(shared_3w_picks: list[Path]) -> None:
+    # CRLF line ends, unlabelled stretches, a column empty for the whole file, drawn
+    # and simulated instances: named files of the developers' 3W set
+    for path in shared_3w_picks:
+        assert_values_equal_the_file_text(path)
+
+
+def test_reading_table_has_the_canonical_schema(bundled_3w_files: list[Path]) -> None:
+    table, _, _ = _read(bundled_3w_files[0])
     assert table.schema.field("source_ts").type == pa.timestamp("ms", tz="UTC")
     assert not table.schema.field("source_ts").nullable
     assert table.schema.names[1:9] == [

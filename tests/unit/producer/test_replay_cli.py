@@ -13,11 +13,11 @@ from petrostream.cli import main
 from petrostream.stream.local import LocalStream
 
 
-def test_replay_puts_every_row_and_prints_a_summary(home: Path, real_3w_files: list[Path]):
+def test_replay_puts_every_row_and_prints_a_summary(home: Path, bundled_3w_files: list[Path]):
     # when the real files are replayed as fast as possible, with refused records
     result = CliRunner().invoke(
         main,
-        ["--home", str(home), "replay", *map(str, real_3w_files), "--speed", "0",
+        ["--home", str(home), "replay", *map(str, bundled_3w_files), "--speed", "0",
          "--fault-rate", "0.1", "--stream-name", "bench"],
     )  # fmt: skip
 
@@ -39,21 +39,21 @@ def test_a_bad_path_is_one_clear_line(home: Path, tmp_path: Path):
     assert "Traceback" not in result.output
 
 
-def test_fault_rate_is_refused_for_kinesis(home: Path, real_3w_files: list[Path]):
+def test_fault_rate_is_refused_for_kinesis(home: Path, bundled_3w_files: list[Path]):
     result = CliRunner().invoke(
         main,
-        ["--home", str(home), "replay", str(real_3w_files[0]), "--target", "kinesis",
+        ["--home", str(home), "replay", str(bundled_3w_files[0]), "--target", "kinesis",
          "--fault-rate", "0.5"],
     )  # fmt: skip
     assert result.exit_code == 2
     assert "--fault-rate applies to the local stream only" in result.output
 
 
-def test_sigint_stops_cleanly_with_exit_code_130(home: Path, real_3w_files: list[Path]):
+def test_sigint_stops_cleanly_with_exit_code_130(home: Path, bundled_3w_files: list[Path]):
     # given a real-time replay running in its own process
     proc = subprocess.Popen(
         [sys.executable, "-c", "from petrostream.cli import main; main()", "--home", str(home),
-         "replay", *map(str, real_3w_files), "--speed", "1"],
+         "replay", *map(str, bundled_3w_files), "--speed", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -15,7 +15,7 @@ from petrostream.stream.kinesis import KinesisStream
 
 
 @pytest.mark.aws
-def test_replay_to_kinesis_puts_every_row(aws_env: str, home: Path, real_3w_files: list[Path]):
+def test_replay_to_kinesis_puts_every_row(aws_env: str, home: Path, bundled_3w_files: list[Path]):
     # given a Kinesis stream with two shards
     client = boto3.client("kinesis")
     client.create_stream(StreamName="replay-test", ShardCount=2)
@@ -24,7 +24,7 @@ def test_replay_to_kinesis_puts_every_row(aws_env: str, home: Path, real_3w_file
     # when the real files are replayed into it as fast as possible
     result = CliRunner().invoke(
         main,
-        ["--home", str(home), "replay", *map(str, real_3w_files), "--speed", "0",
+        ["--home", str(home), "replay", *map(str, bundled_3w_files), "--speed", "0",
          "--target", "kinesis", "--stream-name", "replay-test", "--quiet"],
     )  # fmt: skip
 
