@@ -63,7 +63,8 @@ __all__ = [
     "ts_millis",
 ]
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2
+_READABLE_VERSIONS: Final = (1, 2)  # version 1 kept one pending value per interval
 MAD_TO_SIGMA: Final = 1.4826  # MAD of a normal distribution * 1.4826 = its standard deviation
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -200,6 +201,7 @@ class SensorPlan:
         frozen: frozen slots.
         thresholds: threshold slots.
         jumps: jump slots.
+        swings: swing slots.
         baselines: baseline slots.
         hist_len: history samples kept (the longest window); older samples are dropped,
             and a history whose last sample is older than this many intervals restarts.
@@ -215,8 +217,13 @@ class SensorPlan:
     frozen: tuple[Slot, ...]
     thresholds: tuple[Slot, ...]
     jumps: tuple[Slot, ...]
+    swings: tuple[Slot, ...]
     baselines: tuple[Slot, ...]
     hist_len: int
+
+
+_SENSOR_KINDS: Final = ("out_of_range", "frozen", "threshold", "jump", "swing", "baseline")
+_WINDOWED_KINDS: Final = ("jump", "swing", "baseline")
 
 
 class Plan:
@@ -234,22 +241,21 @@ class Plan:
         order = 0
         for column in columns:
             variable = VARIABLES_BY_COLUMN[column]
-            groups: dict[str, list[Slot]] = {k: [] for k in ("out_of_range", "frozen", "threshold")}
-            groups.update(jump=[], baseline=[])
-            for kind in ("out_of_range", "frozen", "threshold", "jump", "baseline"):
+            groups: dict[str, list[Slot]] = {k: [] for k in _SENSOR_KINDS}
+            for kind in _SENSOR_KINDS:
                 for rule in rules.by_kind(kind):
                     if column not in rule.sensors:
                         continue
                     amount = rule.amount.get(variable.unit, 0.0)
                     n = need = 0
-                    if kind in ("jump", "baseline"):
+                    if kind in _WINDOWED_KINDS:
                         n = max(1, math.ceil(rule.window_ms / rules.sample_ms))
-                        need = n if kind == "jump" else max(3, rule.warmup_ms // rules.sample_ms)
+                        need = n if kind != "baseline" else max(3, rule.warmup_ms // rules.sample_ms)
                         need = min(need, n)
                     groups[kind].append(Slot(rule, order, amount, n, need))
                     order += 1
             lo, hi = PHYSICAL_RANGES.get(variable.unit, (-math.inf, math.inf))
-            windowed = groups["jump"] + groups["baseline"]
+            windowed = groups["jump"] + groups["swing"] + groups["baseline"]
             sensors.append(
                 SensorPlan(
                     column=column,
@@ -262,6 +268,7 @@ class Plan:
                     frozen=tuple(groups["frozen"]),
                     thresholds=tuple(groups["threshold"]),
                     jumps=tuple(groups["jump"]),
+                    swings=tuple(groups["swing"]),
                     baselines=tuple(groups["baseline"]),
                     hist_len=max((s.n for s in windowed), default=0),
                 )
@@ -283,7 +290,7 @@ def _op_not(op: str) -> str:
 def open_message(slot: Slot, sp: SensorPlan, x: float, a: float, b: float) -> str:
     """The sentence of an opening alert; ``a``/``b`` are the detector's context numbers.
 
-    jump: a = lowest, b = highest level in the window; baseline: a = median, b = scale;
+    jump, swing: a = lowest, b = highest level in the window; baseline: a = median, b = scale;
     frozen: a = seconds unchanged.
     """
     rule = slot.rule
@@ -298,6 +305,12 @@ def open_message(slot: Slot, sp: SensorPlan, x: float, a: float, b: float) -> st
             return f"{sp.tag} rose {change} within {window} (to {_fmt(sp, x)})"
         change = _fmt(sp, b - x, difference=True)
         return f"{sp.tag} fell {change} within {window} (to {_fmt(sp, x)})"
+    if kind == "swing":
+        change = _fmt(sp, b - a, difference=True)
+        return (
+            f"{sp.tag} swung {change} within {_duration(rule.window_ms)} "
+            f"(between {_fmt(sp, a)} and {_fmt(sp, b)}; now {_fmt(sp, x)})"
+        )
     if kind == "baseline":
         z = (x - a) / b
         way = "above" if x >= a else "below"
@@ -323,7 +336,7 @@ def close_message(slot: Slot, sp: SensorPlan, x: float) -> str:
     if kind == "threshold":
         limit = format_value(rule.release, rule.unit)
         return f"{sp.tag} back to {format_value(x, rule.unit)} ({_op_not(rule.op)} {limit})"
-    if kind == "jump":
+    if kind in ("jump", "swing"):
         return f"{sp.tag} steady again at {_fmt(sp, x)}"
     if kind == "baseline":
         return f"{sp.tag} back within its baseline at {_fmt(sp, x)}"
@@ -421,14 +434,18 @@ class _Episode:
 
 
 class _SensorState:
-    """Per-sensor state: history samples, pending sample, frozen run, episodes."""
+    """Per-sensor state: history samples, the open interval's range, frozen run, episodes."""
 
-    __slots__ = ("eps", "ft", "fv", "hist", "hk", "k", "pend", "stats")
+    __slots__ = ("eps", "ft", "fv", "hi", "hist", "hk", "k", "lo", "stats")
 
     def __init__(self, raw: Mapping[str, Any] | None = None) -> None:
         raw = raw or {}
         self.k: int | None = raw.get("k")  # current history interval (ts // sample_ms)
-        self.pend: float | None = raw.get("p")  # last valid value seen in interval k
+        pending = raw.get("p")  # [lowest, highest] valid value seen in interval k (v1: a value)
+        if isinstance(pending, int | float):
+            pending = [pending, pending]
+        self.lo: float | None = None if pending is None else pending[0]
+        self.hi: float | None = None if pending is None else pending[1]
         self.hist: list[float] = list(raw.get("h", ()))  # one sample per closed interval
         self.hk: int | None = raw.get("hk")  # interval of the newest sample in hist
         self.fv: float | None = raw.get("fv")  # frozen check: value of the current run
@@ -437,7 +454,8 @@ class _SensorState:
         self.stats: dict[str, tuple[float, float] | None] | None = None  # derived from hist
 
     def dump(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"k": self.k, "p": self.pend, "h": self.hist, "hk": self.hk}
+        pending = None if self.lo is None else [self.lo, self.hi]
+        out: dict[str, Any] = {"k": self.k, "p": pending, "h": self.hist, "hk": self.hk}
         out.update(fv=self.fv, ft=self.ft, e={n: e.dump() for n, e in sorted(self.eps.items())})
         return out
 
@@ -486,7 +504,7 @@ class DetectionState:
         return ws
 
     def to_bytes(self) -> bytes:
-        """Compact versioned JSON (``{"v": 1, "wells": {...}}``)."""
+        """Compact versioned JSON (``{"v": 2, "wells": {...}}``)."""
         doc = {"v": STATE_VERSION, "wells": {w: s.dump() for w, s in sorted(self.wells.items())}}
         return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
@@ -500,7 +518,7 @@ class DetectionState:
         if not data:
             return cls()
         doc = json.loads(data)
-        if not isinstance(doc, dict) or doc.get("v") != STATE_VERSION:
+        if not isinstance(doc, dict) or doc.get("v") not in _READABLE_VERSIONS:
             raise ValueError(f"not a detection state of version {STATE_VERSION}")
         return cls({w: _WellState(s) for w, s in doc["wells"].items()})
 
@@ -586,9 +604,9 @@ class Detector:
                 if sp.hist_len:
                     k = t // sample_ms
                     if k != ss.k:
-                        if ss.pend is not None and ss.k is not None:
-                            _push(ss, sp, ss.k, ss.pend)
-                        ss.k = k
+                        if ss.lo is not None and ss.hi is not None and ss.k is not None:
+                            _push(ss, sp, ss.k, (ss.lo + ss.hi) / 2)
+                        ss.k, ss.lo, ss.hi = k, None, None
                     stats = ss.stats
                     if stats is None:
                         stats = ss.stats = _stats(ss, sp)
@@ -602,6 +620,15 @@ class Detector:
                             on = change >= slot.amount
                             off = change < slot.amount * slot.rule.z_close
                         self._step(alerts, reading, ss, sp, slot, t, x, on, off, lo, hi)
+                    for slot in sp.swings:
+                        st = stats[slot.rule.name]
+                        if st is None:
+                            on, off, lo, hi = False, True, 0.0, 0.0
+                        else:
+                            lo, hi = st
+                            on = hi - lo >= slot.amount
+                            off = hi - lo < slot.amount * slot.rule.z_close
+                        self._step(alerts, reading, ss, sp, slot, t, x, on, off, lo, hi)
                     for slot in sp.baselines:
                         st = stats[slot.rule.name]
                         if st is None:
@@ -612,7 +639,10 @@ class Detector:
                             on = z >= slot.rule.z_open
                             off = z < slot.rule.z_close
                         self._step(alerts, reading, ss, sp, slot, t, x, on, off, med, scale)
-                    ss.pend = x
+                    if ss.lo is None or x < ss.lo:
+                        ss.lo = x
+                    if ss.hi is None or x > ss.hi:
+                        ss.hi = x
         return state, alerts
 
     @staticmethod
@@ -683,7 +713,7 @@ def _compare(x: float, op: str, limit: float) -> bool:
 
 
 def _push(ss: _SensorState, sp: SensorPlan, k: int, value: float) -> None:
-    """Close interval ``k`` with its last value as a history sample."""
+    """Close interval ``k`` with its sample: the midrange of its valid values."""
     if ss.hk is not None and k - ss.hk > sp.hist_len:
         ss.hist.clear()  # the history is older than the longest window: start again
     ss.hist.append(value)
@@ -694,10 +724,10 @@ def _push(ss: _SensorState, sp: SensorPlan, k: int, value: float) -> None:
 
 
 def _stats(ss: _SensorState, sp: SensorPlan) -> dict[str, tuple[float, float] | None]:
-    """Per windowed rule: jump -> (lowest, highest); baseline -> (median, scale); or None."""
+    """Per windowed rule: jump, swing -> (lowest, highest); baseline -> (median, scale); or None."""
     hist = ss.hist
     out: dict[str, tuple[float, float] | None] = {}
-    for slot in sp.jumps:
+    for slot in (*sp.jumps, *sp.swings):
         if len(hist) < slot.need:
             out[slot.rule.name] = None
         else:

@@ -59,6 +59,7 @@ SENSOR_HEALTH: Final = "sensor_health"
 KINDS: Final[dict[str, str]] = {
     "threshold": PROCESS,
     "jump": PROCESS,
+    "swing": PROCESS,
     "baseline": PROCESS,
     "out_of_range": SENSOR_HEALTH,
     "frozen": SENSOR_HEALTH,
@@ -146,7 +147,7 @@ class Rule:
 
     Attributes:
         name: the rule name alerts carry (``p_pdg_high``, ``pressure_jump``).
-        kind: threshold | jump | baseline | out_of_range | frozen | data_gap.
+        kind: threshold | jump | swing | baseline | out_of_range | frozen | data_gap.
         category: ``process`` or ``sensor_health`` (from the kind).
         severity: info | warning | critical.
         sensors: canonical columns the rule watches (empty for data_gap).
@@ -156,11 +157,11 @@ class Rule:
         threshold: threshold in SI units.
         release: threshold the value must cross back (SI; threshold minus hysteresis).
         unit: the unit the rule was written in (messages use it).
-        amount: per SI unit: the jump delta (jump) or the noise floor of the scale (baseline).
-        window_ms: jump / baseline window, frozen duration, or the data gap limit.
+        amount: per SI unit: the jump or swing delta, or the noise floor of the scale (baseline).
+        window_ms: jump / swing / baseline window, frozen duration, or the data gap limit.
         warmup_ms: baseline: history needed before the detector speaks.
         z_open: baseline: |z| at or above which the alert opens.
-        z_close: baseline: |z| below which the alert may close; jump: fraction of the delta.
+        z_close: baseline: |z| below which the alert may close; jump, swing: fraction of the delta.
     """
 
     name: str
@@ -290,6 +291,7 @@ _COMMON: Final = {"name", "kind", "severity", "enabled", "clear", "cooldown", "d
 _ALLOWED: Final[dict[str, set[str]]] = {
     "threshold": _COMMON | {"expr", "hysteresis"},
     "jump": _COMMON | {"sensors", "units", "delta", "window", "release"},
+    "swing": _COMMON | {"sensors", "units", "delta", "window", "release"},
     "baseline": _COMMON
     | {"sensors", "units", "window", "warmup", "z_open", "z_close", "min_scale"},
     "out_of_range": _COMMON | {"sensors", "units"},
@@ -452,6 +454,7 @@ def _parse_data_gap(raw: dict[str, Any], common: dict[str, Any]) -> Rule:
 _KIND_PARSERS: Final[dict[str, Callable[[dict[str, Any], dict[str, Any]], Rule]]] = {
     "threshold": _parse_threshold,
     "jump": _parse_jump,
+    "swing": _parse_jump,  # same keys: the swing of interval samples instead of a reading's move
     "baseline": _parse_baseline,
     "out_of_range": _parse_out_of_range,
     "frozen": _parse_frozen,

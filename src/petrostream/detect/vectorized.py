@@ -187,21 +187,32 @@ class VectorizedDetector:
         tx: Ints,
         emit: Callable[[Slot, _Events, _Context], None],
     ) -> None:
-        """Jump and baseline detectors over the interval samples (as `Detector` keeps them)."""
+        """Jump, swing and baseline detectors over the interval samples (as `Detector` keeps them)."""
         k = tx // self.plan.sample_ms
         k_before = np.empty_like(k)
         k_before[1:] = k[:-1]
         k_before[:1] = k[0] - 1 if ss.k is None else ss.k
-        pushes = np.flatnonzero(k != k_before)
-        if len(pushes) and pushes[0] == 0 and (ss.pend is None or ss.k is None):
+        starts = np.flatnonzero(k != k_before)  # readings that open a new interval
+        # Each interval's sample is the midrange of its readings; the first segment of the
+        # batch continues the interval the state left open (its lowest / highest so far).
+        continues = not (len(starts) and starts[0] == 0)
+        bounds = np.concatenate([[0], starts]) if continues else starts
+        seg_lo = np.minimum.reduceat(x, bounds)
+        seg_hi = np.maximum.reduceat(x, bounds)
+        pending = ss.lo is not None and ss.hi is not None and ss.k is not None
+        if continues and pending:
+            seg_lo[0], seg_hi[0] = min(seg_lo[0], ss.lo), max(seg_hi[0], ss.hi)
+        mids = (seg_lo + seg_hi) / 2
+        pushes = starts
+        if len(pushes) and pushes[0] == 0 and not pending:
             pushes = pushes[1:]  # nothing pending before the first reading
         flags = np.zeros(len(x), dtype=np.int64)
         flags[pushes] = 1
-        values = np.empty(len(pushes), dtype=np.float64)
-        inner = pushes > 0
-        values[inner] = x[pushes[inner] - 1]
-        if len(pushes) and not inner[0]:
-            values[0] = ss.pend
+        # the interval a push closes is the segment just before it (-1: the pending one)
+        closed = np.searchsorted(bounds, pushes) - 1
+        values = mids[np.maximum(closed, 0)]
+        if len(pushes) and closed[0] < 0:
+            values[0] = (ss.lo + ss.hi) / 2  # type: ignore[operator]
         intervals = k_before[pushes]
         # A sample more than hist_len intervals after the previous one restarts the history.
         prev_k = np.empty_like(intervals)
@@ -228,6 +239,13 @@ class VectorizedDetector:
             on = ok_r & (change >= slot.amount)
             off = ~ok_r | (change < slot.amount * slot.rule.z_close)
             emit(slot, _episodes(ss, slot, tx, on, off), _pair(lo_r, hi_r))
+        for slot in sp.swings:
+            ok, lo, hi = _rolling(samples, lengths, available, slot, _min_max)
+            ok_r, lo_r, hi_r = ok[at], lo[at], hi[at]
+            span = hi_r - lo_r
+            on = ok_r & (span >= slot.amount)
+            off = ~ok_r | (span < slot.amount * slot.rule.z_close)
+            emit(slot, _episodes(ss, slot, tx, on, off), _pair(lo_r, hi_r))
         for slot in sp.baselines:
             ok, med, scale = _rolling(samples, lengths, available, slot, _robust)
             ok_r, med_r, scale_r = ok[at], med[at], scale[at]
@@ -236,7 +254,7 @@ class VectorizedDetector:
             off = ~ok_r | (z < slot.rule.z_close)
             emit(slot, _episodes(ss, slot, tx, on, off), _pair(med_r, scale_r))
 
-        ss.k, ss.pend = int(k[-1]), float(x[-1])
+        ss.k, ss.lo, ss.hi = int(k[-1]), float(seg_lo[-1]), float(seg_hi[-1])
         if len(pushes):
             ss.hk = int(intervals[-1])
             ss.hist = samples[starts[-1] :][-sp.hist_len :].tolist()
@@ -316,7 +334,7 @@ def _rolling(
     for i in np.flatnonzero(ok & (available < slot.n)).tolist():  # warm-up: shorter windows
         end = int(lengths[i])
         window = samples[end - int(available[i]) : end].tolist()
-        if slot.rule.kind == "jump":
+        if slot.rule.kind != "baseline":
             a[i], b[i] = min(window), max(window)
         else:
             a[i], b[i] = robust_stats(window, slot.amount)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
+import random
+
 import subprocess
 import sys
 from datetime import timedelta
 
 import pytest
 
-from petrostream.detect.base import Alert, DetectionState, Detector, parse_rules
+from petrostream.detect.base import Alert, DetectionState, Detector, format_ts, parse_rules
 from petrostream.testing.readings import BAR, T0, make_reading, steady, step
 
 
@@ -110,15 +114,17 @@ def test_a_pressure_jump_fires_once_and_closes() -> None:
     assert jumps[0].sensor == "p_tpt"
     assert jumps[0].message.startswith("P-TPT rose 12")
     assert all(a.ts >= T0 + timedelta(seconds=1800) for a in alerts)
-    assert {a.rule for a in opens(alerts)} == {"pressure_jump", "baseline_departure"}
+    assert {a.rule for a in opens(alerts)} == {
+        "pressure_jump", "baseline_departure", "tpt_pressure_swing"
+    }  # fmt: skip
 
 
 def test_a_slow_drift_departs_from_the_baseline_without_a_jump() -> None:
     # T-TPT falls 4 °C over 4 minutes after 30 min of steady operation: no 3 °C/min jump
     readings = step(3600, at_s=1800, sensor="t_tpt", by=-4.0, ramp_s=240, seed=2)
     alerts = run(Detector(), readings)
-    assert [a.rule for a in opens(alerts)] == ["baseline_departure"]
-    alert = opens(alerts)[0]
+    assert sorted(a.rule for a in opens(alerts)) == ["baseline_departure", "tpt_temperature_swing"]
+    alert = next(a for a in opens(alerts) if a.rule == "baseline_departure")
     assert alert.sensor == "t_tpt"
     assert timedelta(0) < alert.ts - (T0 + timedelta(seconds=1800)) < timedelta(minutes=3)
     assert "below its 10 min baseline" in alert.message
@@ -223,11 +229,26 @@ def test_state_round_trips_through_bytes_mid_stream() -> None:
 def test_state_bytes_are_versioned_json() -> None:
     state, _ = Detector().detect(DetectionState(), steady(60))
     data = state.to_bytes()
-    assert data.startswith(b'{"v":1,')
+    assert data.startswith(b'{"v":2,')
     assert DetectionState.from_bytes(data) == state
     assert DetectionState.from_bytes(b"") == DetectionState()
     with pytest.raises(ValueError, match="not a detection state"):
         DetectionState.from_bytes(b'{"v":99}')
+
+
+def test_a_version_1_state_is_read_and_goes_on_detecting() -> None:
+    # given a state stored by version 1 (one pending value per interval, not its range)
+    readings = step(1800, at_s=1200, sensor="p_tpt", by=8 * BAR, seed=4)
+    state, _ = Detector().detect(DetectionState(), readings[:600])
+    doc = json.loads(state.to_bytes())
+    doc["v"] = 1
+    for sensor in doc["wells"]["WELL-00001"]["s"].values():
+        sensor["p"] = sensor["p"][1] if sensor["p"] else None
+    old = DetectionState.from_bytes(json.dumps(doc).encode())
+    # when detection goes on from it, then the event is still caught and the state is v2
+    old, alerts = Detector().detect(old, readings[600:])
+    assert any(a.status == "open" and a.sensor == "p_tpt" for a in alerts)
+    assert old.to_bytes().startswith(b'{"v":2,')
 
 
 def test_alerts_serialize_to_json_ready_dicts() -> None:
@@ -245,3 +266,36 @@ def test_importing_detection_pulls_no_numpy_pyarrow_or_duckdb() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+SWING = """
+[engine]
+sample_interval = "20 s"
+[[rule]]
+name = "swing"
+kind = "swing"
+sensors = ["p_tpt"]
+delta = "2 bar"
+window = "8 min"
+clear = "1 min"
+cooldown = "15 min"
+"""
+
+
+def test_a_swing_ignores_noise_and_catches_an_oscillation_from_a_cold_start() -> None:
+    # given a well seen from its first reading: 20 min of +-1.5 bar reading noise, then a
+    # 6 bar peak-to-peak oscillation with a 30 min period (a slug cycle)
+    rng = random.Random(5)
+    readings = []
+    for i in range(3600):
+        swing = 0.0 if i < 1200 else 3.0 * math.sin(2 * math.pi * (i - 1200) / 1800)
+        value = (150 + swing + rng.uniform(-1.5, 1.5)) * BAR
+        readings.append({"well_id": "WELL-00001", "ts": format_ts(T0 + timedelta(seconds=i)),
+                         "p_tpt": value})  # fmt: skip
+    # when
+    alerts = run(Detector(parse_rules(SWING)), readings)
+    # then the noise never opens it; the oscillation does, within one window of its start
+    first = opens(alerts)[0]
+    assert T0 + timedelta(minutes=20) < first.ts < T0 + timedelta(minutes=30)
+    assert first.message.startswith("P-TPT swung ")
+    assert "within 8 min" in first.message

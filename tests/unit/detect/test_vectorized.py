@@ -47,6 +47,14 @@ window = "30 s"
 clear = "15 s"
 cooldown = "2 min"
 [[rule]]
+name = "swing"
+kind = "swing"
+units = ["Pa", "degC"]
+delta = ["3 bar", "1.5 degC"]
+window = "60 s"
+clear = "15 s"
+cooldown = "1 min"
+[[rule]]
 name = "base"
 kind = "baseline"
 units = ["Pa", "degC"]
