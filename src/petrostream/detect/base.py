@@ -250,8 +250,9 @@ class Plan:
                     n = need = 0
                     if kind in _WINDOWED_KINDS:
                         n = max(1, math.ceil(rule.window_ms / rules.sample_ms))
-                        need = n if kind != "baseline" else max(3, rule.warmup_ms // rules.sample_ms)
-                        need = min(need, n)
+                        need = n
+                        if kind == "baseline":
+                            need = min(n, max(3, rule.warmup_ms // rules.sample_ms))
                     groups[kind].append(Slot(rule, order, amount, n, need))
                     order += 1
             lo, hi = PHYSICAL_RANGES.get(variable.unit, (-math.inf, math.inf))

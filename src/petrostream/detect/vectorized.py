@@ -187,7 +187,7 @@ class VectorizedDetector:
         tx: Ints,
         emit: Callable[[Slot, _Events, _Context], None],
     ) -> None:
-        """Jump, swing and baseline detectors over the interval samples (as `Detector` keeps them)."""
+        """Jump, swing and baseline detectors over the interval samples `Detector` keeps."""
         k = tx // self.plan.sample_ms
         k_before = np.empty_like(k)
         k_before[1:] = k[:-1]
