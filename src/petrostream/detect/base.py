@@ -24,7 +24,6 @@ How one reading is processed (docs/detection.md has the definitions):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
+from petrostream.detect.alert import Alert, alert_id, from_millis
+from petrostream.detect.incident import HISTORY_COLUMNS, Incident, follow
 from petrostream.detect.rules import (
     PROCESS,
     SENSOR_HEALTH,
@@ -69,68 +70,6 @@ MAD_TO_SIGMA: Final = 1.4826  # MAD of a normal distribution * 1.4826 = its stan
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_MS: Final = 86_400_000
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One alert state change: an episode opening, or the same episode closing.
-
-    Attributes:
-        alert_id: sha1 of well, rule, sensor and the opening time: the same episode always
-            gets the same id, so a retried batch never yields a new one.
-        well_id: the well.
-        instance_id: the 3W instance of the reading that changed the state, if known.
-        rule: the rule name (``baseline_departure``, ``pressure_jump``...).
-        category: ``process`` or ``sensor_health``.
-        severity: ``info``, ``warning`` or ``critical``.
-        status: ``open`` or ``closed``.
-        ts: event time of this state change (a reading's ``ts``), aware UTC.
-        opened_at: event time the episode opened.
-        sensor: the canonical column, or None for well-level rules (data gap).
-        value: the sensor value (SI, as on the stream) at this state change.
-        message: a sentence for humans, with units.
-    """
-
-    alert_id: str
-    well_id: str
-    instance_id: str | None
-    rule: str
-    category: str
-    severity: str
-    status: str
-    ts: datetime
-    opened_at: datetime
-    sensor: str | None
-    value: float | None
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The alert as a JSON-ready dict (timestamps as ``YYYY-MM-DD HH:MM:SS.mmm`` UTC)."""
-        return {
-            "alert_id": self.alert_id,
-            "well_id": self.well_id,
-            "instance_id": self.instance_id,
-            "rule": self.rule,
-            "category": self.category,
-            "severity": self.severity,
-            "status": self.status,
-            "ts": format_ts(self.ts),
-            "opened_at": format_ts(self.opened_at),
-            "sensor": self.sensor,
-            "value": self.value,
-            "message": self.message,
-        }
-
-
-def alert_id(well_id: str, rule: str, sensor: str | None, opened_ms: int) -> str:
-    """The deterministic id of one episode."""
-    key = f"{well_id}|{rule}|{sensor or ''}|{opened_ms}"
-    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
-
-
-def from_millis(ms: int) -> datetime:
-    """Epoch milliseconds -> aware UTC datetime."""
-    return _EPOCH + timedelta(milliseconds=ms)
 
 
 _day_cache: dict[str, int] = {}
@@ -468,15 +407,23 @@ class _SensorState:
 
 
 class _WellState:
-    __slots__ = ("gaps", "sensors", "t")
+    __slots__ = ("incident", "sensors", "t")
 
     def __init__(self, raw: Mapping[str, Any] | None = None) -> None:
         raw = raw or {}
         self.t: int | None = raw.get("t")  # last processed reading time (epoch ms)
         self.sensors = {c: _SensorState(s) for c, s in raw.get("s", {}).items()}
+        self.incident: Incident | None = Incident(raw["i"]) if raw.get("i") else None
 
     def dump(self) -> dict[str, Any]:
-        return {"t": self.t, "s": {c: s.dump() for c, s in sorted(self.sensors.items())}}
+        out = {"t": self.t, "s": {c: s.dump() for c, s in sorted(self.sensors.items())}}
+        if self.incident is not None:
+            out["i"] = self.incident.dump()
+        return out
+
+    def history(self) -> dict[str, list[float]]:
+        """The history samples of the sensors the diagnosis reads."""
+        return {c: self.sensors[c].hist for c in HISTORY_COLUMNS if c in self.sensors}
 
     def sensor(self, column: str) -> _SensorState:
         ss = self.sensors.get(column)
@@ -562,9 +509,12 @@ class Detector:
             if ws is None:
                 ws = state.wells[well] = _WellState()
             last = ws.t
+            start = len(alerts)
+            tick = False
             if last is not None:
                 if t <= last:
                     continue  # duplicate or late reading: already past it
+                tick = t // sample_ms != last // sample_ms
                 for slot in gaps:
                     if t - last > slot.rule.window_ms:
                         instance = reading.get("instance_id")
@@ -644,6 +594,11 @@ class Detector:
                         ss.lo = x
                     if ss.hi is None or x > ss.hi:
                         ss.hi = x
+            if len(alerts) > start or (tick and ws.incident is not None):
+                ws.incident, alerts[start:] = follow(
+                    ws.incident, well, reading.get("instance_id"), t, tick, alerts[start:],
+                    ws.history,
+                )  # fmt: skip
         return state, alerts
 
     @staticmethod

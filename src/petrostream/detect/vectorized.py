@@ -13,6 +13,7 @@ Not imported by `petrostream.detect.base` (the Lambda zip carries no numpy need)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -37,6 +38,7 @@ from petrostream.detect.base import (
     robust_stats,
     ts_millis,
 )
+from petrostream.detect.incident import HISTORY_COLUMNS, follow
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -117,6 +119,7 @@ class VectorizedDetector:
         if not len(keep):
             return
         t, rows = t[keep], rows[keep]
+        first_alert = len(out)
 
         if plan.gaps:
             prev = np.empty_like(t)
@@ -139,7 +142,12 @@ class VectorizedDetector:
                             message,
                         )
                         out.append((row, slot.order, rank, alert))
+        prev_t = np.empty_like(t)
+        prev_t[1:] = t[:-1]
+        prev_t[:1] = t[0] if ws.t is None else ws.t
+        ticks = (t // plan.sample_ms) != (prev_t // plan.sample_ms)
         ws.t = int(t[-1])
+        saved: dict[str, _History] = {}
 
         for sp in plan.sensors:
             column = sensors.get(sp.column)
@@ -177,7 +185,64 @@ class VectorizedDetector:
                 off = ~_compare(x, rule.op, rule.release)
                 emit(slot, _episodes(ss, slot, tx, on, off), _zero)
             if sp.hist_len:
-                self._windowed(ss, sp, x, tx, emit)
+                keep_history = saved if sp.column in HISTORY_COLUMNS else None
+                self._windowed(ss, sp, x, tx, rx, emit, keep_history)
+        out[first_alert:] = self._follow_incidents(
+            ws, well, t, rows, ticks, instances, out[first_alert:], saved
+        )
+
+    def _follow_incidents(
+        self,
+        ws: _WellState,
+        well: str,
+        t: Ints,
+        rows: Ints,
+        ticks: Bools,
+        instances: Any,
+        pending: _Pending,
+        saved: Mapping[str, _History],
+    ) -> _Pending:
+        """Run `incident.follow` at the readings `Detector.detect` runs it at, in order.
+
+        Returns the well's pending alerts with their diagnosis, and the updates.
+        """
+        if ws.incident is None and not pending:
+            return pending
+        pending.sort(key=lambda p: (p[0], p[1], p[2]))
+        by_row: dict[int, list[int]] = {}
+        for index, entry in enumerate(pending):
+            by_row.setdefault(entry[0], []).append(index)
+        event_rows = sorted(by_row)
+        tick_rows = rows[ticks]
+        updates: _Pending = []
+        e = 0
+        row = -1
+        while True:
+            candidates = []
+            if e < len(event_rows):
+                candidates.append(event_rows[e])
+            if ws.incident is not None:
+                j = int(np.searchsorted(tick_rows, row, side="right"))
+                if j < len(tick_rows):
+                    candidates.append(int(tick_rows[j]))
+            if not candidates:
+                break
+            row = min(candidates)
+            if e < len(event_rows) and event_rows[e] == row:
+                e += 1
+            at = int(np.searchsorted(rows, row))
+            indices = by_row.get(row, [])
+            fresh = [pending[i][3] for i in indices]
+            if ws.incident is None and not fresh:
+                continue
+            ws.incident, alerts = follow(
+                ws.incident, well, _instance(instances, row), int(t[at]), bool(ticks[at]), fresh,
+                lambda row=row: _histories(ws, saved, row),  # type: ignore[misc]
+            )  # fmt: skip
+            for i, alert in zip(indices, alerts, strict=False):
+                pending[i] = (*pending[i][:3], alert)
+            updates.extend((row, _UPDATE_ORDER, 0, alert) for alert in alerts[len(indices) :])
+        return pending + updates
 
     def _windowed(
         self,
@@ -185,25 +250,27 @@ class VectorizedDetector:
         sp: SensorPlan,
         x: Floats,
         tx: Ints,
+        rows: Ints,
         emit: Callable[[Slot, _Events, _Context], None],
+        saved: dict[str, _History] | None,
     ) -> None:
         """Jump, swing and baseline detectors over the interval samples `Detector` keeps."""
         k = tx // self.plan.sample_ms
         k_before = np.empty_like(k)
         k_before[1:] = k[:-1]
         k_before[:1] = k[0] - 1 if ss.k is None else ss.k
-        starts = np.flatnonzero(k != k_before)  # readings that open a new interval
+        opens_at = np.flatnonzero(k != k_before)  # readings that open a new interval
         # Each interval's sample is the midrange of its readings; the first segment of the
         # batch continues the interval the state left open (its lowest / highest so far).
-        continues = not (len(starts) and starts[0] == 0)
-        bounds = np.concatenate([[0], starts]) if continues else starts
+        continues = not (len(opens_at) and opens_at[0] == 0)
+        bounds = np.concatenate([[0], opens_at]) if continues else opens_at
         seg_lo = np.minimum.reduceat(x, bounds)
         seg_hi = np.maximum.reduceat(x, bounds)
         pending = ss.lo is not None and ss.hi is not None and ss.k is not None
         if continues and pending:
             seg_lo[0], seg_hi[0] = min(seg_lo[0], ss.lo), max(seg_hi[0], ss.hi)
         mids = (seg_lo + seg_hi) / 2
-        pushes = starts
+        pushes = opens_at
         if len(pushes) and pushes[0] == 0 and not pending:
             pushes = pushes[1:]  # nothing pending before the first reading
         flags = np.zeros(len(x), dtype=np.int64)
@@ -254,11 +321,42 @@ class VectorizedDetector:
             off = ~ok_r | (z < slot.rule.z_close)
             emit(slot, _episodes(ss, slot, tx, on, off), _pair(med_r, scale_r))
 
+        if saved is not None:
+            saved[sp.column] = _History(samples, starts, rows[pushes], base, sp.hist_len)
         ss.k, ss.lo, ss.hi = int(k[-1]), float(seg_lo[-1]), float(seg_hi[-1])
         if len(pushes):
             ss.hk = int(intervals[-1])
             ss.hist = samples[starts[-1] :][-sp.hist_len :].tolist()
         ss.stats = None
+
+
+_UPDATE_ORDER = 1 << 30  # an update follows every other alert of its reading
+
+
+@dataclass(frozen=True)
+class _History:
+    """One sensor's history samples over a batch, to read them back at any row."""
+
+    samples: Floats  # the state's samples, then one per interval closed in the batch
+    starts: Ints  # per sample: where its run starts (a restart after a long gap)
+    push_rows: Ints  # the table row at which each new sample was pushed
+    base: int  # how many samples came from the state
+    keep: int  # the longest window, in samples
+
+    def at(self, row: int) -> list[float]:
+        """The samples `Detector` holds after processing table row ``row``."""
+        end = self.base + int(np.searchsorted(self.push_rows, row, side="right"))
+        if end == 0:
+            return []
+        begin = max(int(self.starts[end - 1]), end - self.keep)
+        return self.samples[begin:end].tolist()
+
+
+def _histories(ws: _WellState, saved: Mapping[str, _History], row: int) -> dict[str, list[float]]:
+    out = ws.history()  # sensors without readings in this batch keep their state's samples
+    for column, history in saved.items():
+        out[column] = history.at(row)
+    return out
 
 
 _Context = Callable[[int], tuple[float, float]]

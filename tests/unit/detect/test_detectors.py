@@ -107,7 +107,7 @@ def test_a_pressure_jump_fires_once_and_closes() -> None:
     # when
     alerts = run(Detector(), readings)
     # then exactly one pressure jump, at the step, that later closes
-    jumps = [a for a in alerts if a.rule == "pressure_jump"]
+    jumps = [a for a in alerts if a.rule == "pressure_jump" and a.status != "update"]
     assert [a.status for a in jumps] == ["open", "closed"]
     assert jumps[0].ts == T0 + timedelta(seconds=1800)
     assert jumps[0].sensor == "p_tpt"
@@ -298,3 +298,31 @@ def test_a_swing_ignores_noise_and_catches_an_oscillation_from_a_cold_start() ->
     assert T0 + timedelta(minutes=20) < first.ts < T0 + timedelta(minutes=30)
     assert first.message.startswith("P-TPT swung ")
     assert "within 8 min" in first.message
+
+
+def test_an_incident_carries_one_diagnosis_and_notifies_its_revisions_as_updates() -> None:
+    # given a DHSV-like closure: P-TPT spikes, then collapses, T-TPT cools, P-PDG builds up
+    readings = steady(3600, seed=3)
+    for i, r in enumerate(readings[1800:]):
+        fall = min(1.0, i / 600)
+        r["p_tpt"] += 8 * BAR if i < 60 else -40 * BAR * fall
+        r["t_tpt"] -= 30.0 * fall
+        r["p_pdg"] += 5 * BAR * fall
+    # when
+    alerts = run(Detector(), readings)
+    process = [a for a in alerts if a.category == "process"]
+    # then every process alert belongs to one incident named after its first alert
+    first = process[0]
+    assert first.status == "open" and first.revision == 0
+    assert {a.incident_id for a in process} == {first.alert_id}
+    assert all(a.diagnosis and 0 <= a.confidence <= 1 for a in process)
+    # and revisions come as updates of that alert, numbered, ending on the DHSV closure
+    updates = [a for a in process if a.status == "update"]
+    assert updates and {a.alert_id for a in updates} == {first.alert_id}
+    assert [a.revision for a in updates] == list(range(1, len(updates) + 1))
+    assert updates[-1].diagnosis == "SPURIOUS_CLOSURE_OF_DHSV"
+    assert updates[-1].message.startswith("diagnosis SPURIOUS_CLOSURE_OF_DHSV (")
+    # and one episode is still one open and one closed alert
+    for alert_id in {a.alert_id for a in process}:
+        statuses = [a.status for a in process if a.alert_id == alert_id and a.status != "update"]
+        assert statuses in (["open"], ["open", "closed"])

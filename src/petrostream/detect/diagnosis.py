@@ -1,0 +1,186 @@
+"""Which 3W event is happening: a diagnosis from the physics of each event.
+
+While a well has a process alert open (an *incident*), detection asks `diagnose`
+once per history interval which 3W event the sensors' recent samples look like.
+Each event type has a signature from its physics (3W's documentation, Vargas et
+al. 2019): which gauges move, in which direction, together or against each other,
+steadily or back and forth. Nothing is learned, so the same rules hold on every
+well; scores are plain arithmetic on the history samples both detection paths
+keep, so `Detector` and `VectorizedDetector` name the same event at the same reading.
+
+Inputs are SI values as on the stream (Pa, °C); signatures are written in bar and °C.
+Standard library only: the Lambda zip imports this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from petrostream.schema import EventClass
+
+_BAR: Final = 1.0e5
+UNITS: Final[dict[str, float]] = {  # column -> SI per display unit (bar, °C)
+    "p_pdg": _BAR,
+    "p_tpt": _BAR,
+    "p_mon_ckp": _BAR,
+    "t_tpt": 1.0,
+    "t_jus_ckp": 1.0,
+}
+"""The sensors signatures read (others are ignored)."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The most likely 3W event and how sure the signatures are.
+
+    Attributes:
+        event_class: the 3W class (1-9).
+        event_type: its name, e.g. ``SPURIOUS_CLOSURE_OF_DHSV``.
+        confidence: the winning signature's share of all evidence, 0-1, two decimals.
+        evidence: the moves behind it, for humans (``T-TPT -12.3 °C, P-PDG +5.9 bar``).
+    """
+
+    event_class: int
+    event_type: str
+    confidence: float
+    evidence: str
+
+    def differs(self, other: Diagnosis | None) -> bool:
+        """True if notifying this after ``other`` tells something new (event or ±0.1)."""
+        return (
+            other is None
+            or other.event_class != self.event_class
+            or abs(other.confidence - self.confidence) >= 0.1
+        )
+
+
+@dataclass(frozen=True)
+class _Moves:
+    """One sensor's moves, in bar or °C: since the incident opened, and over the window."""
+
+    since: float  # last sample - the level when the incident opened
+    span: float  # highest - lowest sample of the window
+    change: float  # last sample - first sample of the window
+    zigzag: float  # the smaller of the largest rise and the largest fall in the window
+
+
+def _moves(history: Sequence[float], reference: float | None, scale: float) -> _Moves | None:
+    if len(history) < 3:
+        return None
+    values = [v / scale for v in history]
+    low = high = values[0]
+    rise = fall = 0.0
+    for v in values:
+        rise = max(rise, v - low)
+        fall = max(fall, high - v)
+        low, high = min(low, v), max(high, v)
+    since = 0.0 if reference is None else values[-1] - reference / scale
+    return _Moves(since, high - low, values[-1] - values[0], min(rise, fall))
+
+
+def _at_least(x: float, full: float) -> float:
+    """0 at or below 0, rising linearly to 1 at ``full``."""
+    return min(1.0, max(0.0, x / full))
+
+
+_NONE: Final = _Moves(0.0, 0.0, 0.0, 0.0)
+
+
+def score(
+    history: Mapping[str, Sequence[float]],
+    reference: Mapping[str, float],
+    lowest: Mapping[str, float],
+) -> tuple[dict[int, float], str]:
+    """Score every signature (0-1) on the sensors' recent samples; also the evidence text.
+
+    Args:
+        history: per column, the history samples (oldest first, SI units) of the
+            windowed detectors at this reading.
+        reference: per column, the level (SI) when the incident opened.
+        lowest: per column, the lowest sample (SI) seen at a diagnosis since then.
+    """
+    moves = {
+        column: m
+        for column, scale in UNITS.items()
+        if (m := _moves(history.get(column, ()), reference.get(column), scale)) is not None
+    }
+    pdg = moves.get("p_pdg", _NONE)
+    tpt = moves.get("p_tpt", _NONE)
+    temp = moves.get("t_tpt", _NONE)
+    choke = moves.get("p_mon_ckp", _NONE)
+    choke_t = moves.get("t_jus_ckp", _NONE)
+    cooled = -temp.since  # the production fluid at the wet christmas tree got colder by
+    # Downhole and wellhead pressures swing together in a slug cycle; beyond its noise.
+    column = max(_at_least(pdg.span - 0.3, 0.7), 0.8 * _at_least(temp.span - 1.5, 2.0))
+    in_phase = 1.0 if pdg.change * tpt.change > 0 else 0.4
+    choke_swing = max(
+        _at_least(choke.zigzag, 1.5), _at_least(choke_t.zigzag, 0.8), _at_least(choke.span - 1, 2)
+    )
+    # A fluid that cools and warms again (within the window, or since its lowest point in
+    # this incident) is cycling, not cut off.
+    warmed = 0.0
+    if "t_tpt" in lowest and history.get("t_tpt"):
+        warmed = history["t_tpt"][-1] - lowest["t_tpt"]
+    steady_cooling = (
+        _at_least(cooled, 5) * (1 - _at_least(temp.zigzag - 1, 2)) * (1 - _at_least(warmed - 1, 2))
+    )
+    restricted = _at_least(choke.since - 10, 20)  # upstream of the choke rose for good
+    scores = {
+        # DHSV closes: no more hot fluid from below (T-TPT falls), the wellhead pressure
+        # collapses after a short spike (or spikes hard), the downhole pressure builds up.
+        EventClass.SPURIOUS_CLOSURE_OF_DHSV: steady_cooling
+        * max(_at_least(-tpt.since, 5), _at_least(pdg.since, 2), _at_least(tpt.since, 10)),
+        # Less flow from the reservoir: the fluid cools on its way up while the pressures
+        # at the wellhead and downhole stay near their level (rise a little).
+        EventClass.RAPID_PRODUCTIVITY_LOSS: steady_cooling
+        * _at_least(tpt.since, 1)
+        * (1 - _at_least(tpt.since - 3, 7))
+        * (1 - _at_least(pdg.since - 2, 3)),
+        # A restriction at the production choke: the pressure upstream of it rises fast
+        # while the fluid keeps its temperature.
+        EventClass.QUICK_RESTRICTION_IN_PCK: _at_least(choke.since, 5) * (1 - _at_least(cooled, 5)),
+        # Heavier fluid (more water): the downhole pressure rises, the wellhead falls.
+        EventClass.ABRUPT_INCREASE_OF_BSW: _at_least(pdg.since, 1)
+        * _at_least(-tpt.since, 1)
+        * (1 - _at_least(cooled, 3)),
+        # Severe slugging: the whole column swings, downhole and wellhead in phase.
+        EventClass.SEVERE_SLUGGING: column * in_phase * (1 - steady_cooling) * (1 - restricted),
+        # Flow instability: swings at the choke, or of the wellhead pressure alone,
+        # with tolerable amplitude and no swing downhole.
+        EventClass.FLOW_INSTABILITY: 0.9
+        * max(choke_swing, _at_least(tpt.span - 0.5, 2))
+        * (1 - column)
+        * (1 - steady_cooling)
+        * (1 - restricted),
+    }
+    return {int(c): round(v, 6) for c, v in scores.items()}, _evidence(moves)
+
+
+def decide(totals: Mapping[int, float], evidence: str) -> Diagnosis:
+    """The diagnosis of an incident from its scores summed over every diagnosis so far.
+
+    Summing makes the diagnosis settle: one odd interval (a slug's long cooling phase
+    looks like a DHSV closure for a while) does not flip it, while a signature that
+    keeps matching (a DHSV closure minutes after its first pressure spike) takes over.
+    """
+    best = max(totals, key=lambda c: (totals[c], -c))
+    total = sum(totals.values())
+    confidence = totals[best] / total if total > 0 else 0.0
+    return Diagnosis(best, EventClass(best).name, round(confidence, 2), evidence)
+
+
+_TAGS: Final = {"p_pdg": "P-PDG", "p_tpt": "P-TPT", "t_tpt": "T-TPT", "p_mon_ckp": "P-MON-CKP",
+                "t_jus_ckp": "T-JUS-CKP"}  # fmt: skip
+
+
+def _evidence(moves: Mapping[str, _Moves]) -> str:
+    """The two largest moves since the incident opened, in words."""
+    # one bar of pressure weighs like half a degree of temperature
+    ranked = sorted(moves.items(), key=lambda kv: -abs(kv[1].since) * (1 if kv[0][0] == "p" else 2))
+    parts = []
+    for column, m in ranked[:2]:
+        unit = "bar" if column.startswith("p") else "°C"
+        parts.append(f"{_TAGS[column]} {m.since:+.1f} {unit}")
+    return ", ".join(parts) + " since the alert opened" if parts else "no sensor history yet"

@@ -1,0 +1,160 @@
+"""Incidents: a well's open process alerts, one diagnosis for all of them, and its updates.
+
+An *incident* starts with the first process alert that opens while the well has
+none open and ends when its last open process alert closes. Its first alert's id
+is the ``incident_id`` of every process alert in it. Its diagnosis
+(`petrostream.detect.diagnosis`) is made when it opens and again at every new
+history interval of the well while it lasts; each change worth telling (another
+event, or the confidence moving by 0.1) is one ``update`` alert under the first
+alert's id with the next ``revision``. So an episode is still one ``open`` and one
+``closed`` alert; receivers that only want those drop ``update``.
+
+Both detection paths call `follow` at the same readings (those with process
+alerts, and interval starts while an incident is open) with the same histories,
+so they raise the same updates. Pure Python; the Lambda zip imports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from petrostream.detect.alert import OPEN, UPDATE, Alert, from_millis
+from petrostream.detect.diagnosis import UNITS, Diagnosis, decide, score
+from petrostream.detect.rules import PROCESS
+
+HISTORY_COLUMNS = tuple(UNITS)
+"""The sensors whose history samples the diagnosis reads."""
+
+History = Mapping[str, Sequence[float]]
+
+
+class Incident:
+    """What a well remembers of its open incident (serialized in `DetectionState`)."""
+
+    __slots__ = ("alert", "diagnosis", "lowest", "open", "reference", "totals")
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.alert: dict[str, Any] = dict(raw["a"])  # the first alert: id, rule, sensor...
+        self.open: int = raw["n"]  # process episodes open
+        self.reference: dict[str, float] = dict(raw["ref"])
+        self.lowest: dict[str, float] = dict(raw["low"])
+        self.totals: dict[int, float] = {int(c): v for c, v in raw["tot"].items()}
+        self.diagnosis = Diagnosis(**raw["dx"])  # the last one notified
+
+    def dump(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "a": self.alert, "n": self.open, "ref": self.reference, "low": self.lowest,
+            "tot": {str(c): v for c, v in sorted(self.totals.items())},
+            "dx": dataclasses.asdict(self.diagnosis),
+        }  # fmt: skip
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _rediagnose(incident: Incident, history: History) -> Diagnosis:
+    for column, samples in history.items():
+        if samples:
+            low = incident.lowest.get(column)
+            incident.lowest[column] = samples[-1] if low is None else min(low, samples[-1])
+    scores, evidence = score(history, incident.reference, incident.lowest)
+    for event, value in scores.items():
+        incident.totals[event] = round(incident.totals.get(event, 0.0) + value, 6)
+    return decide(incident.totals, evidence)
+
+
+def _with(alert: Alert, incident: Incident) -> Alert:
+    dx = incident.diagnosis
+    return dataclasses.replace(
+        alert,
+        incident_id=incident.alert["id"],
+        diagnosis=dx.event_type,
+        confidence=dx.confidence,
+        revision=incident.alert["rev"],
+    )
+
+
+def follow(
+    incident: Incident | None,
+    well: str,
+    instance: str | None,
+    t: int,
+    tick: bool,
+    fresh: Sequence[Alert],
+    history: Callable[[], History],
+) -> tuple[Incident | None, list[Alert]]:
+    """Advance a well's incident over one reading; return it and the reading's alerts.
+
+    Args:
+        incident: the well's open incident, or None.
+        well: the well.
+        instance: the reading's 3W instance, if known.
+        t: the reading's time (epoch ms).
+        tick: the reading starts a new history interval of the well.
+        fresh: the alerts this reading raised, in order.
+        history: per `HISTORY_COLUMNS` sensor, its history samples now.
+
+    Returns:
+        The incident (None once closed) and ``fresh`` with the diagnosis on its process
+        alerts, followed by an ``update`` alert if the diagnosis changed.
+    """
+    process = [a for a in fresh if a.category == PROCESS]
+    if incident is None and not any(a.status == OPEN for a in process):
+        return None, list(fresh)
+    if incident is not None and not process and not tick:
+        return incident, list(fresh)
+    out = list(fresh)
+    opened = sum(1 for a in process if a.status == OPEN)
+    closed = len(process) - opened
+    extra: list[Alert] = []
+    if incident is None:
+        lead = next(a for a in process if a.status == OPEN)
+        samples = history()
+        first = {
+            "id": lead.alert_id, "rule": lead.rule, "sensor": lead.sensor,
+            "severity": lead.severity, "opened": t, "rev": 0,
+        }  # fmt: skip
+        incident = Incident(
+            {"a": first, "n": 0, "ref": {c: _median(v) for c, v in samples.items() if v},
+             "low": {}, "tot": {}, "dx": {"event_class": 0, "event_type": "", "confidence": 0.0,
+                                          "evidence": ""}}
+        )  # fmt: skip
+        incident.diagnosis = _rediagnose(incident, samples)
+    elif tick:
+        diagnosis = _rediagnose(incident, history())
+        if diagnosis.differs(incident.diagnosis):
+            incident.diagnosis = diagnosis
+            incident.alert["rev"] += 1
+            extra.append(_update(incident, well, instance, t))
+    incident.open += opened - closed
+    out = [_with(a, incident) if a.category == PROCESS else a for a in out] + extra
+    return (incident if incident.open > 0 else None), out
+
+
+def _update(incident: Incident, well: str, instance: str | None, t: int) -> Alert:
+    first = incident.alert
+    dx = incident.diagnosis
+    return Alert(
+        alert_id=first["id"],
+        well_id=well,
+        instance_id=instance,
+        rule=first["rule"],
+        category=PROCESS,
+        severity=first["severity"],
+        status=UPDATE,
+        ts=from_millis(t),
+        opened_at=from_millis(first["opened"]),
+        sensor=first["sensor"],
+        value=None,
+        message=f"diagnosis {dx.event_type} ({dx.confidence:.2f}): {dx.evidence}",
+        incident_id=first["id"],
+        diagnosis=dx.event_type,
+        confidence=dx.confidence,
+        revision=first["rev"],
+    )
