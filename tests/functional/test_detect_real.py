@@ -136,3 +136,38 @@ def test_evaluate_reports_a_bad_rules_file_in_one_line(
     assert result.exit_code == 2
     assert f"{rules}:1: rule 'x': unknown unit 'bars'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_evaluate_cv_by_well_reports_diagnosis_folds_and_unscored_rows(
+    bundled_3w_dir: Path,
+) -> None:
+    # when the bundled sample is evaluated with cross-validation by well
+    result = CliRunner().invoke(
+        main, ["evaluate", str(bundled_3w_dir), "--cv", "well", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)["detector"]
+    # then each instance says what it was diagnosed as, and whether that is its event
+    instances = doc["instances"]
+    for item in instances:
+        assert {"diagnosis", "diagnosis_correct", "unlabelled_rows", "rejected_rows"} <= set(item)
+        if item["detected"]:
+            assert item["diagnosis"]
+            assert item["diagnosis_correct"] == (
+                item["diagnosis"] == {2: "SPURIOUS_CLOSURE_OF_DHSV",
+                                      5: "RAPID_PRODUCTIVITY_LOSS"}.get(item["event_class"])
+            )  # fmt: skip
+    # and each class counts its correct diagnoses; folds are the wells
+    for row in doc["classes"]:
+        assert "diagnosed" in row
+    assert doc["cv"] == "well"
+    assert {f["well_id"] for f in doc["folds"]} == {i["well_id"] for i in instances}
+    # and the unlabelled rows 3W leaves around a transient are counted, not scored
+    assert sum(i["unlabelled_rows"] for i in instances) == doc["classes"][-1]["unlabelled_rows"] > 0
+
+
+def test_evaluate_table_shows_the_confusion_matrix(bundled_3w_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["evaluate", str(bundled_3w_dir), "--cv", "well"])
+    assert result.exit_code == 0, result.output
+    assert "diagnosis of the detected instances (rows: true class):" in result.stdout
+    assert "rows unlabelled (evaluated, never normal):" in result.stdout

@@ -5,17 +5,27 @@ Each labelled instance runs through the columnar detector from a fresh state, wi
 
 - **onset** of an event instance: the first reading labelled with a transient
   (101-109); without one, the first reading labelled with the event (1-9).
-- **normal operation**: a class-0 instance from its first to its last reading; the
-  stretch of an event instance from its first reading to its onset.
-- **detection**: the first *process* alert that opens at or after the onset; its
-  **delay** is its time minus the onset. An alert opened before the onset is a
-  **false alert** (even if the event follows), as is every process alert of a
-  class-0 instance. Only openings count; an alert is one episode.
+- **normal operation**: a class-0 instance from its first to its last reading; an
+  event instance from its first reading to its last reading labelled normal (0)
+  before the onset. The unlabelled readings 3W leaves between normal and transient
+  (the experts could not tell) are neither normal nor event.
+- **detection**: the first *process* alert that opens after normal operation ends;
+  its **delay** is its time minus the onset (negative when it opens in the
+  unlabelled readings just before the labelled onset). An alert opened during
+  normal operation is a **false alert** (even if the event follows), as is every
+  process alert of a class-0 instance. Only openings count; an alert is one episode.
+- **diagnosis** of a detected instance: the last diagnosis its detecting incident
+  notified (at or after the detection); **correct** when it names the instance's event.
 - **false alerts per 24 h**: false alerts / hours of normal operation * 24.
 - **sensor-health alerts** (frozen, out of range, data gap) are counted apart and
   are neither detections nor false alerts.
 - **median / p90 delay**: over the detected instances of a class (p90 by linear
   interpolation between ranks, as numpy's default percentile).
+- **cross-validation by well** (``cv="well"``): each well's instances are scored by a
+  detector fitted on the other wells' instances only (simulated instances form the
+  group ``SIMULATED``, hand-drawn ones ``DRAWN``). The rules and signatures learn
+  nothing from data, so fitting returns them unchanged and the figures equal a plain
+  run; the folds are reported so that a learned detector slots in honestly.
 
 The baseline runs the seed's rule (``p_pdg > 300 bar``) the same way, as
 episodes: far kinder than the seed, which alerted on every reading.
@@ -54,7 +64,11 @@ class InstanceResult:
         false_alerts: process alerts opened during normal operation.
         sensor_health_alerts: sensor-health alerts opened anywhere in the instance.
         rows: readings evaluated.
-        alerts: every alert raised (open and closed).
+        alerts: every alert raised (open, update and closed).
+        diagnosis: the event type the detecting incident was diagnosed as, if detected.
+        source: ``real``, ``simulated`` or ``drawn``.
+        unlabelled_rows: readings without a label (evaluated, never scored as normal).
+        rejected_rows: rows the reader could not read (not evaluated).
     """
 
     instance_id: str
@@ -68,17 +82,35 @@ class InstanceResult:
     sensor_health_alerts: int
     rows: int
     alerts: list[Alert] = field(default_factory=list, repr=False)
+    diagnosis: str | None = None
+    source: str = "real"
+    unlabelled_rows: int = 0
+    rejected_rows: int = 0
+
+    @property
+    def diagnosis_correct(self) -> bool | None:
+        """The diagnosis names the instance's event (None when not detected)."""
+        if not self.detected:
+            return None
+        return self.diagnosis == event_type(self.event_class)
 
     def to_dict(self) -> dict[str, Any]:
         """The per-instance JSON object of `evaluate --format json`."""
         return {
             "instance_id": self.instance_id,
+            "well_id": self.well_id,
+            "source": self.source,
             "event_class": self.event_class,
             "detected": self.detected,
             "delay_s": self.delay_s,
             "false_alerts": self.false_alerts,
             "normal_hours": round(self.normal_s / 3600, 6),
             "sensor_health_alerts": self.sensor_health_alerts,
+            "diagnosis": self.diagnosis,
+            "diagnosis_correct": self.diagnosis_correct,
+            "rows": self.rows,
+            "unlabelled_rows": self.unlabelled_rows,
+            "rejected_rows": self.rejected_rows,
         }
 
 
@@ -100,6 +132,11 @@ class ClassResult:
     false_alerts: int
     normal_hours: float
     sensor_health_alerts: int
+    diagnosed: int | None = None
+    real_detected: int = 0
+    real_diagnosed: int = 0
+    unlabelled_rows: int = 0
+    rejected_rows: int = 0
 
     @property
     def false_alerts_per_24h(self) -> float | None:
@@ -123,6 +160,11 @@ class ClassResult:
             "false_alerts": self.false_alerts,
             "normal_hours": round(self.normal_hours, 6),
             "sensor_health_alerts": self.sensor_health_alerts,
+            "diagnosed": self.diagnosed,
+            "real_detected": self.real_detected,
+            "real_diagnosed": self.real_diagnosed,
+            "unlabelled_rows": self.unlabelled_rows,
+            "rejected_rows": self.rejected_rows,
         }
 
 
@@ -133,13 +175,39 @@ class Evaluation:
     name: str
     classes: list[ClassResult]
     instances: list[InstanceResult]
+    cv: str | None = None
+
+    def confusion(self) -> dict[int, dict[str, int]]:
+        """Per true event class: how many detected instances were diagnosed as each type."""
+        matrix: dict[int, dict[str, int]] = {}
+        for r in self.instances:
+            if r.detected:
+                row = matrix.setdefault(r.event_class, {})
+                name = r.diagnosis or "-"
+                row[name] = row.get(name, 0) + 1
+        return dict(sorted(matrix.items()))
+
+    def folds(self) -> list[dict[str, Any]]:
+        """Per cross-validation group (well): instances, detected, diagnosed correctly."""
+        groups: dict[str, list[InstanceResult]] = {}
+        for r in self.instances:
+            groups.setdefault(r.well_id, []).append(r)
+        return [
+            {"well_id": well, "instances": len(rs),
+             "detected": sum(1 for r in rs if r.detected),
+             "diagnosed": sum(1 for r in rs if r.diagnosis_correct)}
+            for well, rs in sorted(groups.items())
+        ]  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"rules": ..., "classes": [...], "instances": [...]}``."""
+        """``{"rules": ..., "cv": ..., "classes": [...], "instances": [...], ...}``."""
         return {
             "rules": self.name,
+            "cv": self.cv,
             "classes": [c.to_dict() for c in self.classes],
             "instances": [i.to_dict() for i in self.instances],
+            "confusion": {str(k): v for k, v in self.confusion().items()},
+            "folds": self.folds() if self.cv else None,
         }
 
 
@@ -153,6 +221,8 @@ class LabelledInstance:
     ts: np.ndarray  # epoch ms, int64
     labels: np.ndarray  # float64, NaN where unlabelled
     sensors: dict[str, np.ndarray]
+    source: str = "real"
+    rejected_rows: int = 0
 
 
 def score_instance(instance: LabelledInstance, detector: VectorizedDetector) -> InstanceResult:
@@ -181,34 +251,52 @@ def score_instance(instance: LabelledInstance, detector: VectorizedDetector) -> 
         first = transient if len(transient) else steady
         onset_ms = int(ts[first[0]]) if len(first) else int(ts[0])
     start, end = int(ts[0]), int(ts[-1])
-    normal_end = end if onset_ms is None else onset_ms
+    if onset_ms is None:
+        normal_end: int | None = end
+    else:
+        normal = np.flatnonzero((labels == 0) & (ts < onset_ms))
+        normal_end = int(ts[normal[-1]]) if len(normal) else None
     opens = [a for a in alerts if a.status == "open"]
-    process = [_millis(a) for a in opens if a.category == PROCESS]
-    false_alerts = sum(1 for t in process if onset_ms is None or t < onset_ms)
+    process = [(_millis(a), a) for a in opens if a.category == PROCESS]
+    false_alerts = sum(1 for t, _ in process if normal_end is not None and t <= normal_end)
     delay_s: float | None = None
+    diagnosis: str | None = None
     if onset_ms is not None:
-        after = [t for t in process if t >= onset_ms]
-        delay_s = (after[0] - onset_ms) / 1000 if after else None
+        after = [(t, a) for t, a in process if normal_end is None or t > normal_end]
+        if after:
+            delay_s = (after[0][0] - onset_ms) / 1000
+            diagnosis = _diagnosis_of(after[0][1], alerts)
     return InstanceResult(
         instance_id=instance.instance_id,
         well_id=instance.well_id,
         event_class=event_class,
         onset_ms=onset_ms,
-        normal_s=max(0, normal_end - start) / 1000,
+        normal_s=0.0 if normal_end is None else max(0, normal_end - start) / 1000,
         detected=None if onset_ms is None else delay_s is not None,
         delay_s=delay_s,
         false_alerts=false_alerts,
         sensor_health_alerts=sum(1 for a in opens if a.category == SENSOR_HEALTH),
         rows=len(ts),
         alerts=alerts,
+        diagnosis=diagnosis,
+        source=instance.source,
+        unlabelled_rows=int(np.isnan(labels).sum()),
+        rejected_rows=instance.rejected_rows,
     )
+
+
+def _diagnosis_of(detection: Alert, alerts: Sequence[Alert]) -> str | None:
+    """The last diagnosis the detecting alert's incident notified."""
+    incident = detection.incident_id or detection.alert_id
+    named = [a.diagnosis for a in alerts if a.incident_id == incident and a.diagnosis]
+    return named[-1] if named else None
 
 
 def _millis(alert: Alert) -> int:
     return int(alert.ts.timestamp() * 1000)
 
 
-def summarize(name: str, results: Sequence[InstanceResult]) -> Evaluation:
+def summarize(name: str, results: Sequence[InstanceResult], cv: str | None = None) -> Evaluation:
     """Aggregate instance results per event class, plus an ``ALL`` row over everything."""
     classes: list[ClassResult] = []
     for event_class in sorted({r.event_class for r in results}):
@@ -217,7 +305,7 @@ def summarize(name: str, results: Sequence[InstanceResult]) -> Evaluation:
         )
     if results:
         classes.append(_aggregate(None, list(results)))
-    return Evaluation(name, classes, list(results))
+    return Evaluation(name, classes, list(results), cv)
 
 
 def _aggregate(event_class: int | None, results: list[InstanceResult]) -> ClassResult:
@@ -234,6 +322,11 @@ def _aggregate(event_class: int | None, results: list[InstanceResult]) -> ClassR
         false_alerts=sum(r.false_alerts for r in results),
         normal_hours=sum(r.normal_s for r in results) / 3600,
         sensor_health_alerts=sum(r.sensor_health_alerts for r in results),
+        diagnosed=sum(1 for r in events if r.diagnosis_correct) if events else None,
+        real_detected=sum(1 for r in events if r.detected and r.source == "real"),
+        real_diagnosed=sum(1 for r in events if r.diagnosis_correct and r.source == "real"),
+        unlabelled_rows=sum(r.unlabelled_rows for r in results),
+        rejected_rows=sum(r.rejected_rows for r in results),
     )
 
 
@@ -251,7 +344,9 @@ def load_instances(
 
     instances = discover(list(paths))
     for done, instance in enumerate(instances, start=1):
-        batches = [b.table for b in read_instance(instance)]
+        read = list(read_instance(instance))
+        rejected = sum(len(b.rejects) for b in read)
+        batches = [b.table for b in read]
         if progress is not None:
             progress(done, len(instances), instance.instance_id)
         batches = [b for b in batches if b.num_rows]
@@ -266,57 +361,109 @@ def load_instances(
             if name not in ("source_ts", "event_class", "state")
         }
         yield LabelledInstance(
-            instance.instance_id, instance.well_id, instance.class_folder, ts, labels, sensors
-        )
+            instance.instance_id, instance.well_id, instance.class_folder, ts, labels, sensors,
+            instance.source, rejected,
+        )  # fmt: skip
+
+
+CV_CHOICES = ("none", "well")
+
+
+def fit(training: Sequence[LabelledInstance], rules: RuleSet) -> VectorizedDetector:
+    """The detector for one fold, fitted on ``training``.
+
+    The rules and the diagnosis signatures learn nothing from data: the fitted
+    detector is the same for every fold. A learned detector would train here.
+    """
+    return VectorizedDetector(rules)
 
 
 def evaluate(
-    instances: Iterable[LabelledInstance], rules: RuleSet
+    instances: Iterable[LabelledInstance], rules: RuleSet, *, cv: str = "none"
 ) -> tuple[Evaluation, Evaluation]:
-    """Score the detector (``rules``) and the seed-rule baseline on every instance."""
-    detector = VectorizedDetector(rules)
+    """Score the detector (``rules``) and the seed-rule baseline on every instance.
+
+    ``cv="well"``: each instance is scored by the detector fitted on the instances of
+    the other wells (`fit`); instances are read once, one at a time, since fitting
+    needs none of them.
+    """
+    if cv not in CV_CHOICES:
+        raise ValueError(f"cv must be one of {CV_CHOICES}")
+    detector = fit((), rules)
     baseline = VectorizedDetector(seed_rules())
     ours: list[InstanceResult] = []
     theirs: list[InstanceResult] = []
     for instance in instances:
         ours.append(score_instance(instance, detector))
         theirs.append(score_instance(instance, baseline))
-    return summarize(rules.source, ours), summarize("seed rule: p_pdg > 300 bar", theirs)
+    mode = None if cv == "none" else cv
+    return (
+        summarize(rules.source, ours, mode),
+        summarize("seed rule: p_pdg > 300 bar", theirs, mode),
+    )
 
 
 def format_table(detector: Evaluation, baseline: Evaluation) -> str:
-    """The human table: per class, the detector row then the baseline row."""
+    """The human table: per class, the detector row then the baseline row.
+
+    Then the diagnosis figures, the confusion matrix and the rows that were not scored.
+    """
     header = (
         "class", "event", "detector", "detected", "median delay", "p90 delay",
-        "false alerts/24h", "normal h", "sensor-health",
+        "false alerts/24h", "normal h", "diagnosed", "sensor-health",
     )  # fmt: skip
     rows: list[tuple[str, ...]] = [header]
     pairs = zip(detector.classes, baseline.classes, strict=True)
     for ours, theirs in pairs:
         for label, result in (("rules", ours), ("seed baseline", theirs)):
             rate = result.false_alerts_per_24h
+            detected = result.detected
             rows.append(
                 (
                     "all" if result.event_class is None else str(result.event_class),
                     result.event_type,
                     label,
-                    "-" if result.detected is None else f"{result.detected}/{result.events}",
+                    "-" if detected is None else f"{detected}/{result.events}",
                     _seconds(result.median_delay_s),
                     _seconds(result.p90_delay_s),
                     "-" if rate is None else f"{rate:.2f} ({result.false_alerts})",
                     f"{result.normal_hours:.2f}",
+                    "-" if label != "rules" or not detected else f"{result.diagnosed}/{detected}",
                     "-" if label != "rules" else str(result.sensor_health_alerts),
                 )
             )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = _columns(rows)
+    total = detector.classes[-1] if detector.classes else None
     lines.append("")
     lines.append(
-        f"rules: {detector.name}; delays from onset (first transient label, else first event "
-        "label); false alerts = process alerts opened in normal operation (count)."
+        f"rules: {detector.name}; cv: {detector.cv or 'none'}; delays from onset (first "
+        "transient label, else first event label); false alerts = process alerts opened "
+        "in normal operation (count); diagnosed = detected instances whose diagnosis "
+        "names their event."
     )
+    if total is not None:
+        lines.append(
+            f"real instances: diagnosed {total.real_diagnosed}/{total.real_detected} detected; "
+            f"rows unlabelled (evaluated, never normal): {total.unlabelled_rows}; "
+            f"rows rejected by the reader (not evaluated): {total.rejected_rows}."
+        )
+    matrix = detector.confusion()
+    if matrix:
+        names = sorted({n for row in matrix.values() for n in row})
+        grid: list[tuple[str, ...]] = [("true \\ diagnosed", *names)]
+        for event_class, row in matrix.items():
+            grid.append((str(event_class), *(str(row.get(n, 0)) for n in names)))
+        lines.append("")
+        lines.append("diagnosis of the detected instances (rows: true class):")
+        lines.extend(_columns(grid))
     return "\n".join(lines)
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
 
 
 def _seconds(value: float | None) -> str:
