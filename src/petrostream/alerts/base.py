@@ -26,6 +26,7 @@ __all__ = [
     "TransientError",
     "alert_payload",
     "alert_subject",
+    "diagnosis_text",
     "notification_key",
     "ts_millis",
 ]
@@ -73,6 +74,21 @@ class AlertLike(Protocol):
         """A human sentence."""
         ...
 
+    @property
+    def diagnosis(self) -> str | None:
+        """The most likely 3W event type (process alerts), e.g. ``SEVERE_SLUGGING``."""
+        ...
+
+    @property
+    def confidence(self) -> float | None:
+        """The diagnosis' confidence, 0-1."""
+        ...
+
+    @property
+    def revision(self) -> int:
+        """0, then one more per ``update`` (a revised diagnosis of the same alert)."""
+        ...
+
     def to_dict(self) -> dict[str, Any]:
         """Return the alert as a JSON-ready dict (the `alerts` table's columns)."""
         ...
@@ -104,10 +120,14 @@ class Notifier(Protocol):
 
 
 def notification_key(alert: AlertLike) -> str:
-    """The idempotency key of one notification: the alert id and its status.
+    """The idempotency key of one notification: the alert id, its status, and the revision.
 
-    An alert is notified twice in its life (``open`` then ``closed``) under one id.
+    An alert is notified ``open`` and ``closed`` once each under one id (keys
+    ``<id>:open``, ``<id>:closed``); each revised diagnosis in between is one
+    ``update`` (key ``<id>:update:<revision>``).
     """
+    if alert.status == "update":
+        return f"{alert.alert_id}:update:{alert.revision}"
     return f"{alert.alert_id}:{alert.status}"
 
 
@@ -146,7 +166,20 @@ def alert_payload(alert: AlertLike) -> dict[str, Any]:
     return payload
 
 
+def diagnosis_text(alert: AlertLike) -> str:
+    """``SEVERE_SLUGGING 0.87``, or ``""`` for an alert without a diagnosis."""
+    if not alert.diagnosis:
+        return ""
+    confidence = "" if alert.confidence is None else f" {alert.confidence:.2f}"
+    return f"{alert.diagnosis}{confidence}"
+
+
 def alert_subject(alert: AlertLike) -> str:
-    """A one-line human subject: severity, status, well and rule (at most 100 characters)."""
+    """One human line: severity, well, rule, status and the diagnosis (at most 100 characters).
+
+    e.g. ``[PetroStream CRITICAL] WELL-00011 pressure_jump open: SPURIOUS_CLOSURE_OF_DHSV 0.93``.
+    """
     subject = f"[PetroStream {alert.severity.upper()}] {alert.well_id} {alert.rule} {alert.status}"
+    if diagnosis := diagnosis_text(alert):
+        subject += f": {diagnosis}"
     return subject[:100]  # SNS and most mail clients cut subjects at 100 characters

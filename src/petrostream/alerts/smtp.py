@@ -14,6 +14,7 @@ from petrostream.alerts.base import (
     TransientError,
     alert_payload,
     alert_subject,
+    diagnosis_text,
     notification_key,
 )
 from petrostream.errors import ConfigError
@@ -59,7 +60,9 @@ class SmtpNotifier:
         message["Subject"] = alert_subject(alert)
         message["X-PetroStream-Key"] = notification_key(alert)
         body = json.dumps(alert_payload(alert), indent=2, sort_keys=True)
-        message.set_content(f"{alert.message}\n\n{body}\n")
+        diagnosis = diagnosis_text(alert)
+        lead = f"Diagnosis: {diagnosis}\n" if diagnosis else ""
+        message.set_content(f"{alert.message}\n{lead}\n{body}\n")
         return message
 
     def notify(self, alert: AlertLike) -> None:

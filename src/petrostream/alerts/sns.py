@@ -32,9 +32,9 @@ _TRANSIENT_CODES = frozenset(
 class SnsNotifier:
     """Publishes the alert JSON with a human subject and message attributes for filtering.
 
-    Message attributes ``severity``, ``well_id``, ``rule`` and ``status`` let
-    subscriptions filter (e.g. SMS only for ``critical``). botocore errors are
-    translated: throttling, 5xx and connection errors raise `TransientError`,
+    Message attributes ``severity``, ``well_id``, ``rule``, ``status`` and, on process
+    alerts, ``diagnosis`` let subscriptions filter (e.g. SMS only for ``critical``).
+    botocore errors are translated: throttling, 5xx and connection errors raise `TransientError`,
     anything else (missing topic, access denied) raises `DeliveryError`.
     """
 
@@ -56,6 +56,8 @@ class SnsNotifier:
             name: {"DataType": "String", "StringValue": str(getattr(alert, name))}
             for name in ("severity", "well_id", "rule", "status")
         }
+        if alert.diagnosis:  # lets a subscription filter on the event, e.g. only DHSV closures
+            attributes["diagnosis"] = {"DataType": "String", "StringValue": alert.diagnosis}
         payload = {"key": notification_key(alert), "alert": alert_payload(alert)}
         try:
             self._client.publish(

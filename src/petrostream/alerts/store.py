@@ -68,6 +68,9 @@ class StoredAlert:
     status: str
     message: str
     payload: dict[str, Any] = field(repr=False)
+    diagnosis: str | None = None
+    confidence: float | None = None
+    revision: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The alert's fields as recorded (timestamps as UTC strings)."""
@@ -84,6 +87,9 @@ class StoredAlert:
             status=str(payload.get("status", "")),
             message=str(payload.get("message", "")),
             payload=payload,
+            diagnosis=payload.get("diagnosis"),
+            confidence=payload.get("confidence"),
+            revision=int(payload.get("revision") or 0),
         )
 
 

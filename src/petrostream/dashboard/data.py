@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from petrostream import schema
+from petrostream.alerts.base import notification_key
 from petrostream.errors import PetroStreamError
 from petrostream.query.base import (
     DEFAULT_LIMIT,
@@ -440,6 +441,8 @@ class DashboardData:
             store.close()
         states: dict[str, tuple[str, str]] = {}
         for note in reversed(notes):  # oldest first: a closing wins over its opening
+            if note.status == "update":
+                continue  # a revised diagnosis: the alert stays as it was
             if states.get(note.alert_id, ("", ""))[1] != "closed":
                 states[note.alert_id] = (note.well_id, note.status)
         return states
@@ -458,7 +461,7 @@ class DashboardData:
             store.close()
         return {
             "alerts": [
-                {**n.to_dict(), "key": f"{n.alert_id}:{n.status}", "ts_ms": _alert_ms(n.to_dict())}
+                {**n.to_dict(), "key": notification_key(n), "ts_ms": _alert_ms(n.to_dict())}
                 for n in notes
             ],
             "summary": {

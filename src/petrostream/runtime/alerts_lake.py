@@ -2,7 +2,8 @@
 
 Layout: ``<lake>/alerts/dt=YYYY-MM-DD/part-<batch>.parquet`` (``dt`` of the
 alert's ``ts``). Columns are those of ``Alert.to_dict()``, with ``ts`` and
-``opened_at`` as timestamp(ms, UTC). Runs in the local runtime (it imports
+``opened_at`` as timestamp(ms, UTC): one row per notification (open, each diagnosis
+``update`` with its ``revision``, closed). Runs in the local runtime (it imports
 pyarrow), never in the Lambda handler.
 
 Exactly once: `AlertStore.claim_export` assigns the not-yet-exported alerts to a
@@ -54,6 +55,10 @@ def alerts_schema() -> pa.Schema:
             pa.field("sensor", pa.string()),
             pa.field("value", pa.float64()),
             pa.field("message", pa.string()),
+            pa.field("incident_id", pa.string()),
+            pa.field("diagnosis", pa.string()),
+            pa.field("confidence", pa.float64()),
+            pa.field("revision", pa.int32()),
         ]
     )
 
@@ -69,9 +74,11 @@ def alerts_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
             value = row.get(name)
             if name in _TIMESTAMPS:
                 value = ts_millis(value)
-            elif name == "value" and value is not None:
+            elif name in ("value", "confidence") and value is not None:
                 value = float(value)
-            elif value is not None and name != "value":
+            elif name == "revision":
+                value = int(value or 0)  # alerts recorded before diagnoses have none
+            elif value is not None:
                 value = str(value)
             columns[name].append(value)
     arrays = []

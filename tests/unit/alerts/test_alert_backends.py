@@ -33,6 +33,9 @@ class FakeAlert:
     sensor: str = "p_pdg"
     value: float = 3.2e7
     message: str = "P-PDG jumped by 40 bar in 10 s"
+    diagnosis: str | None = None
+    confidence: float | None = None
+    revision: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,3 +215,17 @@ def test_webhook_client_error_is_final_without_retry(webhook_server: tuple[str, 
     with pytest.raises(DeliveryError, match="HTTP 400"):
         WebhookNotifier(url, attempts=3, sleep=lambda s: None).notify(FakeAlert())
     assert len(hook.requests) == 1
+
+
+def test_the_diagnosis_reaches_the_subject_and_an_update_has_its_own_key() -> None:
+    from petrostream.alerts.base import alert_subject, notification_key
+
+    # given an open alert diagnosed as a DHSV closure, and its first revision
+    opened = FakeAlert(diagnosis="SPURIOUS_CLOSURE_OF_DHSV", confidence=0.93)
+    update = FakeAlert(status="update", diagnosis="SEVERE_SLUGGING", confidence=0.6, revision=1)
+    # then the subject names the event and its confidence
+    assert alert_subject(opened).endswith("p_pdg_jump open: SPURIOUS_CLOSURE_OF_DHSV 0.93")
+    # and each revision is a notification of its own, open and closed keep their keys
+    assert notification_key(opened) == "a1b2c3:open"
+    assert notification_key(update) == "a1b2c3:update:1"
+    assert alert_subject(FakeAlert()).endswith("p_pdg_jump open")

@@ -27,6 +27,9 @@ class FakeAlert:
     status: str = "open"
     ts: str = "2024-05-01 10:00:00.000"
     message: str = "P-PDG above 300 bar"
+    diagnosis: str | None = None
+    confidence: float | None = None
+    revision: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -229,7 +229,7 @@ def test_alerts_feed_lists_the_detectors_alerts_newest_first(client: TestClient)
     assert alerts, "the 20 bar drop raised no alert"
     assert {a["well_id"] for a in alerts} == {"WELL-00001"}
     assert "pressure_jump" in {a["rule"] for a in alerts}
-    assert all(re.fullmatch(r"[0-9a-f]{40}:(open|closed)", a["key"]) for a in alerts)
+    assert all(re.fullmatch(r"[0-9a-f]{40}:(open|closed|update:\d+)", a["key"]) for a in alerts)
     assert body["summary"]["alerts"] == len({a["alert_id"] for a in alerts})
     assert body["summary"]["by_rule"]["pressure_jump"] >= 1
     # and one well's filter keeps only that well

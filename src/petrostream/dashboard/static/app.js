@@ -341,7 +341,8 @@ function drawChart(message) {
     sv("line", { x1: x, x2: x, y1: m.t, y2: H - m.b, stroke: color, "stroke-dasharray": "3 3", opacity: a.status === "open" ? 0.7 : 0.3 }, g);
     const tri = a.status === "open" ? `${x - 5},${m.t - 9} ${x + 5},${m.t - 9} ${x},${m.t - 1}` : `${x - 4},${m.t - 1} ${x + 4},${m.t - 1} ${x},${m.t - 8}`;
     sv("polygon", { points: tri, fill: a.status === "open" ? color : "#fff", stroke: color }, g);
-    sv("title", {}, g).textContent = `${hms(a.ts_ms)} ${a.rule} ${a.status}: ${a.message}`;
+    sv("title", {}, g).textContent = `${hms(a.ts_ms)} ${a.rule} ${a.status}: ${a.message}` +
+      (a.diagnosis ? ` (${a.diagnosis} ${a.confidence == null ? "" : a.confidence.toFixed(2)})` : "");
   }
 
   // Legend of the event classes in view.
@@ -471,7 +472,11 @@ async function loadAlerts() {
       el("div", { class: "row1" },
         el("span", { class: "hint", text: `${a.severity}${a.sensor ? " · " + a.sensor : ""}` }),
         el("span", { class: "when", text: a.ts ? a.ts.slice(11, 19) : "" })),
-      el("div", { class: "msg", text: a.message }));
+      el("div", { class: "msg", text: a.message }),
+      a.diagnosis ? el("div", { class: "diagnosis", "data-testid": "alert-diagnosis",
+        text: `${a.diagnosis.replace(/_/g, " ").toLowerCase()}` +
+          (a.confidence == null ? "" : ` · ${Math.round(a.confidence * 100)} %`) +
+          (a.revision ? ` · revision ${a.revision}` : "") }) : "");
     item.addEventListener("click", () => selectWell(a.well_id));
     feed.append(item);
   }
