@@ -8,6 +8,11 @@ from a fresh state over the same readings; the alerts must be identical.
 Baseline in the same run: the seed system's loop, ``for r in readings: if
 r["pressure"] > 300: alert`` (here ``p_pdg > 3e7``) over the same dicts.
 
+Real data (``--real DIR``, default the developers' set ../shared/data/3w when present):
+every instance of the 3W tree through both paths, with the diagnosis (incidents,
+signatures, updates) and without it, each from a fresh state per instance, so the
+cost of the diagnosis is the ratio of the two in the same run.
+
     nice .venv/bin/python benchmarks/bench_detect.py --records 200000 --columnar 5000000
 """
 
@@ -36,6 +41,7 @@ LEVELS = {
     "qgl": (0.8, 0.01),
 }
 T0_MS = 1_704_067_200_000  # 2024-01-01
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "3w"
 INSTANCE = 3600
 
 
@@ -80,6 +86,8 @@ def main() -> None:
     parser.add_argument("--columnar", type=int, default=5_000_000, help="readings, columnar")
     parser.add_argument("--rules", type=Path, default=None, help="rules TOML (default bundled)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--real", type=Path, default=REAL, help="a 3W tree (default: %(default)s)")
+    parser.add_argument("--real-records", type=int, default=200_000, help="readings, per-record")
     args = parser.parse_args()
     rules = load_rules(args.rules)
 
@@ -129,6 +137,57 @@ def main() -> None:
         "ratio columnar / per-record: "
         f"{(args.columnar / col_time) / (args.records / rec_time):.1f}x"
     )
+    if args.real and args.real.is_dir():
+        real(args.real, rules, args.repeat, args.real_records)
+
+
+def real(folder: Path, rules: Any, repeat: int, record_limit: int) -> None:
+    from petrostream.detect.evaluation import load_instances
+    from petrostream.detect.vectorized import columns_of
+
+    instances = list(load_instances([folder]))
+    tables = [
+        {"well_id": i.well_id, "instance_id": i.instance_id, "ts": i.ts, **i.sensors}
+        for i in instances
+    ]
+    readings = sum(len(i.ts) for i in instances)
+    print(f"real 3W: {folder}: {len(instances)} instances, {readings:,d} readings")
+    for diagnose in (False, True):
+        detector = VectorizedDetector(rules, diagnose=diagnose)
+        seconds, alerts = best_of(
+            repeat, lambda d=detector: [d.detect_table(DetectionState(), t)[1] for t in tables]
+        )
+        label = "with diagnosis" if diagnose else "no diagnosis"
+        count = sum(len(a) for a in alerts)
+        print(f"detect_table, real set, {label:15s} {readings:>10,d} readings  {seconds:8.3f} s"
+              f"  {readings / seconds:>12,.0f} readings/s  ({count} alerts)")  # fmt: skip
+    # the per-record path on the first instances, up to record_limit readings
+    records: list[dict[str, Any]] = []
+    for i, table in zip(instances, tables, strict=True):
+        if len(records) >= record_limit:
+            break
+        for r in _records_of(columns_of, i, table):
+            records.append(r)
+    for diagnose in (False, True):
+        detector = Detector(rules, diagnose=diagnose)
+        seconds, _ = best_of(repeat, lambda d=detector: d.detect(DetectionState(), records))
+        label = "with diagnosis" if diagnose else "no diagnosis"
+        print(f"Detector.detect, real, {label:15s} {len(records):>10,d} readings  {seconds:8.3f} s"
+              f"  {len(records) / seconds:>12,.0f} readings/s")  # fmt: skip
+
+
+def _records_of(_: Any, instance: Any, table: dict[str, Any]) -> list[dict[str, Any]]:
+    stamps = [format_ts(from_millis(int(t))) for t in instance.ts]
+    names = [n for n in table if n not in ("well_id", "instance_id", "ts")]
+    out = []
+    for row, ts in enumerate(stamps):
+        reading = {"well_id": instance.well_id, "instance_id": instance.instance_id, "ts": ts}
+        for n in names:
+            v = float(table[n][row])
+            if v == v:  # NaN: the sensor is absent in this reading
+                reading[n] = v
+        out.append(reading)
+    return out
 
 
 if __name__ == "__main__":

@@ -482,9 +482,10 @@ class DetectionState:
 class Detector:
     """Runs a `RuleSet` over readings, one record at a time (the handler's path)."""
 
-    def __init__(self, rules: RuleSet | None = None) -> None:
+    def __init__(self, rules: RuleSet | None = None, *, diagnose: bool = True) -> None:
         self.rules = rules if rules is not None else default_rules()
         self.plan = Plan(self.rules)
+        self.diagnose = diagnose  # False: no incident, diagnosis or update (benchmarks)
 
     def detect(
         self, state: DetectionState, readings: Sequence[Mapping[str, Any]]
@@ -594,7 +595,7 @@ class Detector:
                         ss.lo = x
                     if ss.hi is None or x > ss.hi:
                         ss.hi = x
-            if len(alerts) > start or (tick and ws.incident is not None):
+            if self.diagnose and (len(alerts) > start or (tick and ws.incident is not None)):
                 ws.incident, alerts[start:] = follow(
                     ws.incident, well, reading.get("instance_id"), t, tick, alerts[start:],
                     ws.history,

@@ -57,7 +57,7 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
-class _Moves:
+class Moves:
     """One sensor's moves, in bar or °C: since the incident opened, and over the window."""
 
     since: float  # last sample - the level when the incident opened
@@ -66,18 +66,23 @@ class _Moves:
     zigzag: float  # the smaller of the largest rise and the largest fall in the window
 
 
-def _moves(history: Sequence[float], reference: float | None, scale: float) -> _Moves | None:
+def _moves(history: Sequence[float], reference: float | None, scale: float) -> Moves | None:
     if len(history) < 3:
         return None
-    values = [v / scale for v in history]
-    low = high = values[0]
+    low = high = first = history[0]
     rise = fall = 0.0
-    for v in values:
-        rise = max(rise, v - low)
-        fall = max(fall, high - v)
-        low, high = min(low, v), max(high, v)
-    since = 0.0 if reference is None else values[-1] - reference / scale
-    return _Moves(since, high - low, values[-1] - values[0], min(rise, fall))
+    for v in history:  # one pass, no function calls: this runs at every interval of an incident
+        if v < low:
+            low = v
+        elif v > high:
+            high = v
+        if v - low > rise:
+            rise = v - low
+        if high - v > fall:
+            fall = high - v
+    last = history[-1]
+    since = 0.0 if reference is None else (last - reference) / scale
+    return Moves(since, (high - low) / scale, (last - first) / scale, min(rise, fall) / scale)
 
 
 def _at_least(x: float, full: float) -> float:
@@ -85,15 +90,15 @@ def _at_least(x: float, full: float) -> float:
     return min(1.0, max(0.0, x / full))
 
 
-_NONE: Final = _Moves(0.0, 0.0, 0.0, 0.0)
+_NONE: Final = Moves(0.0, 0.0, 0.0, 0.0)
 
 
 def score(
     history: Mapping[str, Sequence[float]],
     reference: Mapping[str, float],
     lowest: Mapping[str, float],
-) -> tuple[dict[int, float], str]:
-    """Score every signature (0-1) on the sensors' recent samples; also the evidence text.
+) -> tuple[dict[int, float], Mapping[str, Moves]]:
+    """Score every signature (0-1) on the sensors' recent samples; also each sensor's moves.
 
     Args:
         history: per column, the history samples (oldest first, SI units) of the
@@ -155,10 +160,10 @@ def score(
         * (1 - steady_cooling)
         * (1 - restricted),
     }
-    return {int(c): round(v, 6) for c, v in scores.items()}, _evidence(moves)
+    return {int(c): v for c, v in scores.items()}, moves
 
 
-def decide(totals: Mapping[int, float], evidence: str) -> Diagnosis:
+def decide(totals: Mapping[int, float], evidence: str = "") -> Diagnosis:
     """The diagnosis of an incident from its scores summed over every diagnosis so far.
 
     Summing makes the diagnosis settle: one odd interval (a slug's long cooling phase
@@ -175,7 +180,7 @@ _TAGS: Final = {"p_pdg": "P-PDG", "p_tpt": "P-TPT", "t_tpt": "T-TPT", "p_mon_ckp
                 "t_jus_ckp": "T-JUS-CKP"}  # fmt: skip
 
 
-def _evidence(moves: Mapping[str, _Moves]) -> str:
+def evidence(moves: Mapping[str, Moves]) -> str:
     """The two largest moves since the incident opened, in words."""
     # one bar of pressure weighs like half a degree of temperature
     ranked = sorted(moves.items(), key=lambda kv: -abs(kv[1].since) * (1 if kv[0][0] == "p" else 2))

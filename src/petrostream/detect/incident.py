@@ -3,10 +3,10 @@
 An *incident* starts with the first process alert that opens while the well has
 none open and ends when its last open process alert closes. Its first alert's id
 is the ``incident_id`` of every process alert in it. Its diagnosis
-(`petrostream.detect.diagnosis`) is made when it opens and again at every new
-history interval of the well while it lasts; each change worth telling (another
-event, or the confidence moving by 0.1) is one ``update`` alert under the first
-alert's id with the next ``revision``. So an episode is still one ``open`` and one
+(`petrostream.detect.diagnosis`) is made when it opens, again at every new
+history interval of the well for 10 minutes, then once a minute while it lasts;
+each change worth telling (another event, or the confidence moving by 0.1) is one
+``update`` alert under the first alert's id with the next ``revision``. So an episode is still one ``open`` and one
 ``closed`` alert; receivers that only want those drop ``update``.
 
 Both detection paths call `follow` at the same readings (those with process
@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from petrostream.detect.alert import OPEN, UPDATE, Alert, from_millis
-from petrostream.detect.diagnosis import UNITS, Diagnosis, decide, score
+from petrostream.detect.diagnosis import UNITS, Diagnosis, decide, evidence, score
 from petrostream.detect.rules import PROCESS
 
 HISTORY_COLUMNS = tuple(UNITS)
@@ -63,10 +63,24 @@ def _rediagnose(incident: Incident, history: History) -> Diagnosis:
         if samples:
             low = incident.lowest.get(column)
             incident.lowest[column] = samples[-1] if low is None else min(low, samples[-1])
-    scores, evidence = score(history, incident.reference, incident.lowest)
+    scores, moves = score(history, incident.reference, incident.lowest)
     for event, value in scores.items():
-        incident.totals[event] = round(incident.totals.get(event, 0.0) + value, 6)
-    return decide(incident.totals, evidence)
+        incident.totals[event] = incident.totals.get(event, 0.0) + value
+    diagnosis = decide(incident.totals)
+    if diagnosis.differs(incident.diagnosis):  # put into words only what will be told
+        diagnosis = dataclasses.replace(diagnosis, evidence=evidence(moves))
+    return diagnosis
+
+
+EVERY_INTERVAL_MS = 600_000
+"""An incident is diagnosed at every history interval for its first 10 minutes..."""
+LATER_MS = 60_000
+"""...then once a minute: an event that lasts hours changes little between minutes."""
+
+
+def _due(incident: Incident, t: int) -> bool:
+    first = incident.alert
+    return t - first["opened"] < EVERY_INTERVAL_MS or t - first["last"] >= LATER_MS
 
 
 def _with(alert: Alert, incident: Incident) -> Alert:
@@ -118,7 +132,7 @@ def follow(
         samples = history()
         first = {
             "id": lead.alert_id, "rule": lead.rule, "sensor": lead.sensor,
-            "severity": lead.severity, "opened": t, "rev": 0,
+            "severity": lead.severity, "opened": t, "last": t, "rev": 0,
         }  # fmt: skip
         incident = Incident(
             {"a": first, "n": 0, "ref": {c: _median(v) for c, v in samples.items() if v},
@@ -126,7 +140,8 @@ def follow(
                                           "evidence": ""}}
         )  # fmt: skip
         incident.diagnosis = _rediagnose(incident, samples)
-    elif tick:
+    elif tick and _due(incident, t):
+        incident.alert["last"] = t
         diagnosis = _rediagnose(incident, history())
         if diagnosis.differs(incident.diagnosis):
             incident.diagnosis = diagnosis

@@ -49,9 +49,10 @@ _Pending = list[tuple[int, int, int, Alert]]  # (row, slot order, status rank, a
 class VectorizedDetector:
     """Runs a `RuleSet` over columns (numpy arrays) instead of one dict per reading."""
 
-    def __init__(self, rules: RuleSet | None = None) -> None:
+    def __init__(self, rules: RuleSet | None = None, *, diagnose: bool = True) -> None:
         self.rules = rules if rules is not None else default_rules()
         self.plan = Plan(self.rules)
+        self.diagnose = diagnose  # False: no incident, diagnosis or update (benchmarks)
 
     def detect_table(
         self, state: DetectionState, columns: Mapping[str, Any]
@@ -187,6 +188,8 @@ class VectorizedDetector:
             if sp.hist_len:
                 keep_history = saved if sp.column in HISTORY_COLUMNS else None
                 self._windowed(ss, sp, x, tx, rx, emit, keep_history)
+        if not self.diagnose:
+            return
         out[first_alert:] = self._follow_incidents(
             ws, well, t, rows, ticks, instances, out[first_alert:], saved
         )
@@ -212,36 +215,36 @@ class VectorizedDetector:
         by_row: dict[int, list[int]] = {}
         for index, entry in enumerate(pending):
             by_row.setdefault(entry[0], []).append(index)
-        event_rows = sorted(by_row)
-        tick_rows = rows[ticks]
+        # The readings `Detector.detect` follows the incident at: those with alerts, and
+        # interval starts (only while an incident is open).
+        events = np.zeros(len(rows), dtype=np.bool_)
+        events[np.searchsorted(rows, np.fromiter(by_row, dtype=np.int64, count=len(by_row)))] = True
+        candidates = np.flatnonzero(events | ticks)  # positions into t / rows
+        event_positions = np.flatnonzero(events[candidates])
+        ends = {
+            c: h.base + np.searchsorted(h.push_rows, rows[candidates], side="right")
+            for c, h in saved.items()
+        }
         updates: _Pending = []
-        e = 0
-        row = -1
-        while True:
-            candidates = []
-            if e < len(event_rows):
-                candidates.append(event_rows[e])
-            if ws.incident is not None:
-                j = int(np.searchsorted(tick_rows, row, side="right"))
-                if j < len(tick_rows):
-                    candidates.append(int(tick_rows[j]))
-            if not candidates:
-                break
-            row = min(candidates)
-            if e < len(event_rows) and event_rows[e] == row:
-                e += 1
-            at = int(np.searchsorted(rows, row))
+        p = 0
+        while p < len(candidates):
+            if ws.incident is None:  # skip interval starts until the next alert
+                q = int(np.searchsorted(event_positions, p))
+                if q == len(event_positions):
+                    break
+                p = int(event_positions[q])
+            at = int(candidates[p])
+            row = int(rows[at])
             indices = by_row.get(row, [])
-            fresh = [pending[i][3] for i in indices]
-            if ws.incident is None and not fresh:
-                continue
             ws.incident, alerts = follow(
-                ws.incident, well, _instance(instances, row), int(t[at]), bool(ticks[at]), fresh,
-                lambda row=row: _histories(ws, saved, row),  # type: ignore[misc]
+                ws.incident, well, _instance(instances, row), int(t[at]), bool(ticks[at]),
+                [pending[i][3] for i in indices],
+                lambda p=p: _histories(ws, saved, ends, p),  # type: ignore[misc]
             )  # fmt: skip
             for i, alert in zip(indices, alerts, strict=False):
                 pending[i] = (*pending[i][:3], alert)
             updates.extend((row, _UPDATE_ORDER, 0, alert) for alert in alerts[len(indices) :])
+            p += 1
         return pending + updates
 
     def _windowed(
@@ -343,19 +346,20 @@ class _History:
     base: int  # how many samples came from the state
     keep: int  # the longest window, in samples
 
-    def at(self, row: int) -> list[float]:
-        """The samples `Detector` holds after processing table row ``row``."""
-        end = self.base + int(np.searchsorted(self.push_rows, row, side="right"))
+    def at(self, end: int) -> list[float]:
+        """The samples `Detector` holds once the first ``end`` samples were pushed."""
         if end == 0:
             return []
         begin = max(int(self.starts[end - 1]), end - self.keep)
         return self.samples[begin:end].tolist()
 
 
-def _histories(ws: _WellState, saved: Mapping[str, _History], row: int) -> dict[str, list[float]]:
+def _histories(
+    ws: _WellState, saved: Mapping[str, _History], ends: Mapping[str, Ints], p: int
+) -> dict[str, list[float]]:
     out = ws.history()  # sensors without readings in this batch keep their state's samples
     for column, history in saved.items():
-        out[column] = history.at(row)
+        out[column] = history.at(int(ends[column][p]))
     return out
 
 
