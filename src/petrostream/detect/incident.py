@@ -6,8 +6,9 @@ is the ``incident_id`` of every process alert in it. Its diagnosis
 (`petrostream.detect.diagnosis`) is made when it opens, again at every new
 history interval of the well for 10 minutes, then once a minute while it lasts;
 each change worth telling (another event, or the confidence moving by 0.1) is one
-``update`` alert under the first alert's id with the next ``revision``. So an episode is still one ``open`` and one
-``closed`` alert; receivers that only want those drop ``update``.
+``update`` alert under the first alert's id with the next ``revision``. So an
+episode is still one ``open`` and one ``closed`` alert; receivers that only want
+those drop ``update``.
 
 Both detection paths call `follow` at the same readings (those with process
 alerts, and interval starts while an incident is open) with the same histories,
