@@ -171,3 +171,45 @@ def test_evaluate_table_shows_the_confusion_matrix(bundled_3w_dir: Path) -> None
     assert result.exit_code == 0, result.output
     assert "diagnosis of the detected instances (rows: true class):" in result.stdout
     assert "rows unlabelled (evaluated, never normal):" in result.stdout
+
+
+def test_evaluate_scores_another_rules_file_beside_the_bundled_rules(
+    bundled_3w_dir: Path, tmp_path: Path
+) -> None:
+    # given a rules file with only the seed's threshold, renamed
+    rules = tmp_path / "mine.toml"
+    rules.write_text('[[rule]]\nname = "mine"\nkind = "threshold"\nexpr = "p_pdg > 300 bar"\n')
+    # when compared
+    args = ["evaluate", str(bundled_3w_dir), "--compare", str(rules)]
+    table = CliRunner().invoke(main, args)
+    doc = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
+    # then it gets its own rows and JSON side, scored like the seed rule it copies
+    assert table.exit_code == 0, table.output
+    assert any(" mine.toml " in line for line in table.stdout.splitlines())
+    (other,) = doc["compare"]
+    assert other["rules"] == str(rules)
+    assert [i["false_alerts"] for i in other["instances"]] == [
+        i["false_alerts"] for i in doc["baseline"]["instances"]
+    ]
+
+
+def test_evaluate_counts_the_rows_the_reader_rejected(
+    bundled_3w_files: list[Path], tmp_path
+) -> None:
+    # given a real instance with one row broken
+    source = next(f for f in bundled_3w_files if f.parent.name == "2")
+    lines = source.read_bytes().splitlines(keepends=True)
+    lines[100] = b"not,a,row\n"
+    target = tmp_path / "2" / source.name
+    target.parent.mkdir()
+    target.write_bytes(b"".join(lines))
+    # when evaluated
+    result = CliRunner().invoke(main, ["evaluate", str(target), "--format", "json"])
+    # then the report says one row was not evaluated
+    assert result.exit_code == 0, result.output
+    (instance,) = json.loads(result.stdout)["detector"]["instances"]
+    assert instance["rejected_rows"] == 1
+    assert (
+        "rows rejected by the reader (not evaluated): 1"
+        in CliRunner().invoke(main, ["evaluate", str(target)]).stdout
+    )

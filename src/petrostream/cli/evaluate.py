@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,6 +22,14 @@ from petrostream.cli import output_format, settings_of
     help="Detection rules TOML. [env PETROSTREAM_RULES_FILE; default: the bundled rules]",
 )
 @click.option(
+    "--compare",
+    "compare_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Another rules TOML scored beside yours and the seed rule (repeatable), e.g. "
+    "an earlier version of your rules.",
+)
+@click.option(
     "--cv",
     type=click.Choice(["none", "well"]),
     default="none",
@@ -31,7 +40,12 @@ from petrostream.cli import output_format, settings_of
 )
 @click.pass_context
 def evaluate(
-    ctx: click.Context, paths: tuple[Path, ...], fmt: str, rules_file: Path | None, cv: str
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str,
+    rules_file: Path | None,
+    compare_files: tuple[Path, ...],
+    cv: str,
 ) -> None:
     """Score detection on labelled 3W instances (files, class folders or a 3W tree).
 
@@ -52,12 +66,15 @@ def evaluate(
     def progress(done: int, total: int, instance_id: str) -> None:
         click.echo(f"\r[{done}/{total}] {instance_id}".ljust(60), err=True, nl=done == total)
 
-    detector, baseline = run(load_instances(paths, progress), rules, cv=cv)
+    compare = [load_rules(path) for path in compare_files]
+    detector, baseline, others = run(load_instances(paths, progress), rules, cv=cv, compare=compare)
     if fmt == "json":
-        doc = {"detector": detector.to_dict(), "baseline": baseline.to_dict()}
+        doc: dict[str, Any] = {"detector": detector.to_dict(), "baseline": baseline.to_dict()}
+        if others:
+            doc["compare"] = [other.to_dict() for other in others]
         click.echo(json.dumps(doc, indent=2))
     else:
-        click.echo(format_table(detector, baseline))
+        click.echo(format_table(detector, baseline, others))
 
 
 COMMANDS: list[click.Command] = [evaluate]

@@ -379,32 +379,37 @@ def fit(training: Sequence[LabelledInstance], rules: RuleSet) -> VectorizedDetec
 
 
 def evaluate(
-    instances: Iterable[LabelledInstance], rules: RuleSet, *, cv: str = "none"
-) -> tuple[Evaluation, Evaluation]:
-    """Score the detector (``rules``) and the seed-rule baseline on every instance.
+    instances: Iterable[LabelledInstance],
+    rules: RuleSet,
+    *,
+    cv: str = "none",
+    compare: Sequence[RuleSet] = (),
+) -> tuple[Evaluation, Evaluation, list[Evaluation]]:
+    """Score the detector (``rules``), the seed-rule baseline and each ``compare`` rule set.
 
     ``cv="well"``: each instance is scored by the detector fitted on the instances of
     the other wells (`fit`); instances are read once, one at a time, since fitting
-    needs none of them.
+    needs none of them. Returns (detector, seed baseline, comparisons).
     """
     if cv not in CV_CHOICES:
         raise ValueError(f"cv must be one of {CV_CHOICES}")
-    detector = fit((), rules)
-    baseline = VectorizedDetector(seed_rules())
-    ours: list[InstanceResult] = []
-    theirs: list[InstanceResult] = []
+    detectors = [fit((), r) for r in (rules, seed_rules(), *compare)]
+    results: list[list[InstanceResult]] = [[] for _ in detectors]
     for instance in instances:
-        ours.append(score_instance(instance, detector))
-        theirs.append(score_instance(instance, baseline))
+        for detector, scored in zip(detectors, results, strict=True):
+            scored.append(score_instance(instance, detector))
     mode = None if cv == "none" else cv
-    return (
-        summarize(rules.source, ours, mode),
-        summarize("seed rule: p_pdg > 300 bar", theirs, mode),
+    names = [rules.source, "seed rule: p_pdg > 300 bar", *(r.source for r in compare)]
+    ours, seed, *others = (
+        summarize(name, scored, mode) for name, scored in zip(names, results, strict=True)
     )
+    return ours, seed, others
 
 
-def format_table(detector: Evaluation, baseline: Evaluation) -> str:
-    """The human table: per class, the detector row then the baseline row.
+def format_table(
+    detector: Evaluation, baseline: Evaluation, compare: Sequence[Evaluation] = ()
+) -> str:
+    """The human table: per class, the detector row, each comparison, the seed baseline.
 
     Then the diagnosis figures, the confusion matrix and the rows that were not scored.
     """
@@ -413,9 +418,11 @@ def format_table(detector: Evaluation, baseline: Evaluation) -> str:
         "false alerts/24h", "normal h", "diagnosed", "sensor-health",
     )  # fmt: skip
     rows: list[tuple[str, ...]] = [header]
-    pairs = zip(detector.classes, baseline.classes, strict=True)
-    for ours, theirs in pairs:
-        for label, result in (("rules", ours), ("seed baseline", theirs)):
+    labels = ["rules", *(Path(c.name).name for c in compare), "seed baseline"]
+    sides = [detector, *compare, baseline]
+    for results in zip(*(side.classes for side in sides), strict=True):
+        for label, result in zip(labels, results, strict=True):
+            graded = label != "seed baseline"
             rate = result.false_alerts_per_24h
             detected = result.detected
             rows.append(
@@ -428,8 +435,8 @@ def format_table(detector: Evaluation, baseline: Evaluation) -> str:
                     _seconds(result.p90_delay_s),
                     "-" if rate is None else f"{rate:.2f} ({result.false_alerts})",
                     f"{result.normal_hours:.2f}",
-                    "-" if label != "rules" or not detected else f"{result.diagnosed}/{detected}",
-                    "-" if label != "rules" else str(result.sensor_health_alerts),
+                    "-" if not graded or not detected else f"{result.diagnosed}/{detected}",
+                    "-" if not graded else str(result.sensor_health_alerts),
                 )
             )
     lines = _columns(rows)
