@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from petrostream.dataset import synthesize
 from petrostream.detect.base import DetectionState, Detector, format_ts, from_millis
 from petrostream.detect.evaluation import load_instances
 from petrostream.detect.vectorized import VectorizedDetector
+from petrostream.settings import Settings
 
 
 def records_of(instance) -> list[dict]:
@@ -213,3 +215,43 @@ def test_evaluate_counts_the_rows_the_reader_rejected(
         "rows rejected by the reader (not evaluated): 1"
         in CliRunner().invoke(main, ["evaluate", str(target)]).stdout
     )
+
+
+def test_the_diagnosis_travels_from_the_handler_to_the_store_and_the_lake(
+    settings: Settings, bundled_3w_files: list[Path]
+) -> None:
+    import pyarrow.parquet as pq
+
+    from petrostream.alerts.store import AlertStore
+    from petrostream.dataset import discover
+    from petrostream.producer import replay
+    from petrostream.runtime.detector import ALERTS_DB, run_detector
+    from petrostream.stream.local import LocalStream
+    from petrostream.testing.clock import FakeClock
+    from petrostream.testing.notifier import RecordingNotifier
+
+    # given the bundled real DHSV closure replayed into the local stream
+    dhsv = [f for f in bundled_3w_files if f.parent.name == "2"]
+    stream = LocalStream(settings.stream_path, shard_count=settings.stream_shards)
+    replay(discover(dhsv), stream, speed=1.0, clock=FakeClock(datetime(2024, 6, 1, tzinfo=UTC)))
+    stream.close()
+    # when the detector drains it through the Lambda handler
+    notifier = RecordingNotifier()
+    run_detector(settings, drain=True, notifiers=[notifier])
+    # then the notifier got every process alert with the incident's diagnosis
+    process = [a for a in notifier.alerts if a.to_dict()["category"] == "process"]
+    assert process and all(a.diagnosis and a.to_dict()["incident_id"] for a in process)
+    assert process[-1].diagnosis == "SPURIOUS_CLOSURE_OF_DHSV"
+    # and the alert store and the lake's alerts table keep it, updates included
+    store = AlertStore(settings.home / ALERTS_DB)
+    stored = store.list_alerts(limit=1000)
+    store.close()
+    assert {a.diagnosis for a in stored if a.rule != "data_gap"} >= {"SPURIOUS_CLOSURE_OF_DHSV"}
+    files = list((settings.home / "lake" / "alerts").rglob("*.parquet"))
+    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    assert len(rows) == len(notifier.alerts)
+    updates = [r for r in rows if r["status"] == "update"]
+    assert all(r["revision"] >= 1 and r["diagnosis"] for r in updates)
+    assert {r["diagnosis"] for r in rows if r["category"] == "process"} >= {
+        "SPURIOUS_CLOSURE_OF_DHSV"
+    }
