@@ -128,8 +128,14 @@ def score(
     warmed = 0.0
     if "t_tpt" in lowest and history.get("t_tpt"):
         warmed = history["t_tpt"][-1] - lowest["t_tpt"]
+    # ...and one that cools slowly (a slug's cooling phase takes half an hour) is not cut off
+    # either: a closed DHSV or a dying reservoir cools the wellhead by 10 °C in minutes.
+    fast = _at_least(-temp.change - 4, 6)
     steady_cooling = (
-        _at_least(cooled, 5) * (1 - _at_least(temp.zigzag - 1, 2)) * (1 - _at_least(warmed - 1, 2))
+        _at_least(cooled, 5)
+        * fast
+        * (1 - _at_least(temp.zigzag - 1, 2))
+        * (1 - _at_least(warmed - 1, 2))
     )
     restricted = _at_least(choke.since - 10, 20)  # upstream of the choke rose for good
     scores = {
