@@ -57,7 +57,8 @@ def evaluate(
     matrix, and the unlabelled and rejected rows. Definitions: docs/detection.md.
     """
     from petrostream.detect.evaluation import evaluate as run
-    from petrostream.detect.evaluation import format_table, load_instances
+    from petrostream.detect.evaluation import load_instances
+    from petrostream.detect.report import format_table
     from petrostream.detect.rules import load_rules
 
     settings = settings_of(ctx)
