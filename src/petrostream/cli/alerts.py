@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from petrostream.alerts.base import diagnosis_text
 from petrostream.cli import output_format, settings_of
 from petrostream.errors import ConfigError
 
@@ -39,7 +40,7 @@ def _store(ctx: click.Context) -> AlertStore:
 @output_format()
 @click.pass_context
 def list_alerts(ctx: click.Context, well_id: str | None, limit: int, fmt: str) -> None:
-    """List the newest alerts (open and closed), newest first."""
+    """List the newest alerts (open, diagnosis updates, closed), newest first."""
     store = _store(ctx)
     try:
         alerts = store.list_alerts(limit=limit, well_id=well_id)
@@ -53,7 +54,10 @@ def list_alerts(ctx: click.Context, well_id: str | None, limit: int, fmt: str) -
         return
     for a in alerts:
         ts = a.payload.get("ts", "")
-        click.echo(f"{ts}  {a.well_id:<11} {a.severity:<8} {a.status:<6} {a.rule:<20} {a.message}")
+        line = f"{ts}  {a.well_id:<11} {a.severity:<8} {a.status:<6} {a.rule:<20} {a.message}"
+        if a.diagnosis and a.status != "update":  # an update's message is its diagnosis
+            line += f"  [{diagnosis_text(a)}]"
+        click.echo(line)
 
 
 @alerts_group.command("pending")
