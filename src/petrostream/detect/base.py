@@ -413,7 +413,7 @@ class _WellState:
         raw = raw or {}
         self.t: int | None = raw.get("t")  # last processed reading time (epoch ms)
         self.sensors = {c: _SensorState(s) for c, s in raw.get("s", {}).items()}
-        self.incident: Incident | None = Incident(raw["i"]) if raw.get("i") else None
+        self.incident: Incident | None = Incident.load(raw["i"]) if raw.get("i") else None
 
     def dump(self) -> dict[str, Any]:
         out = {"t": self.t, "s": {c: s.dump() for c, s in sorted(self.sensors.items())}}

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from petrostream.schema import EventClass
+from petrostream.schema import VARIABLES_BY_COLUMN, EventClass
 
 _BAR: Final = 1.0e5
 UNITS: Final[dict[str, float]] = {  # column -> SI per display unit (bar, °C)
@@ -116,7 +116,7 @@ def score(
     temp = moves.get("t_tpt", _NONE)
     choke = moves.get("p_mon_ckp", _NONE)
     choke_t = moves.get("t_jus_ckp", _NONE)
-    cooled = -temp.since  # the production fluid at the wet christmas tree got colder by
+    cooled = -temp.since  # °C the fluid at the wet christmas tree lost since the incident opened
     # Downhole and wellhead pressures swing together in a slug cycle; beyond its noise.
     column = max(_at_least(pdg.span - 0.3, 0.7), 0.8 * _at_least(temp.span - 1.5, 2.0))
     in_phase = 1.0 if pdg.change * tpt.change > 0 else 0.4
@@ -182,10 +182,6 @@ def decide(totals: Mapping[int, float], evidence: str = "") -> Diagnosis:
     return Diagnosis(best, EventClass(best).name, round(confidence, 2), evidence)
 
 
-_TAGS: Final = {"p_pdg": "P-PDG", "p_tpt": "P-TPT", "t_tpt": "T-TPT", "p_mon_ckp": "P-MON-CKP",
-                "t_jus_ckp": "T-JUS-CKP"}  # fmt: skip
-
-
 def evidence(moves: Mapping[str, Moves]) -> str:
     """The two largest moves since the incident opened, in words."""
     # one bar of pressure weighs like half a degree of temperature
@@ -193,5 +189,5 @@ def evidence(moves: Mapping[str, Moves]) -> str:
     parts = []
     for column, m in ranked[:2]:
         unit = "bar" if column.startswith("p") else "°C"
-        parts.append(f"{_TAGS[column]} {m.since:+.1f} {unit}")
+        parts.append(f"{VARIABLES_BY_COLUMN[column].tag} {m.since:+.1f} {unit}")
     return ", ".join(parts) + " since the alert opened" if parts else "no sensor history yet"

@@ -32,24 +32,55 @@ History = Mapping[str, Sequence[float]]
 
 
 class Incident:
-    """What a well remembers of its open incident (serialized in `DetectionState`)."""
+    """What a well remembers of its open incident (serialized in `DetectionState`).
+
+    Attributes:
+        alert: the first alert: ``id``, ``rule``, ``sensor``, ``severity``, ``opened`` (ms),
+            ``last`` (ms of the last diagnosis), ``rev`` (the last revision notified).
+        reference: per sensor, its level when the incident opened (SI).
+        open: process episodes open in it.
+        lowest: per sensor, the lowest sample seen at a diagnosis (SI).
+        totals: per event class, its signature's scores summed over the diagnoses.
+        diagnosis: the last diagnosis notified (None before the first).
+    """
 
     __slots__ = ("alert", "diagnosis", "lowest", "open", "reference", "totals")
 
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        self.alert: dict[str, Any] = dict(raw["a"])  # the first alert: id, rule, sensor...
-        self.open: int = raw["n"]  # process episodes open
-        self.reference: dict[str, float] = dict(raw["ref"])
-        self.lowest: dict[str, float] = dict(raw["low"])
-        self.totals: dict[int, float] = {int(c): v for c, v in raw["tot"].items()}
-        self.diagnosis = Diagnosis(**raw["dx"])  # the last one notified
+    def __init__(
+        self,
+        alert: dict[str, Any],
+        reference: dict[str, float],
+        *,
+        open_episodes: int = 0,
+        lowest: dict[str, float] | None = None,
+        totals: dict[int, float] | None = None,
+        diagnosis: Diagnosis | None = None,
+    ) -> None:
+        self.alert = alert
+        self.reference = reference
+        self.open = open_episodes
+        self.lowest: dict[str, float] = lowest or {}
+        self.totals: dict[int, float] = totals or {}
+        self.diagnosis = diagnosis
+
+    @classmethod
+    def load(cls, raw: Mapping[str, Any]) -> Incident:
+        """Read what `dump` wrote."""
+        return cls(
+            dict(raw["a"]),
+            dict(raw["ref"]),
+            open_episodes=raw["n"],
+            lowest=dict(raw["low"]),
+            totals={int(c): v for c, v in raw["tot"].items()},
+            diagnosis=Diagnosis(**raw["dx"]) if raw.get("dx") else None,
+        )
 
     def dump(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "a": self.alert, "n": self.open, "ref": self.reference, "low": self.lowest,
             "tot": {str(c): v for c, v in sorted(self.totals.items())},
-            "dx": dataclasses.asdict(self.diagnosis),
+            "dx": None if self.diagnosis is None else dataclasses.asdict(self.diagnosis),
         }  # fmt: skip
 
 
@@ -93,6 +124,7 @@ def _due(incident: Incident, t: int) -> bool:
 
 def _with(alert: Alert, incident: Incident) -> Alert:
     dx = incident.diagnosis
+    assert dx is not None  # noqa: S101 - diagnosed when it opened
     return dataclasses.replace(
         alert,
         incident_id=incident.alert["id"],
@@ -142,11 +174,7 @@ def follow(
             "id": lead.alert_id, "rule": lead.rule, "sensor": lead.sensor,
             "severity": lead.severity, "opened": t, "last": t, "rev": 0,
         }  # fmt: skip
-        incident = Incident(
-            {"a": first, "n": 0, "ref": {c: _median(v) for c, v in samples.items() if v},
-             "low": {}, "tot": {}, "dx": {"event_class": 0, "event_type": "", "confidence": 0.0,
-                                          "evidence": ""}}
-        )  # fmt: skip
+        incident = Incident(first, {c: _median(v) for c, v in samples.items() if v})
         incident.diagnosis = _rediagnose(incident, samples)
     elif tick and _due(incident, t):
         incident.alert["last"] = t
@@ -163,6 +191,7 @@ def follow(
 def _update(incident: Incident, well: str, instance: str | None, t: int) -> Alert:
     first = incident.alert
     dx = incident.diagnosis
+    assert dx is not None  # noqa: S101 - set just before
     return Alert(
         alert_id=first["id"],
         well_id=well,
