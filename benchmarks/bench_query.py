@@ -222,7 +222,8 @@ def main() -> None:
     load_after = os.getloadavg()
 
     sensors = catalog.tables["sensors"]
-    threads = engine._con.execute("SELECT current_setting('threads')").fetchone()[0]
+    with engine.connection() as session:
+        threads = session.execute("SELECT current_setting('threads')").fetchone()[0]
     seed_ns = seed_s / total * 1e9
     csv_ns = csv_s / csv_rows * 1e9
     pandas_ns = pandas_s / total * 1e9

@@ -82,10 +82,10 @@ def test_formats_and_limit(home):
     json_out = run(home, "query", "--format", "json", "--limit", "1", sql)
 
     assert table.stdout.splitlines()[0].split() == ["well_id", "event_type", "n"]
-    assert csv_out.stdout.splitlines() == [
-        "well_id,event_type,n",
-        "WELL-00001,NORMAL,30",
-        "WELL-00002,RAPID_PRODUCTIVITY_LOSS,30",
+    assert csv_out.stdout.splitlines() == [  # quoted as in Athena's result files
+        '"well_id","event_type","n"',
+        '"WELL-00001","NORMAL","30"',
+        '"WELL-00002","RAPID_PRODUCTIVITY_LOSS","30"',
     ]
     assert json.loads(json_out.stdout) == [
         {"well_id": "WELL-00001", "event_type": "NORMAL", "n": 30}

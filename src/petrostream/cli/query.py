@@ -55,7 +55,8 @@ def query(
     SQL is one read-only query ('-' reads it from stdin). The local engine
     needs a catalog: run `petrostream crawl` first (and again to see new files).
     """
-    from petrostream.query.base import format_result, named_queries, named_query
+    from petrostream.query.base import named_queries, named_query
+    from petrostream.query.output import format_result
 
     settings = settings_of(ctx)
     if list_:

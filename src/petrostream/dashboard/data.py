@@ -27,11 +27,11 @@ from petrostream.query.base import (
     DEFAULT_LIMIT,
     QueryError,
     QueryResult,
-    format_result,
     json_value,
     named_queries,
     named_query,
 )
+from petrostream.query.output import format_result
 
 if TYPE_CHECKING:
     from petrostream.catalog.base import Catalog

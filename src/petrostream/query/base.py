@@ -2,22 +2,21 @@
 
 Both engines (`DuckDBEngine` on the local lake, `AthenaEngine` on AWS) accept
 Athena (Trino) SQL and return a `QueryResult` whose types are Athena's type
-names, so callers (the CLI, the dashboard) do not care which engine ran it.
+names, so callers (the CLI, the dashboard) do not care which engine ran it;
+`petrostream.query.output` prints results as Athena does.
 Pure Python: the dashboard imports this module.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
 from petrostream.errors import PetroStreamError
@@ -41,6 +40,40 @@ class QueryTimeout(QueryError):  # noqa: N818
 
 class CatalogMissing(QueryError):  # noqa: N818
     """There is no catalog yet: `petrostream crawl` has not run."""
+
+
+class QueryBusy(QueryError):  # noqa: N818
+    """Every query slot stayed busy until the query's timeout; nothing ran."""
+
+
+class QueryTooLarge(QueryError):  # noqa: N818
+    """The query needed more memory, or returned more bytes, than its limit allows."""
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one query may use on the local engine, and how many run at once.
+
+    Attributes:
+        memory: DuckDB ``memory_limit`` of each query (``"1GB"``); None: DuckDB's
+            default (80 % of RAM). Sorts, joins and aggregates past it spill to
+            ``temp_directory``; what cannot spill fails with `QueryTooLarge`.
+        concurrent: queries that run at the same time; more wait for a slot (up to
+            their timeout, then `QueryBusy`).
+        threads: DuckDB threads of each query; None: DuckDB's default (all cores).
+        temp_directory: where queries spill; None: a ``petrostream-duckdb`` folder in
+            the system temporary folder (never the current folder, DuckDB's default).
+        max_temp_bytes: DuckDB ``max_temp_directory_size`` (``"10GB"``); None: DuckDB's.
+        max_result_bytes: approximate size of the rows a query may return; past it
+            `QueryTooLarge`. None: no limit.
+    """
+
+    memory: str | None = None
+    concurrent: int = 1
+    threads: int | None = None
+    temp_directory: Path | None = None
+    max_temp_bytes: str | None = None
+    max_result_bytes: int | None = None
 
 
 @dataclass
@@ -170,7 +203,10 @@ def named_query(name: str) -> NamedQuery:
 
 
 def json_value(value: Any) -> Any:
-    """A JSON-ready value: timestamps ISO 8601 UTC (``...Z``), NaN as null."""
+    """A JSON-ready value for the dashboard's API: timestamps ISO 8601 UTC (``...Z``), NaN null.
+
+    The CLI's output prints values as Athena does instead (`petrostream.query.output`).
+    """
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
@@ -189,47 +225,3 @@ def json_value(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     return value
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    value = json_value(value)
-    if isinstance(value, float):
-        return f"{value:.10g}"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)
-
-
-def format_result(result: QueryResult, fmt: OutputFormat) -> str:
-    """Render a result as an aligned text table, CSV (with header) or a JSON array of objects."""
-    if fmt == "json":
-        return json.dumps(
-            [{k: json_value(v) for k, v in rec.items()} for rec in result.records()], indent=1
-        )
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(result.columns)
-        for row in result.rows:
-            writer.writerow(["" if v is None else _csv_text(v) for v in row])
-        return out.getvalue().rstrip("\n")
-    return _table(result.columns, [[_text(v) for v in row] for row in result.rows])
-
-
-def _csv_text(value: Any) -> str:
-    value = json_value(value)
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)
-
-
-def _table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [len(c) for c in columns]
-    for row in rows:
-        widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
-    rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join([line.rstrip(), rule, *[b.rstrip() for b in body]])

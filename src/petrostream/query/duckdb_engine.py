@@ -10,16 +10,24 @@ type. Filters on ``dt`` and ``well_id`` prune files before they are opened
 For an ``s3://`` lake the view scans a pyarrow dataset over S3 (DuckDB's
 httpfs extension is not bundled); pyarrow prunes partitions the same way.
 
-After the views exist the connection is locked down: session time zone UTC,
-no file access outside the lake folder, ``enable_external_access=false``,
-``lock_configuration=true``; on top of that `sqlguard.prepare` refuses every
-statement that is not a query.
+After the views exist the connection gets Athena's semantics
+(`athena_sql.configure`: integer division, the ``athena_*`` macros) and is
+locked down: session time zone UTC, no file access outside the lake folder,
+``enable_external_access=false``, ``lock_configuration=true``; on top of that
+`sqlguard.prepare` refuses every statement that is not a query, and
+`athena_sql.to_duckdb` (the one translation hook) rewrites Athena idioms.
+
+Queries run concurrently, each on its own connection of a `SessionPool`, within
+`QueryLimits` (memory, threads, temporary folder, result size) and a timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,14 +36,18 @@ import duckdb
 from petrostream.catalog.base import Catalog, Column, Table
 from petrostream.catalog.crawler import open_lake
 from petrostream.catalog.local import LocalCatalogStore
+from petrostream.query.athena_sql import athena_type_name, configure, to_duckdb
 from petrostream.query.base import (
     DEFAULT_LIMIT,
     DEFAULT_TIMEOUT_S,
     CatalogMissing,
     QueryError,
+    QueryLimits,
     QueryResult,
     QueryTimeout,
+    QueryTooLarge,
 )
+from petrostream.query.sessions import SessionPool
 from petrostream.query.sqlguard import locate_error, prepare
 from petrostream.schema import COLUMN_TYPES, RECORD_COLUMNS
 
@@ -52,31 +64,6 @@ _DUCK_TYPES: Final[dict[str, str]] = {
     "boolean": "BOOLEAN",
     "binary": "BLOB",
 }
-# DuckDB result types -> Athena/Trino type names, so both engines label columns alike.
-_ATHENA_TYPES: Final[dict[str, str]] = {
-    "BOOLEAN": "boolean",
-    "TINYINT": "tinyint",
-    "SMALLINT": "smallint",
-    "INTEGER": "integer",
-    "BIGINT": "bigint",
-    "HUGEINT": "bigint",
-    "UTINYINT": "smallint",
-    "USMALLINT": "integer",
-    "UINTEGER": "bigint",
-    "UBIGINT": "bigint",
-    "FLOAT": "real",
-    "DOUBLE": "double",
-    "VARCHAR": "varchar",
-    "DATE": "date",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
-    "TIMESTAMP_MS": "timestamp",
-    "TIMESTAMP_S": "timestamp",
-    "TIMESTAMP_NS": "timestamp",
-    "INTERVAL": "interval day to second",
-    "BLOB": "varbinary",
-    "TIME": "time",
-}
 
 
 def duck_type(glue: str) -> str:
@@ -84,19 +71,6 @@ def duck_type(glue: str) -> str:
     if glue.startswith("decimal"):
         return glue.upper()
     return _DUCK_TYPES.get(glue, "VARCHAR")
-
-
-def athena_type(duck: str) -> str:
-    """Athena/Trino type name of a DuckDB result type."""
-    if duck.startswith("DECIMAL"):
-        return duck.lower()
-    if duck.endswith("[]"):
-        return f"array({athena_type(duck[:-2])})"
-    if duck.startswith("STRUCT"):
-        return "row"
-    if duck.startswith("MAP"):
-        return "map"
-    return _ATHENA_TYPES.get(duck, duck.lower())
 
 
 def view_columns(table: Table) -> list[Column]:
@@ -113,6 +87,20 @@ def view_columns(table: Table) -> list[Column]:
     return columns
 
 
+_BATCH: Final = 2_048
+
+
+def _approx_bytes(value: Any) -> int:
+    """A cheap estimate of a value's size in a response."""
+    if isinstance(value, str | bytes):
+        return len(value) + 2
+    if isinstance(value, list | tuple):
+        return 2 + sum(_approx_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return 2 + sum(_approx_bytes(k) + _approx_bytes(v) for k, v in value.items())
+    return 8
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -124,19 +112,33 @@ def _lit(text: str) -> str:
 class DuckDBEngine:
     """`QueryEngine` over the local (or S3) lake described by a catalog.
 
-    One DuckDB connection per engine; `execute` is serialized by a lock, so one
-    engine may be shared by threads (the dashboard). `refresh` rebuilds the
-    views when the catalog changed.
+    Thread-safe: queries run side by side, each on its own connection of a
+    `SessionPool` (at most ``limits.concurrent``), so one engine may be shared
+    by threads (the dashboard). `refresh` switches to a new catalog.
+
+    Args:
+        catalog: the tables to query.
+        threads: DuckDB threads per query (overrides ``limits.threads``).
+        limits: memory, concurrency, temporary folder and result size per query.
     """
 
-    def __init__(self, catalog: Catalog, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        threads: int | None = None,
+        limits: QueryLimits | None = None,
+    ) -> None:
         self.catalog = catalog
-        self._threads = threads
-        self._lock = threading.Lock()
-        self._con = self._connect(catalog)
+        self.limits = limits or QueryLimits()
+        self._threads = threads or self.limits.threads
+        self._pool = SessionPool(lambda: self._connect(self.catalog), self.limits)
+        self._pool.warm()
 
     @classmethod
-    def from_catalog_file(cls, path: Path, *, threads: int | None = None) -> DuckDBEngine:
+    def from_catalog_file(
+        cls, path: Path, *, threads: int | None = None, limits: QueryLimits | None = None
+    ) -> DuckDBEngine:
         """An engine over the catalog in ``path``.
 
         Raises:
@@ -147,24 +149,29 @@ class DuckDBEngine:
             raise CatalogMissing(
                 f"no catalog at {path}: run `petrostream crawl` first to catalog the lake"
             )
-        return cls(catalog, threads=threads)
+        return cls(catalog, threads=threads, limits=limits)
 
     def refresh(self, catalog: Catalog) -> None:
-        """Use a new catalog (after a crawl): rebuild the views on a fresh connection."""
-        con = self._connect(catalog)
-        with self._lock:
-            old, self._con, self.catalog = self._con, con, catalog
-        old.close()
+        """Use a new catalog (after a crawl); running queries finish on the old one."""
+        self.catalog = catalog
+        self._pool.renew()
+        self._pool.warm()
 
     def close(self) -> None:
-        """Close the DuckDB connection."""
-        self._con.close()
+        """Close the DuckDB connections."""
+        self._pool.close()
+
+    @contextlib.contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One of the engine's locked connections, for this thread alone until the block ends."""
+        with self._pool.session(timeout) as con:
+            yield con
 
     def explain(self, sql: str, params: Mapping[str, str] | None = None) -> str:
         """EXPLAIN ANALYZE of a checked query (tests and benchmarks count files scanned)."""
-        prepared = prepare(sql, tables=set(self.catalog.tables), params=params)
-        with self._lock:
-            rows = self._con.execute(f"EXPLAIN ANALYZE {prepared.sql}").fetchall()
+        prepared = self._prepare(sql, params)
+        with self.connection() as con:
+            rows = con.execute(f"EXPLAIN ANALYZE {prepared.sql}").fetchall()
         return "\n".join(str(r[-1]) for r in rows)
 
     def execute(
@@ -175,42 +182,78 @@ class DuckDBEngine:
         limit: int | None = DEFAULT_LIMIT,
         timeout: float | None = DEFAULT_TIMEOUT_S,
     ) -> QueryResult:
-        """Run one read-only Athena SQL query; see `QueryEngine.execute`."""
-        prepared = prepare(sql, tables=set(self.catalog.tables), params=params)
-        with self._lock:
-            con = self._con
-            timer = threading.Timer(timeout, con.interrupt) if timeout else None
-            if timer:
-                timer.daemon = True
-                timer.start()
-            try:
-                cursor = con.execute(prepared.sql)
-                description = cursor.description or []
-                rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit + 1)
-            except duckdb.InterruptException as exc:
-                raise QueryTimeout(
-                    f"query interrupted after {timeout:g} s (--timeout); narrow it with a "
-                    "filter on dt or well_id"
-                ) from exc
-            except duckdb.IOException as exc:
-                raise QueryError(
-                    f"the lake changed since the last crawl ({str(exc).splitlines()[0]}); "
-                    "run `petrostream crawl` again"
-                ) from exc
-            except duckdb.Error as exc:
-                raise QueryError(locate_error(sql, str(exc))) from exc
-            finally:
+        """Run one read-only Athena SQL query; see `QueryEngine.execute`.
+
+        Raises:
+            QueryBusy: no session became free within ``timeout``.
+            QueryTooLarge: the query ran out of memory, or its rows exceed
+                ``limits.max_result_bytes``.
+        """
+        prepared = self._prepare(sql, params)
+        started = time.monotonic()
+        try:
+            with self.connection(timeout) as con:
+                left = None if not timeout else max(0.001, timeout - (time.monotonic() - started))
+                timer = threading.Timer(left, con.interrupt) if left else None
                 if timer:
-                    timer.cancel()
+                    timer.daemon = True
+                    timer.start()
+                try:
+                    cursor = con.execute(prepared.sql)
+                    description = cursor.description or []
+                    rows = self._fetch(cursor, limit)
+                finally:
+                    if timer:
+                        timer.cancel()
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(
+                f"query interrupted after {timeout:g} s (--timeout); narrow it with a "
+                "filter on dt or well_id"
+            ) from exc
+        except duckdb.OutOfMemoryException as exc:
+            raise QueryTooLarge(
+                f"the query needed more memory than its limit ({self.limits.memory or 'default'}"
+                "); aggregate or filter more (dt, well_id), or select fewer columns"
+            ) from exc
+        except duckdb.IOException as exc:
+            raise QueryError(
+                f"the lake changed since the last crawl ({str(exc).splitlines()[0]}); "
+                "run `petrostream crawl` again"
+            ) from exc
+        except duckdb.Error as exc:
+            raise QueryError(locate_error(sql, str(exc))) from exc
         truncated = limit is not None and len(rows) > limit
         return QueryResult(
             columns=[d[0] for d in description],
-            types=[athena_type(str(d[1])) for d in description],
+            types=[athena_type_name(d[1]) for d in description],
             rows=rows[:limit] if truncated else rows,
             truncated=truncated,
             engine="local",
             sql=prepared.sql,
         )
+
+    def _prepare(self, sql: str, params: Mapping[str, str] | None) -> Any:
+        return prepare(sql, tables=set(self.catalog.tables), params=params, translate=to_duckdb)
+
+    def _fetch(self, cursor: duckdb.DuckDBPyConnection, limit: int | None) -> list[tuple[Any, ...]]:
+        """At most ``limit + 1`` rows, stopping past ``limits.max_result_bytes``."""
+        budget = self.limits.max_result_bytes
+        wanted = None if limit is None else limit + 1
+        rows: list[tuple[Any, ...]] = []
+        size = 0
+        while wanted is None or len(rows) < wanted:
+            batch = cursor.fetchmany(_BATCH if wanted is None else min(_BATCH, wanted - len(rows)))
+            if not batch:
+                break
+            if budget is not None:
+                size += sum(_approx_bytes(v) for row in batch for v in row)
+                if size > budget:
+                    raise QueryTooLarge(
+                        f"the result is larger than {budget / 1e6:g} MB after {len(rows):,} "
+                        "rows; select fewer rows (LIMIT) or columns, or aggregate"
+                    )
+            rows.extend(batch)
+        return rows
 
     # ------------------------------------------------------------------ views
 
@@ -220,6 +263,8 @@ class DuckDBEngine:
             config["threads"] = self._threads
         con = duckdb.connect(":memory:", config=config)
         con.execute("SET TimeZone='UTC'")
+        self._limit(con)
+        configure(con)
         con.execute(f"CREATE SCHEMA {_q(catalog.database)}")
         remote = catalog.lake_uri.startswith("s3://")
         for table in catalog.tables.values():
@@ -233,6 +278,16 @@ class DuckDBEngine:
         con.execute("SET enable_external_access=false")
         con.execute("SET lock_configuration=true")
         return con
+
+    def _limit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Per-query memory and spilling: never DuckDB's default ``.tmp`` in the current folder."""
+        limits = self.limits
+        temp = limits.temp_directory or Path(tempfile.gettempdir()) / "petrostream-duckdb"
+        con.execute(f"SET temp_directory={_lit(str(temp))}")
+        if limits.memory:
+            con.execute(f"SET memory_limit={_lit(limits.memory)}")
+        if limits.max_temp_bytes:
+            con.execute(f"SET max_temp_directory_size={_lit(limits.max_temp_bytes)}")
 
     def _parquet_source(self, table: Table) -> str:
         keys = [c.name for c in table.partition_keys]

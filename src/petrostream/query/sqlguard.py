@@ -10,7 +10,12 @@
    operations); table functions and file-reading functions are refused
    wherever they appear; every table must be a catalog table or a CTE;
 4. ``:name`` placeholders become literals;
-5. the AST is generated in the engine's dialect (DuckDB, or Athena itself).
+5. the AST is generated in the engine's dialect: Athena itself, or DuckDB through
+   the engine's translation hook (`petrostream.query.athena_sql.to_duckdb`), whose
+   output passes the function check of step 3 again.
+
+Whatever the input, `prepare` raises only `QueryError` (or its `QueryRefused`):
+a statement nested too deeply for the parser is a sentence, not a RecursionError.
 
 Errors DuckDB raises later are mapped back onto the user's text by
 `locate_error`, so a message never shows only the transpiled SQL.
@@ -18,8 +23,9 @@ Errors DuckDB raises later are mapped back onto the user's text by
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,7 +37,12 @@ from sqlglot.tokens import Token, TokenType
 from petrostream.catalog.base import DATABASE
 from petrostream.query.base import QueryError, QueryRefused
 
+log = logging.getLogger(__name__)
+
 READ_DIALECT: Final = "athena"
+_SHOWN: Final = 100  # characters of a long SQL line shown in a message
+MAX_NESTING: Final = 64
+"""Parentheses deeper than this are refused before parsing (the parser recurses per level)."""
 _READ_ONLY = "queries are read-only here (SELECT, WITH, VALUES)"
 _KEYWORD_REASONS: Final[dict[str, str]] = {
     **dict.fromkeys(
@@ -89,9 +100,16 @@ _DENIED_FUNCTIONS: Final = frozenset(
         "sqlite_scan",
         "postgres_scan",
         "mysql_scan",
+        "arrow_scan",
+        "arrow_scan_dumb",
+        "pandas_scan",
+        "python_map_function",
+        "json_execute_serialized_sql",
+        "set_variable",
+        "getvariable",
     }
 )
-_DENIED_PREFIXES: Final = ("read_", "parquet_", "sqlite_", "postgres_", "mysql_")
+_DENIED_PREFIXES: Final = ("read_", "parquet_", "sqlite_", "postgres_", "mysql_", "duckdb_")
 _ALLOWED_ROOTS: Final = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
 
 
@@ -118,7 +136,18 @@ def pointer(sql: str, start: int, end: int | None = None) -> str:
     line = sql[line_start : line_end if line_end >= 0 else len(sql)]
     col = start - line_start
     width = max(1, min((end or start + 1) - start, len(line) - col))
-    return f"at line {line_no}, column {col + 1}:\n  {line}\n  {' ' * col}{'^' * width}"
+    shown, offset = line, col
+    if len(line) > _SHOWN:  # a long line: the part around the fault
+        first = max(0, col - _SHOWN // 2)
+        shown = ("..." if first else "") + line[first : first + _SHOWN] + "..."
+        offset = col - first + (3 if first else 0)
+        width = min(width, _SHOWN)
+    return f"at line {line_no}, column {col + 1}:\n  {shown}\n  {' ' * offset}{'^' * width}"
+
+
+def _first_line(sql: str) -> str:
+    line = sql.strip().splitlines()[0] if sql.strip() else ""
+    return f"in:\n  {line[:_SHOWN]}{'...' if len(line) > _SHOWN else ''}"
 
 
 def _tokens(sql: str) -> list[Token]:
@@ -184,16 +213,35 @@ def _function_name(node: exp.Expr) -> str:
     return type(node).__name__
 
 
-def _check(ast: exp.Expr, sql: str, tables: set[str], database: str) -> None:
-    if not isinstance(ast, _ALLOWED_ROOTS) or ast.find(exp.Into):
-        kind = ast.key.upper() if not ast.find(exp.Into) else "SELECT INTO"
-        raise QueryRefused(f"refused: {kind} statements are not allowed; {_READ_ONLY}")
+def _check_functions(ast: exp.Expr) -> None:
     for node in ast.find_all(exp.Anonymous, exp.Func):
         if _is_denied(_function_name(node)):
             raise QueryRefused(
                 f"refused: function {_function_name(node).lower()}() reads files or the "
                 "environment; query the catalog's tables instead"
             )
+
+
+def _check_nesting(tokens: list[Token], sql: str) -> None:
+    depth = 0
+    for token in tokens:
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise QueryError(
+                    f"the SQL nests parentheses more than {MAX_NESTING} deep; "
+                    "flatten it (a WITH clause per level, or IN (...) lists)\n"
+                    + pointer(sql, token.start, token.end + 1)
+                )
+        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+            depth = max(0, depth - 1)
+
+
+def _check(ast: exp.Expr, sql: str, tables: set[str], database: str) -> None:
+    if not isinstance(ast, _ALLOWED_ROOTS) or ast.find(exp.Into):
+        kind = ast.key.upper() if not ast.find(exp.Into) else "SELECT INTO"
+        raise QueryRefused(f"refused: {kind} statements are not allowed; {_READ_ONLY}")
+    _check_functions(ast)
     ctes = {cte.alias_or_name.lower() for cte in ast.find_all(exp.CTE)}
     for table in ast.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
@@ -246,6 +294,19 @@ def _qualify(ast: exp.Expr, tables: set[str], database: str) -> exp.Expr:
     return ast
 
 
+def _translated(translate: Callable[[exp.Expr], str], ast: exp.Expr) -> str:
+    try:
+        return translate(ast)
+    except (QueryError, RecursionError):
+        raise
+    except Exception as exc:  # a translation bug must not reach the user as a traceback
+        log.exception("sqlguard: translating %s failed", ast.sql(dialect=READ_DIALECT))
+        raise QueryError(
+            f"the local engine could not translate this SQL ({type(exc).__name__}: {exc}); "
+            "it may run on Athena (--engine athena); please report it"
+        ) from exc
+
+
 def prepare(
     sql: str,
     *,
@@ -253,24 +314,48 @@ def prepare(
     params: Mapping[str, str] | None = None,
     dialect: str = "duckdb",
     database: str = DATABASE,
+    translate: Callable[[exp.Expr], str] | None = None,
 ) -> Prepared:
     """Check that ``sql`` is one read-only query over ``tables`` and transpile it.
 
+    Args:
+        sql: the user's Athena (Trino) SQL.
+        tables: the catalog's table names.
+        params: values for ``:name`` placeholders.
+        dialect: sqlglot dialect to generate when there is no ``translate``.
+        database: the catalog database (``petrostream_db``).
+        translate: the engine's hook from the checked AST to its SQL (the local
+            engine's `athena_sql.to_duckdb`); its output is checked again.
+
     Raises:
         QueryRefused: not a read-only query, or a file-reading/table function.
-        QueryError: a syntax error, an unknown table or a missing parameter; the
-            message shows the user's line with a caret.
+        QueryError: a syntax error, an unknown table, a missing parameter, SQL nested
+            too deeply, or a construct the engine cannot run; the message shows the
+            user's line with a caret where it can. Nothing else is raised.
     """
-    tokens = _tokens(sql)
-    _refuse(tokens, sql)
-    ast = _parse(sql)
-    _check(ast, sql, {t.lower() for t in tables}, database)
-    ast = _bind(ast, params or {})
-    ast = _qualify(ast, {t.lower() for t in tables}, database)
     try:
-        out = ast.sql(dialect=dialect)
-    except sqlglot.errors.UnsupportedError as exc:
-        raise QueryError(f"cannot translate this SQL for {dialect}: {exc}") from exc
+        tokens = _tokens(sql)
+        _refuse(tokens, sql)
+        _check_nesting(tokens, sql)
+        ast = _parse(sql)
+        _check(ast, sql, {t.lower() for t in tables}, database)
+        ast = _bind(ast, params or {})
+        ast = _qualify(ast, {t.lower() for t in tables}, database)
+        if translate is None:
+            out = ast.sql(dialect=dialect)
+        else:
+            out = _translated(translate, ast)
+            _check_functions(sqlglot.parse_one(out, read=dialect))
+    except QueryError:
+        raise
+    except RecursionError as exc:
+        raise QueryError(
+            "the SQL is nested too deeply or is too long to analyse; split it into "
+            "WITH clauses or shorter expressions"
+        ) from exc
+    except sqlglot.errors.SqlglotError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise QueryError(f"cannot translate this SQL for {dialect}: {first}") from exc
     return Prepared(user_sql=sql, ast=ast, sql=out)
 
 
@@ -278,7 +363,7 @@ def _locate(sql: str, name: str) -> str:
     for token in _tokens(sql):
         if token.text.lower() == name.lower():
             return pointer(sql, token.start, token.end + 1)
-    return f"in:\n  {sql.strip().splitlines()[0] if sql.strip() else ''}"
+    return _first_line(sql)
 
 
 _NAME_PATTERNS: Final = (
@@ -290,6 +375,30 @@ _NAME_PATTERNS: Final = (
 )
 
 
+_REWORDS: Final = (
+    # DuckDB suggests settings the user cannot change: say what to do instead.
+    (
+        re.compile(r"^Max expression depth limit of (\d+) exceeded.*"),
+        r"the SQL nests expressions more than \1 levels deep; split it into WITH clauses",
+    ),
+    (
+        re.compile(
+            r'^.*name "?(\w+)"? is not in the catalog, but it exists in the (\w+) extension.*'
+        ),
+        r"function \1() is not available on the local engine (DuckDB's \2 extension is not "
+        r"loaded); run the query on Athena (--engine athena)",
+    ),
+    (re.compile(r"^Map keys must be unique.*"), "a map got the same key twice (map() or CAST)"),
+)
+
+
+def _reword(line: str) -> str:
+    for pattern, replacement in _REWORDS:
+        if pattern.match(line):
+            return pattern.sub(replacement, line)
+    return line
+
+
 def locate_error(sql: str, message: str) -> str:
     """Turn an engine's error message into one that points into the user's SQL.
 
@@ -299,7 +408,7 @@ def locate_error(sql: str, message: str) -> str:
     """
     text = message.split("\n\nLINE ")[0].split("\nLINE ")[0]
     text = re.sub(r"^\w+ Error: ", "", text.strip())
-    first = text.splitlines()[0] if text else message
+    first = _reword(text.splitlines()[0] if text else message)
     hints = [ln.strip() for ln in text.splitlines()[1:] if ln.strip().startswith("Candidate b")]
     for pattern in _NAME_PATTERNS:
         match = pattern.search(first)
@@ -307,6 +416,6 @@ def locate_error(sql: str, message: str) -> str:
             where = _locate(sql, match.group(1).split(".")[-1])
             break
     else:
-        where = f"in:\n  {sql.strip().splitlines()[0] if sql.strip() else ''}"
+        where = _first_line(sql)
     hint = f" ({hints[0]})" if hints else ""
     return f"SQL error: {first}{hint}\n{where}"

@@ -17,9 +17,9 @@ from petrostream.query.base import (
     QueryError,
     QueryResult,
     QueryTimeout,
-    format_result,
 )
 from petrostream.query.duckdb_engine import DuckDBEngine
+from petrostream.query.output import format_result
 from petrostream.testing.lakefiles import sensor_rows, write_lake_file
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -71,7 +71,8 @@ def test_timestamps_are_utc_and_session_time_zone_is_utc(engine):
     assert first == T0
     assert first.utcoffset() == timedelta(0)
     assert hour == 10
-    assert result.types[0] == "timestamp with time zone"
+    # the lake's UTC ts is Athena's `timestamp` (as the Glue table types it)
+    assert result.types[0] == "timestamp"
 
 
 @pytest.mark.parametrize(
@@ -170,11 +171,11 @@ def test_connection_has_no_file_access_even_behind_the_guard(engine, tmp_path):
     # the guard refuses read_csv; this checks DuckDB's own lock as a second wall
     secret = tmp_path / "secret.csv"
     secret.write_text("a\n1\n")
-    con = engine._con
-    with pytest.raises(duckdb.PermissionException):
-        con.execute(f"SELECT * FROM read_csv('{secret}')").fetchall()
-    with pytest.raises(duckdb.InvalidInputException, match="locked"):
-        con.execute("SET enable_external_access = true")
+    with engine.connection() as con:
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(f"SELECT * FROM read_csv('{secret}')").fetchall()
+        with pytest.raises(duckdb.InvalidInputException, match="locked"):
+            con.execute("SET enable_external_access = true")
 
 
 def test_without_catalog_the_message_says_run_crawl(tmp_path):
@@ -187,24 +188,30 @@ def test_table_not_in_catalog_is_an_unknown_table(engine):
         engine.execute("SELECT * FROM alerts")
 
 
-def test_json_output_is_an_array_of_objects_with_iso_utc_timestamps():
+def test_output_prints_values_as_athena_does():
+    # given a result with a timestamp, a double, a bigint, a date, a boolean and NULLs
     result = QueryResult(
-        columns=["ts", "p", "n", "day"],
-        types=["timestamp with time zone", "double", "bigint", "date"],
-        rows=[(T0, 1.5, 3, T0.date()), (None, float("nan"), None, None)],
+        columns=["ts", "p", "n", "day", "ok"],
+        types=["timestamp", "double", "bigint", "date", "boolean"],
+        rows=[(T0, 3.0e7, 3, T0.date(), True), (None, float("nan"), None, None, None)],
     )
-    data = json.loads(format_result(result, "json"))
-    assert data == [
-        {"ts": "2024-05-01T10:00:00.000Z", "p": 1.5, "n": 3, "day": "2024-05-01"},
-        {"ts": None, "p": None, "n": None, "day": None},
+
+    # then JSON carries numbers as numbers, NaN as "NaN" and times as Athena's text
+    assert json.loads(format_result(result, "json")) == [
+        {"ts": "2024-05-01 10:00:00.000", "p": 3.0e7, "n": 3, "day": "2024-05-01", "ok": True},
+        {"ts": None, "p": "NaN", "n": None, "day": None, "ok": None},
     ]
-    assert format_result(result, "csv").splitlines()[:2] == [
-        "ts,p,n,day",
-        "2024-05-01T10:00:00.000Z,1.5,3,2024-05-01",
+    # and CSV quotes every value as Athena's result files do, NULL left empty
+    assert format_result(result, "csv").splitlines() == [
+        '"ts","p","n","day","ok"',
+        '"2024-05-01 10:00:00.000","3.0E7","3","2024-05-01","true"',
+        ',"NaN",,,',
     ]
+    # and the table shows the same text, NULL as NULL
     table = format_result(result, "table").splitlines()
-    assert table[0].split() == ["ts", "p", "n", "day"]
-    assert table[2].split() == ["2024-05-01T10:00:00.000Z", "1.5", "3", "2024-05-01"]
+    assert table[0].split() == ["ts", "p", "n", "day", "ok"]
+    assert table[2].split() == ["2024-05-01", "10:00:00.000", "3.0E7", "3", "2024-05-01", "true"]
+    assert table[3].split() == ["NULL", "NaN", "NULL", "NULL", "NULL"]
 
 
 def test_refresh_picks_up_a_new_crawl(lake, tmp_path, engine):
