@@ -72,3 +72,8 @@ class Settings(BaseSettings):
     def catalog_path(self) -> Path:
         """File of the local catalog."""
         return self.home / "catalog.json"
+
+    @property
+    def query_temp_dir(self) -> Path:
+        """Where local queries spill to disk (DuckDB's temporary files)."""
+        return self.home / "tmp" / "duckdb"

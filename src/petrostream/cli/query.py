@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
 
 from petrostream.cli import output_format, settings_of
+
+_WEEK_S = 7 * 86_400.0
+
+
+def _finite(value: float, name: str) -> float:
+    if math.isnan(value):
+        raise click.BadParameter("nan is not a number of seconds", param_hint=name)
+    return value
 
 
 def _params(values: tuple[str, ...]) -> dict[str, str]:
@@ -36,7 +45,12 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
     "--limit", type=click.IntRange(min=0), default=10_000, show_default=True, help="0: no limit."
 )
 @click.option(
-    "--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True, help="Seconds."
+    "--timeout",
+    type=click.FloatRange(min=0, max=_WEEK_S),
+    default=60.0,
+    show_default=True,
+    callback=lambda ctx, param, value: _finite(value, "--timeout"),
+    help="Seconds before the query is interrupted (0: no limit).",
 )
 @click.pass_context
 def query(
@@ -73,7 +87,12 @@ def query(
         named = named_query(name)
         sql, params = named.sql, named.bind(params)
     elif sql == "-":
-        sql = sys.stdin.read()
+        try:
+            sql = sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.UsageError(
+                f"the SQL on stdin is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from exc
     if not sql:
         raise click.UsageError("give a SQL query, --named NAME or --list")
     if engine == "athena":

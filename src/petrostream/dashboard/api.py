@@ -2,13 +2,18 @@
 
 Errors are JSON ``{"error": <message>, "status": <code>}``: a bad parameter or
 bad SQL is a 400 with the engine's user-facing message, an unknown well 404,
-a refused statement 400, a query timeout 408; nothing returns a traceback.
+a refused statement 400, a query timeout 408, a query or answer too large 413,
+a write that is not ``application/json`` 415, every query slot busy 503;
+nothing returns a traceback. (Host, Origin, token and body size are checked
+before any route, by `petrostream.dashboard.security.RequestGuard`.)
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
@@ -18,17 +23,39 @@ from starlette.routing import Route
 
 from petrostream.dashboard.data import (
     DEFAULT_POINTS,
+    READINGS_SPAN,
     BadRequest,
     DashboardData,
     NotFound,
     parse_time,
+    to_json,
 )
 from petrostream.errors import PetroStreamError
-from petrostream.query.base import CatalogMissing, QueryError, QueryRefused, QueryTimeout
+from petrostream.query.base import (
+    CatalogMissing,
+    QueryBusy,
+    QueryError,
+    QueryRefused,
+    QueryTimeout,
+    QueryTooLarge,
+)
 
 log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+MAX_RESPONSE_BYTES: Final = 16_000_000
+"""The largest answer the API sends (a query's rows are cut off before that, with a 413)."""
+MAX_SPAN_S: Final = 100 * 365.25 * 86_400
+"""The longest ``last=`` window, in seconds (a century)."""
+
+
+class TooLarge(PetroStreamError):
+    """An answer would be larger than `MAX_RESPONSE_BYTES`."""
+
+
+class Unsupported(PetroStreamError):
+    """A write came with a body that is not JSON."""
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -44,6 +71,12 @@ def status_of(exc: PetroStreamError) -> int:
         return 408
     if isinstance(exc, CatalogMissing):
         return 409
+    if isinstance(exc, QueryTooLarge | TooLarge):
+        return 413
+    if isinstance(exc, Unsupported):
+        return 415
+    if isinstance(exc, QueryBusy):
+        return 503
     if isinstance(exc, BadRequest | QueryRefused | QueryError):
         return 400
     return 500
@@ -67,9 +100,24 @@ def _float(request: Request, name: str) -> float | None:
         value = float(text)
     except ValueError as exc:
         raise BadRequest(f"{name}={text!r} is not a number of seconds") from exc
-    if value <= 0:
-        raise BadRequest(f"{name}={text!r} must be positive")
+    if not math.isfinite(value) or value <= 0:
+        raise BadRequest(f"{name}={text!r} must be a positive number of seconds")
+    if value > MAX_SPAN_S:
+        raise BadRequest(
+            f"{name}={text!r} is more than a century; give at most {MAX_SPAN_S:.0f} seconds"
+        )
     return value
+
+
+def _time(request: Request, name: str) -> datetime | None:
+    moment = parse_time(request.query_params.get(name), name)
+    earliest, latest = READINGS_SPAN
+    if moment is not None and not earliest <= moment < latest:
+        raise BadRequest(
+            f"{name}={request.query_params[name]!r} is outside {earliest:%Y} to {latest:%Y}; "
+            "give a time within the lake's readings, e.g. 2024-05-01T12:00:00Z"
+        )
+    return moment
 
 
 async def _sql_of(request: Request) -> tuple[str, int | None, str]:
@@ -77,6 +125,13 @@ async def _sql_of(request: Request) -> tuple[str, int | None, str]:
     fmt = request.query_params.get("format", "json")
     limit: int | None = None
     if request.method == "POST":
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            # A cross-site form or text/plain POST (no CORS preflight) never runs a query.
+            raise Unsupported(
+                f"POST /api/query needs Content-Type: application/json (got {kind or 'none'}); "
+                'send {"sql": "SELECT ..."}'
+            )
         try:
             body = await request.json()
         except ValueError as exc:
@@ -85,7 +140,7 @@ async def _sql_of(request: Request) -> tuple[str, int | None, str]:
             raise BadRequest('the body must be a JSON object with a "sql" string')
         sql = body["sql"]
         if body.get("limit") is not None:
-            if not isinstance(body["limit"], int):
+            if not isinstance(body["limit"], int) or isinstance(body["limit"], bool):
                 raise BadRequest('"limit" must be a whole number')
             limit = body["limit"]
         fmt = str(body.get("format", fmt))
@@ -113,8 +168,20 @@ class Api:
                 log.warning("dashboard: %s", exc)
             return error(status, str(exc))
         if isinstance(value, Response):
-            return value
-        return JSONResponse(value)
+            size = len(value.body)
+            body = value
+        else:
+            payload = to_json(value)
+            size = len(payload)
+            body = Response(payload, media_type="application/json")
+        if size > MAX_RESPONSE_BYTES:
+            return error(
+                413,
+                f"the answer is {size / 1e6:.0f} MB, more than the API sends "
+                f"({MAX_RESPONSE_BYTES / 1e6:.0f} MB); ask for fewer rows (limit), columns "
+                "or points",
+            )
+        return body
 
     async def fleet(self, request: Request) -> Response:
         """GET /api/fleet."""
@@ -135,8 +202,8 @@ class Api:
             return self.data.series(
                 well_id,
                 sensors=sensors,
-                start=parse_time(q.get("start"), "start"),
-                end=parse_time(q.get("end"), "end"),
+                start=_time(request, "start"),
+                end=_time(request, "end"),
                 last_s=_float(request, "last"),
                 points=_int(request, "points", DEFAULT_POINTS),
             )
@@ -156,8 +223,8 @@ class Api:
         """POST (or GET) /api/query: the SQL console; ``format=csv`` downloads a CSV file."""
         try:
             sql, limit, fmt = await _sql_of(request)
-        except BadRequest as exc:
-            return error(400, str(exc))
+        except (BadRequest, Unsupported) as exc:
+            return error(status_of(exc), str(exc))
 
         given = {} if limit is None else {"limit": limit}
 
@@ -217,6 +284,9 @@ def _errors(*codes: int) -> dict[str, Any]:
         404: "no such well",
         408: "the query ran past its timeout",
         409: "nothing crawled yet",
+        413: "the query needed more memory than allowed, or the answer is too large",
+        415: "the body is not application/json",
+        503: "every query slot is busy; retry",
     }
     return {str(c): _json(meaning[c], _ERROR) for c in codes}
 
@@ -289,7 +359,7 @@ OPENAPI: Final[dict[str, Any]] = {
                         "t (bucket starts, epoch ms), n (readings per bucket), series "
                         "{column: {unit, avg, min, max}}, events (3W label spans), alerts"
                     ),
-                    **_errors(400, 404, 408),
+                    **_errors(400, 404, 408, 413, 503),
                 },
             }
         },
@@ -331,7 +401,7 @@ OPENAPI: Final[dict[str, Any]] = {
                             "text/csv": {"schema": {"type": "string"}},
                         },
                     },
-                    **_errors(400, 408, 409),
+                    **_errors(400, 408, 409, 413, 415, 503),
                 },
             },
             "get": {
@@ -341,7 +411,7 @@ OPENAPI: Final[dict[str, Any]] = {
                     _param("limit", "query", "maximum rows (1-10000)", "integer"),
                     _param("format", "query", "json (default) or csv"),
                 ],
-                "responses": {"200": _json("as POST"), **_errors(400, 408, 409)},
+                "responses": {"200": _json("as POST"), **_errors(400, 408, 409, 413, 503)},
             },
         },
         "/api/queries": {

@@ -26,6 +26,7 @@ from petrostream.errors import PetroStreamError
 from petrostream.query.base import (
     DEFAULT_LIMIT,
     QueryError,
+    QueryLimits,
     QueryResult,
     json_value,
     named_queries,
@@ -60,6 +61,8 @@ _ORDER: Final[tuple[str, ...]] = (
     "qgl",
 )
 _ALERT_SCAN: Final = 5_000
+READINGS_SPAN: Final = (datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
+"""Timestamps the dashboard charts and ages; a reading outside is shown in SQL only."""
 
 
 class NotFound(PetroStreamError):  # noqa: N818 - says what happened
@@ -106,6 +109,13 @@ def _iso(moment: datetime | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _age_s(ts: Any, now: datetime) -> float | None:
+    """Seconds since a well's latest reading; None when that is no instant (year 0) or ahead."""
+    if not isinstance(ts, datetime) or not READINGS_SPAN[0] <= ts <= now + timedelta(days=1):
+        return None
+    return round((now - ts).total_seconds(), 1)
+
+
 def _ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
 
@@ -139,9 +149,16 @@ class LakeView:
     `petrostream crawl`. Thread-safe; the engine serializes its own queries.
     """
 
-    def __init__(self, settings: Settings, *, interval: float = CRAWL_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        interval: float = CRAWL_INTERVAL_S,
+        limits: QueryLimits | None = None,
+    ) -> None:
         self.settings = settings
         self.interval = interval
+        self.limits = limits
         self._lock = threading.Lock()
         self._catalog: Catalog | None = None
         self._engine: DuckDBEngine | None = None
@@ -200,7 +217,7 @@ class LakeView:
             else:
                 changed = report.changed or self._catalog is None
             if self._engine is None:
-                self._engine = DuckDBEngine(catalog, threads=2)
+                self._engine = DuckDBEngine(catalog, threads=2, limits=self.limits)
             elif changed:
                 self._engine.refresh(catalog)
             self._catalog = catalog
@@ -214,11 +231,18 @@ class DashboardData:
     Args:
         settings: where the pipeline's state lives (home, lake).
         crawl_interval: seconds between two crawls of the lake.
+        limits: what each query may use (memory, concurrency, temporary folder).
     """
 
-    def __init__(self, settings: Settings, *, crawl_interval: float = CRAWL_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        crawl_interval: float = CRAWL_INTERVAL_S,
+        limits: QueryLimits | None = None,
+    ) -> None:
         self.settings = settings
-        self.lake = LakeView(settings, interval=crawl_interval)
+        self.lake = LakeView(settings, interval=crawl_interval, limits=limits)
 
     def close(self) -> None:
         """Release the query engine."""
@@ -281,7 +305,7 @@ class DashboardData:
                 wells[record["well_id"]] = {
                     **{k: json_value(v) for k, v in record.items()},
                     "readings": rows_per_well.get(record["well_id"], 0),
-                    "age_s": None if ts is None else round((now - ts).total_seconds(), 1),
+                    "age_s": _age_s(ts, now),
                     "alerts": 0,
                     "open_alerts": 0,
                 }
@@ -351,9 +375,13 @@ class DashboardData:
                     f"unknown sensor {unknown[0]!r}; the lake has: {', '.join(available)}"
                 )
             chosen = list(dict.fromkeys(sensors))
+        # Readings stamped outside READINGS_SPAN (year 0000 or 9999 in an old lake) are
+        # left out of the chart: they are not instants a sensor measured.
         bounds = self.lake.execute(
             "SELECT min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS readings "
-            "FROM petrostream_db.sensors WHERE well_id = :well_id",
+            "FROM petrostream_db.sensors WHERE well_id = :well_id "
+            f"AND ts >= from_iso8601_timestamp('{READINGS_SPAN[0]:%Y-%m-%d}') "
+            f"AND ts < from_iso8601_timestamp('{READINGS_SPAN[1]:%Y-%m-%d}')",
             params={"well_id": well_id},
             timeout=SERIES_TIMEOUT_S,
         )

@@ -158,8 +158,13 @@ class DuckDBEngine:
         self._pool.warm()
 
     def close(self) -> None:
-        """Close the DuckDB connections."""
+        """Close the DuckDB connections; queries still running are interrupted."""
         self._pool.close()
+
+    @property
+    def pool(self) -> SessionPool:
+        """The engine's connections (`SessionPool.running` counts the queries in progress)."""
+        return self._pool
 
     @contextlib.contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -191,10 +196,16 @@ class DuckDBEngine:
         """
         prepared = self._prepare(sql, params)
         started = time.monotonic()
+        timed_out = threading.Event()
         try:
             with self.connection(timeout) as con:
+
+                def stop() -> None:
+                    timed_out.set()
+                    con.interrupt()
+
                 left = None if not timeout else max(0.001, timeout - (time.monotonic() - started))
-                timer = threading.Timer(left, con.interrupt) if left else None
+                timer = threading.Timer(left, stop) if left else None
                 if timer:
                     timer.daemon = True
                     timer.start()
@@ -206,6 +217,8 @@ class DuckDBEngine:
                     if timer:
                         timer.cancel()
         except duckdb.InterruptException as exc:
+            if not timed_out.is_set():
+                raise QueryError("the query was stopped: the engine is shutting down") from exc
             raise QueryTimeout(
                 f"query interrupted after {timeout:g} s (--timeout); narrow it with a "
                 "filter on dt or well_id"

@@ -44,7 +44,9 @@ class SessionPool:
         self._slots = threading.BoundedSemaphore(max(1, limits.concurrent))
         self._concurrent = max(1, limits.concurrent)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._idle: list[_Session] = []
+        self._busy: list[_Session] = []
         self._generation = 0
         self._closed = False
 
@@ -71,11 +73,28 @@ class SessionPool:
         session: _Session | None = None
         try:
             session = self._take()
+            with self._changed:
+                self._busy.append(session)
+                self._changed.notify_all()
             yield session.con
         finally:
             if session is not None:
+                with self._changed:
+                    self._busy.remove(session)
+                    self._changed.notify_all()
                 self._release(session)
             self._slots.release()
+
+    @property
+    def running(self) -> int:
+        """How many queries hold a session right now."""
+        with self._lock:
+            return len(self._busy)
+
+    def wait_running(self, count: int, timeout: float) -> bool:
+        """Block until at least ``count`` queries run (or ``timeout`` passes); True if they do."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self._busy) >= count, timeout)
 
     def renew(self) -> None:
         """Retire every session (a new catalog): idle ones now, busy ones when they finish."""
@@ -86,10 +105,13 @@ class SessionPool:
             session.con.close()
 
     def close(self) -> None:
-        """Close the idle sessions; busy ones close when their query ends."""
+        """Close the idle sessions and interrupt the running queries (they fail, then close)."""
         with self._lock:
             self._closed = True
             stale, self._idle = self._idle, []
+            running = list(self._busy)
+        for session in running:
+            session.con.interrupt()
         for session in stale:
             session.con.close()
 

@@ -274,7 +274,7 @@ def _bind(ast: exp.Expr, params: Mapping[str, str]) -> exp.Expr:
     def replace(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder):
             name = node.name
-            if not name:
+            if not name or name == "?":
                 raise QueryError("positional '?' parameters are not supported; use :name")
             if name not in params:
                 raise QueryError(f"the SQL uses :{name}; pass --param {name}=VALUE")
@@ -389,6 +389,10 @@ _REWORDS: Final = (
         r"loaded); run the query on Athena (--engine athena)",
     ),
     (re.compile(r"^Map keys must be unique.*"), "a map got the same key twice (map() or CAST)"),
+    (
+        re.compile(r"^Division by zero.*"),
+        "division by zero; wrap the expression in try(...) to get NULL instead (as on Athena)",
+    ),
 )
 
 

@@ -28,6 +28,7 @@ START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 BAR = 1e5
 ONSET_S = 600  # WELL-00001's pressure drops by 20 bar 10 minutes in (3W class 2)
 LEVELS = {"p_pdg": 300 * BAR, "p_tpt": 120 * BAR, "t_tpt": 90.0}
+BASE_URL = "http://127.0.0.1:8050"  # the Host a browser on this machine sends
 
 
 def _labelled(readings: list[dict[str, Any]], instance: str, onset_s: int | None) -> None:
@@ -68,7 +69,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture
 def client(pipeline: Settings) -> Iterator[TestClient]:
     app = create_app(pipeline, data=DashboardData(pipeline, crawl_interval=0.0))
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=BASE_URL) as test_client:
         yield test_client
 
 
@@ -335,7 +336,9 @@ def test_new_lake_files_show_up_without_a_crawl_command(tmp_path: Path) -> None:
     # given a dashboard over a home with one well
     settings = Settings(home=tmp_path / "home")
     _fill(settings, steady(60, well_id="WELL-00001", start=START, **LEVELS))
-    with TestClient(create_app(settings, data=DashboardData(settings, crawl_interval=0.0))) as c:
+    with TestClient(
+        create_app(settings, data=DashboardData(settings, crawl_interval=0.0)), base_url=BASE_URL
+    ) as c:
         assert c.get("/api/fleet").json()["totals"]["readings"] == 60
 
         # when more readings go through the pipeline while it serves
@@ -351,7 +354,7 @@ def test_new_lake_files_show_up_without_a_crawl_command(tmp_path: Path) -> None:
 
 def test_an_empty_home_serves_empty_answers_not_errors(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url=BASE_URL) as c:
         fleet = c.get("/api/fleet").json()
         health = c.get("/api/health").json()
         alerts = c.get("/api/alerts").json()
@@ -399,7 +402,9 @@ def test_fleet_finds_each_wells_latest_reading_across_days(tmp_path: Path) -> No
     settings = Settings(home=tmp_path / "home")
 
     # when the fleet is asked for
-    with TestClient(create_app(settings, data=DashboardData(settings, crawl_interval=0))) as c:
+    with TestClient(
+        create_app(settings, data=DashboardData(settings, crawl_interval=0)), base_url=BASE_URL
+    ) as c:
         wells = {w["well_id"]: w for w in c.get("/api/fleet").json()["wells"]}
 
     # then each well shows its own latest reading, and its readings over all days
