@@ -67,7 +67,12 @@ def query(
     """Run Athena (Trino) SQL on the lake: tables petrostream_db.sensors, alerts, rejects.
 
     SQL is one read-only query ('-' reads it from stdin). The local engine
-    needs a catalog: run `petrostream crawl` first (and again to see new files).
+    needs a catalog: run `petrostream crawl` first (and again to see new files);
+    it answers Athena's functions as Athena does (format_datetime, map_agg,
+    lambdas, UNNEST...) and names an alternative for those it cannot.
+
+    Values print as Athena prints them (3.0E7, 2026-12-06 10:30:00.000, true);
+    csv quotes every value as Athena's result files do and leaves NULL empty.
     """
     from petrostream.query.base import named_queries, named_query
     from petrostream.query.output import format_result
@@ -105,9 +110,12 @@ def query(
         )
         result = runner.execute(sql, params=params, limit=limit or None, timeout=timeout or None)
     else:
+        from petrostream.query.base import QueryLimits
         from petrostream.query.duckdb_engine import DuckDBEngine
 
-        local = DuckDBEngine.from_catalog_file(settings.catalog_path)
+        # A query that outgrows memory spills into the home, not the current folder.
+        limits = QueryLimits(temp_directory=settings.query_temp_dir)
+        local = DuckDBEngine.from_catalog_file(settings.catalog_path, limits=limits)
         try:
             result = local.execute(sql, params=params, limit=limit or None, timeout=timeout or None)
         finally:

@@ -296,6 +296,13 @@ class DuckDBEngine:
         """Per-query memory and spilling: never DuckDB's default ``.tmp`` in the current folder."""
         limits = self.limits
         temp = limits.temp_directory or Path(tempfile.gettempdir()) / "petrostream-duckdb"
+        try:
+            temp.mkdir(parents=True, exist_ok=True)  # DuckDB creates only the last level
+        except OSError as exc:
+            raise QueryError(
+                f"cannot create {temp} for the queries' temporary files ({exc.strerror}); "
+                "check the home folder's permissions and free space"
+            ) from exc
         con.execute(f"SET temp_directory={_lit(str(temp))}")
         if limits.memory:
             con.execute(f"SET memory_limit={_lit(limits.memory)}")

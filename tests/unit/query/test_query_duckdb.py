@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +15,12 @@ from petrostream.catalog.crawler import Crawler
 from petrostream.catalog.local import LocalCatalogStore
 from petrostream.query.base import (
     CatalogMissing,
+    QueryBusy,
     QueryError,
+    QueryLimits,
     QueryResult,
     QueryTimeout,
+    QueryTooLarge,
 )
 from petrostream.query.duckdb_engine import DuckDBEngine
 from petrostream.query.output import format_result
@@ -223,3 +227,83 @@ def test_refresh_picks_up_a_new_crawl(lake, tmp_path, engine):
     engine.refresh(catalog)
 
     assert engine.execute("SELECT count(*) FROM sensors").rows == [(605,)]
+
+
+SLOW = "SELECT sum(a.p_pdg * b.p_tpt * c.t_tpt) FROM sensors a, sensors b, sensors c"
+
+
+def _run_in_thread(engine: DuckDBEngine, sql: str, **kwargs) -> tuple[threading.Thread, list]:
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(engine.execute(sql, **kwargs))
+        except QueryError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_slow_query_and_a_fast_one_run_side_by_side(lake, tmp_path):
+    # given an engine of two slots with a slow cross join running
+    catalog, _ = Crawler(str(lake)).crawl(None)
+    engine = DuckDBEngine(catalog, threads=1, limits=QueryLimits(concurrent=2))
+    slow, outcome = _run_in_thread(engine, SLOW, timeout=120)
+    assert engine.pool.wait_running(1, timeout=60)
+
+    # when a fast query comes, it answers while the slow one still runs
+    assert engine.execute("SELECT 1 AS one").rows == [(1,)]
+    assert slow.is_alive() and not outcome
+
+    # and closing the engine stops the slow one with a sentence
+    engine.close()
+    slow.join()
+    assert isinstance(outcome[0], QueryError) and "shutting down" in str(outcome[0])
+
+
+def test_past_its_slots_a_query_waits_then_says_busy(lake, tmp_path):
+    catalog, _ = Crawler(str(lake)).crawl(None)
+    engine = DuckDBEngine(catalog, threads=1, limits=QueryLimits(concurrent=1))
+    slow, _ = _run_in_thread(engine, SLOW, timeout=120)
+    assert engine.pool.wait_running(1, timeout=60)
+    with pytest.raises(QueryBusy, match="1 queries were still running"):
+        engine.execute("SELECT 1", timeout=0.2)
+    engine.close()
+    slow.join()
+
+
+def test_a_query_past_its_memory_is_too_large_and_spills_inside_the_home(
+    lake, tmp_path, monkeypatch
+):
+    # given an engine whose queries may use 64 MB and spill into <home>/tmp/duckdb,
+    # started from another folder
+    cwd = tmp_path / "started-here"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    spill = tmp_path / "home" / "tmp" / "duckdb"
+    catalog, _ = Crawler(str(lake)).crawl(None)
+    limits = QueryLimits(memory="64MB", temp_directory=spill)
+    engine = DuckDBEngine(catalog, threads=1, limits=limits)
+
+    # when a sort larger than that runs (without spilling it fails: out of memory),
+    # it spills into the home and answers
+    sort = "SELECT count(*) FROM (SELECT unnest(range(2000000)) AS i ORDER BY random())"
+    assert engine.execute(sort, timeout=300).rows == [(2000000,)]
+    assert spill.is_dir()
+    assert list(cwd.iterdir()) == []  # nothing in the folder it was started from
+
+    # and what cannot spill is a QueryTooLarge with the limit in the message
+    with pytest.raises(QueryTooLarge, match="64MB"):
+        engine.execute("SELECT list(i) FROM (SELECT unnest(range(20000000)) AS i)", timeout=300)
+    engine.close()
+
+
+def test_a_result_past_its_byte_limit_is_too_large(lake, tmp_path):
+    catalog, _ = Crawler(str(lake)).crawl(None)
+    engine = DuckDBEngine(catalog, threads=1, limits=QueryLimits(max_result_bytes=100_000))
+    assert len(engine.execute("SELECT ts FROM sensors").rows) == 600
+    with pytest.raises(QueryTooLarge, match="larger than 0.1 MB"):
+        engine.execute("SELECT lpad('x', 10000, 'y') FROM sensors")
+    engine.close()
