@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,14 +27,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert CliRunner().invoke(main, ["--home", str(home), "crawl"]).exit_code == 0
     return home
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1)
-        yield int(sock.getsockname()[1])
 
 
 DEEP = "SELECT " + "(" * 500 + "1" + ")" * 500

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,15 +10,6 @@ from click.testing import CliRunner
 
 from petrostream.cli import main
 from petrostream.cli.demo import DemoClock, DemoOptions, stages_for
-
-
-@pytest.fixture
-def busy_port() -> Iterator[int]:
-    """A loopback port something else listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1)
-        yield int(sock.getsockname()[1])
 
 
 def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path, busy_port: int) -> None:

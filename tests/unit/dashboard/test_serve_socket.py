@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -21,12 +20,6 @@ from petrostream.testing.lakefiles import sensor_rows, write_lake_file
 
 TOKEN = "a-test-token-0123456789"  # noqa: S105 - a test token
 SLOW = "SELECT sum(a.p_pdg * b.p_tpt * c.t_tpt) FROM sensors a, sensors b, sensors c"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def request(
@@ -69,10 +62,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def served(home: Path) -> Iterator[tuple[int, DashboardData]]:
+def served(home: Path, free_port: int) -> Iterator[tuple[int, DashboardData]]:
     settings = Settings(home=home)
     data = DashboardData(settings, crawl_interval=60, limits=dashboard_limits(settings))
-    port = _free_port()
+    port = free_port
     with BackgroundServer(settings, port=port, data=data):
         yield port, data
 
@@ -123,10 +116,10 @@ def test_a_slow_query_does_not_block_select_1(served) -> None:
     assert all("shutting down" in b["error"] for _, b in answers)
 
 
-def test_a_remote_server_wants_its_token(home: Path) -> None:
+def test_a_server_with_a_token_wants_it_on_the_wire(home: Path, free_port: int) -> None:
     settings = Settings(home=home)
     access = AccessPolicy.for_bind("127.0.0.1", token=TOKEN)
-    port = _free_port()
+    port = free_port
     with BackgroundServer(settings, port=port, access=access):
         status, body = request(port, "GET", "/api/health")
         assert status == 401 and "token" in body["error"]
