@@ -146,7 +146,7 @@ class LakeView:
 
     `engine()` crawls again when the last crawl is older than ``interval``
     seconds (reading only new footers), so a running pipeline shows up without
-    `petrostream crawl`. Thread-safe; the engine serializes its own queries.
+    `petrostream crawl`. Thread-safe; the engine runs queries side by side.
     """
 
     def __init__(

@@ -17,7 +17,7 @@ from sqlglot import exp
 from petrostream.query.athena_ast import call, unsupported
 from petrostream.query.base import QueryError
 
-Rewrite = Callable[[exp.Expr], exp.Expr]
+Rewrite = Callable[[exp.Anonymous], exp.Expr]
 
 _MAP_FUNCTIONS: Final = frozenset(
     {

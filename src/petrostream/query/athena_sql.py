@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlglot import exp
 
-from petrostream.query import athena_collections as collections
-from petrostream.query import athena_time as times
+from petrostream.query import athena_collections, athena_time
 from petrostream.query.athena_ast import UNSUPPORTED, call, refuse, unsupported
 from petrostream.query.athena_macros import install
 from petrostream.query.base import QueryError
@@ -31,7 +30,7 @@ from petrostream.query.base import QueryError
 if TYPE_CHECKING:
     import duckdb
 
-Rewrite = Callable[[exp.Expr], exp.Expr]
+Rewrite = Callable[[Any], exp.Expr]  # each takes its own node type
 
 SESSION_SETTINGS: Final = ("SET integer_division = true",)
 """Trino's ``7 / 2`` is 3 (integer division); DuckDB's is 3.5 unless told otherwise."""
@@ -301,18 +300,18 @@ _RENAMES: Final[dict[str, str]] = {
 }
 
 _ANONYMOUS: Final[dict[str, Rewrite]] = {
-    "format_datetime": lambda n: times.format_datetime(n),  # type: ignore[arg-type]
-    "at_timezone": lambda n: times.at_time_zone(*n.expressions[:2]),
-    "with_timezone": lambda n: times.with_timezone(n),  # type: ignore[arg-type]
-    "any_match": collections.match("athena_any_true"),
-    "all_match": collections.match("athena_all_true"),
-    "none_match": collections.match("athena_none_true"),
-    "zip_with": lambda n: collections.zip_with(n),  # type: ignore[arg-type]
-    "map_filter": collections.map_entries_rewrite("map_filter"),
-    "transform_keys": collections.map_entries_rewrite("transform_keys"),
-    "transform_values": collections.map_entries_rewrite("transform_values"),
-    "map_zip_with": lambda n: collections.map_zip_with(n),  # type: ignore[arg-type]
-    "json_exists": lambda n: _json_exists(n),  # type: ignore[arg-type]
+    "format_datetime": athena_time.format_datetime,
+    "at_timezone": lambda n: athena_time.at_time_zone(*n.expressions[:2]),
+    "with_timezone": athena_time.with_timezone,
+    "any_match": athena_collections.match("athena_any_true"),
+    "all_match": athena_collections.match("athena_all_true"),
+    "none_match": athena_collections.match("athena_none_true"),
+    "zip_with": athena_collections.zip_with,
+    "map_filter": athena_collections.map_entries_rewrite("map_filter"),
+    "transform_keys": athena_collections.map_entries_rewrite("transform_keys"),
+    "transform_values": athena_collections.map_entries_rewrite("transform_values"),
+    "map_zip_with": athena_collections.map_zip_with,
+    "json_exists": _json_exists,
 }
 
 
@@ -340,31 +339,31 @@ def _rand(node: exp.Rand) -> exp.Expr:
 
 
 _BY_TYPE: Final[dict[type[exp.Expr], Rewrite]] = {
-    exp.Anonymous: lambda n: _anonymous(n),  # type: ignore[arg-type]
-    exp.Cast: lambda n: _cast(n),  # type: ignore[arg-type]
-    exp.TryCast: lambda n: _cast(n),  # type: ignore[arg-type]
-    exp.DPipe: lambda n: collections.concat(n),  # type: ignore[arg-type]
-    exp.Add: times.keep_date,
-    exp.Sub: times.keep_date,
-    exp.DateAdd: times.keep_date,
-    exp.DateSub: times.keep_date,
-    exp.AtTimeZone: lambda n: times.at_time_zone(n.this, n.args["zone"]),
-    exp.UnixToTime: lambda n: times.unix_to_time(n),  # type: ignore[arg-type]
-    exp.ParseDatetime: lambda n: times.parse_datetime(n),  # type: ignore[arg-type]
+    exp.Anonymous: _anonymous,
+    exp.Cast: _cast,
+    exp.TryCast: _cast,
+    exp.DPipe: athena_collections.concat,
+    exp.Add: athena_time.keep_date,
+    exp.Sub: athena_time.keep_date,
+    exp.DateAdd: athena_time.keep_date,
+    exp.DateSub: athena_time.keep_date,
+    exp.AtTimeZone: lambda n: athena_time.at_time_zone(n.this, n.args["zone"]),
+    exp.UnixToTime: athena_time.unix_to_time,
+    exp.ParseDatetime: athena_time.parse_datetime,
     exp.TimeToStr: lambda n: call(
-        "strftime", n.this, times.mysql_format(n.args["format"], "date_format")
+        "strftime", n.this, athena_time.mysql_format(n.args["format"], "date_format")
     ),
     exp.StrToTime: lambda n: call(
-        "strptime", n.this, times.mysql_format(n.args["format"], "date_parse")
+        "strptime", n.this, athena_time.mysql_format(n.args["format"], "date_parse")
     ),
     exp.CurrentTimezone: lambda n: exp.Literal.string("UTC"),
     exp.Typeof: lambda n: call("athena_typeof", n.this),
-    exp.RegexpReplace: lambda n: _regexp_replace(n),  # type: ignore[arg-type]
-    exp.RegexpExtract: lambda n: _regexp_extract(n),  # type: ignore[arg-type]
-    exp.StrPosition: lambda n: _str_position(n),  # type: ignore[arg-type]
-    exp.Split: lambda n: _split(n),  # type: ignore[arg-type]
-    exp.Format: lambda n: _format(n),  # type: ignore[arg-type]
-    exp.Normalize: lambda n: _normalize(n),  # type: ignore[arg-type]
+    exp.RegexpReplace: _regexp_replace,
+    exp.RegexpExtract: _regexp_extract,
+    exp.StrPosition: _str_position,
+    exp.Split: _split,
+    exp.Format: _format,
+    exp.Normalize: _normalize,
     exp.StrToMap: lambda n: call(
         "athena_split_to_map", n.this, n.args["pair_delim"], n.args["key_value_delim"]
     ),
@@ -378,12 +377,12 @@ _BY_TYPE: Final[dict[type[exp.Expr], Rewrite]] = {
     exp.ArrayDistinct: lambda n: call("athena_array_distinct", n.this),
     exp.ArrayExcept: lambda n: call("athena_array_except", n.this, n.expression),
     exp.ArraySlice: lambda n: call("athena_slice", n.this, n.args["start"], n.args["end"]),
-    exp.ArraySort: lambda n: collections.array_sort(n),  # type: ignore[arg-type]
-    exp.GenerateSeries: lambda n: collections.sequence(n),  # type: ignore[arg-type]
-    exp.Reduce: lambda n: collections.reduce(n),  # type: ignore[arg-type]
-    exp.JSONExtractScalar: lambda n: _json_scalar(n),  # type: ignore[arg-type]
-    exp.JSONExtract: lambda n: _json_query(n),  # type: ignore[arg-type]
-    exp.JSONValue: lambda n: _json_value(n),  # type: ignore[arg-type]
+    exp.ArraySort: athena_collections.array_sort,
+    exp.GenerateSeries: athena_collections.sequence,
+    exp.Reduce: athena_collections.reduce,
+    exp.JSONExtractScalar: _json_scalar,
+    exp.JSONExtract: _json_query,
+    exp.JSONValue: _json_value,
     exp.JSONArrayContains: lambda n: call("athena_json_array_contains", n.this, n.expression),
     exp.WidthBucket: lambda n: call(
         "athena_width_bucket",
@@ -393,10 +392,10 @@ _BY_TYPE: Final[dict[type[exp.Expr], Rewrite]] = {
         n.args["num_buckets"],
     ),
     exp.FromBase: lambda n: call("athena_from_base", n.this, n.expression),
-    exp.Rand: lambda n: _rand(n),  # type: ignore[arg-type]
+    exp.Rand: _rand,
     exp.Cbrt: lambda n: call("athena_cbrt", n.this),
-    exp.Column: lambda n: _column(n),  # type: ignore[arg-type]
-    exp.Unnest: lambda n: collections.unnest(n),  # type: ignore[arg-type]
+    exp.Column: _column,
+    exp.Unnest: athena_collections.unnest,
 }
 
 
