@@ -222,6 +222,17 @@ def _check_functions(ast: exp.Expr) -> None:
             )
 
 
+def _check_output(sql: str, dialect: str) -> None:
+    """The translated SQL calls no denied function either (tokens: robust to any output)."""
+    tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
+    for token, nxt in zip(tokens, tokens[1:], strict=False):
+        if nxt.token_type == TokenType.L_PAREN and _is_denied(token.text):
+            raise QueryRefused(
+                f"refused: the translation calls {token.text.lower()}(), which reads files; "
+                "please report this query"
+            )
+
+
 def _check_nesting(tokens: list[Token], sql: str) -> None:
     depth = 0
     for token in tokens:
@@ -345,7 +356,7 @@ def prepare(
             out = ast.sql(dialect=dialect)
         else:
             out = _translated(translate, ast)
-            _check_functions(sqlglot.parse_one(out, read=dialect))
+            _check_output(out, dialect)
     except QueryError:
         raise
     except RecursionError as exc:

@@ -147,3 +147,20 @@ def test_engine_errors_are_located_in_the_users_sql_not_the_transpiled_one():
     assert 'Candidate bindings: "p_pdg"' in text
     assert "at line 2, column 15:\n         max_by(p_pgd, ts)\n                ^^^^^" in text
     assert "ARG_MAX" not in text
+
+
+def test_the_translated_sql_is_checked_again():
+    # a translation that would call a file-reading function is refused
+    def bad_translation(ast):
+        return "SELECT * FROM read_csv('/etc/passwd')"
+
+    with pytest.raises(QueryRefused, match="read_csv"):
+        prepare("SELECT 1", tables=TABLES, translate=bad_translation)
+
+
+def test_a_translation_bug_is_a_sentence_not_a_traceback():
+    def broken(ast):
+        raise AttributeError("'bool' object has no attribute 'name'")
+
+    with pytest.raises(QueryError, match="could not translate this SQL .*--engine athena"):
+        prepare("SELECT 1", tables=TABLES, translate=broken)
