@@ -7,6 +7,11 @@ conversion reads on AWS. Pure Python (the Lambda zip carries it).
 Format: keys are canonical column names; timestamps are UTC strings
 ``YYYY-MM-DD HH:MM:SS.mmm``; a null sensor value is left out of the object
 (readers treat an absent sensor as null); the partition key is ``well_id``.
+
+This module is the one place that decides whether a record is valid: the
+real-time consumer (`petrostream.handlers`) and the lake decoder
+(`petrostream.lake.decode`) both apply `decode`/`validate`, so a record is a
+dead letter in one exactly when it is a reject in the other, with the same reason.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from petrostream import schema
 from petrostream.errors import InvalidRecord
 
 try:  # orjson is several times faster; the stdlib is the fallback (e.g. a lean Lambda zip)
@@ -43,6 +49,23 @@ _REQUIRED: Final = ("well_id", "ts")
 _STRING_FIELDS: Final = frozenset({"well_id", "instance_id", "event_type"})
 _INT_FIELDS: Final = frozenset({"event_class", "state"})
 _TS_FIELDS: Final = frozenset({"ts", "source_ts"})
+# A timestamp must be a real instant within these years: 0000 or 9999 parse as
+# text but break time arithmetic downstream (fleet ages, series windows).
+MIN_YEAR: Final = 1970
+MAX_YEAR: Final = 2099
+# A partition value becomes a folder name: no separators, no leading dot.
+WELL_ID_SAFE: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+_WELL_ID_RE: Final = re.compile(WELL_ID_SAFE)
+# A new field becomes a lake column: a name every SQL engine (Athena, Glue, DuckDB)
+# accepts unquoted, as `petrostream.schema.to_column` makes them. No control characters.
+COLUMN_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,62}$"
+COLUMN_NAME: Final = re.compile(COLUMN_NAME_PATTERN)
+RESERVED: Final = frozenset({"dt"})  # partition columns that are not record fields
+# Unknown numeric fields one record may carry (each is a new sensor column).
+MAX_NEW_FIELDS: Final = 32
+# Distinct new columns one consumer admits beyond the canonical ones (schema evolution).
+MAX_NEW_COLUMNS: Final = 256
+KNOWN_FIELDS: Final = frozenset(schema.RECORD_COLUMNS)
 
 
 def format_ts(value: datetime) -> str:
@@ -58,7 +81,7 @@ def parse_ts(text: str) -> datetime:
     Raises:
         ValueError: the text is not in that format.
     """
-    if not _TS_RE.match(text):
+    if not _TS_RE.fullmatch(text):
         raise ValueError(f"timestamp {text!r} is not 'YYYY-MM-DD HH:MM:SS.mmm'")
     return datetime.strptime(text, TS_FORMAT).replace(tzinfo=UTC)
 
@@ -68,17 +91,12 @@ def encode(reading: Mapping[str, Any]) -> bytes:
     return _dumps({k: v for k, v in reading.items() if v is not None})
 
 
-def decode(data: bytes) -> dict[str, Any]:
-    """Parse and validate one record.
-
-    Checks that the payload is a JSON object with a string ``well_id`` and a
-    well-formed ``ts``, that timestamps are well formed, that labels are integers,
-    that strings are strings, and that every other field is a finite number or null.
-    Unknown numeric fields are kept: they are new sensor columns (schema evolution).
+def decode(data: bytes, *, max_new_fields: int = MAX_NEW_FIELDS) -> dict[str, Any]:
+    """Parse and validate one record (`validate`); return it as a dict.
 
     Raises:
-        InvalidRecord: with reason ``bad_json``, ``not_an_object``, ``missing_field``,
-            ``bad_timestamp``, ``wrong_type`` or ``too_large``; the detail says which field.
+        InvalidRecord: with reason ``bad_json``, ``not_an_object``, ``too_large`` or
+            any reason of `validate`; the detail says which field.
     """
     if len(data) > MAX_RECORD_BYTES:
         raise InvalidRecord("too_large", f"record is {len(data)} bytes, the limit is 1 MiB")
@@ -89,17 +107,41 @@ def decode(data: bytes) -> dict[str, Any]:
     if not isinstance(obj, dict):
         kind = type(obj).__name__
         raise InvalidRecord("not_an_object", f"payload is a JSON {kind}, not an object")
+    validate(obj, max_new_fields=max_new_fields)
+    return obj
+
+
+def validate(obj: Mapping[str, Any], *, max_new_fields: int = MAX_NEW_FIELDS) -> None:
+    """Check a parsed record against every record rule; raise on the first it breaks.
+
+    A string ``well_id`` that can name a partition folder and a ``ts`` are required;
+    timestamps are ``YYYY-MM-DD HH:MM:SS.mmm`` naming a real instant in years
+    `MIN_YEAR`..`MAX_YEAR`; labels are integers; strings are strings; every other
+    field is a finite number or null. Unknown numeric fields are kept (new sensor
+    columns, schema evolution) when their name matches `COLUMN_NAME_PATTERN` and the
+    record carries at most ``max_new_fields`` of them.
+
+    Raises:
+        InvalidRecord: reason ``missing_field``, ``bad_timestamp``, ``wrong_type``,
+            ``bad_well_id``, ``bad_column`` or ``too_many_fields``.
+    """
     for key in _REQUIRED:
         if obj.get(key) is None:
             raise InvalidRecord("missing_field", f"required field {key!r} is missing")
+    new_fields = 0
     for key, value in obj.items():
+        if key not in KNOWN_FIELDS:
+            if key in RESERVED or not isinstance(key, str) or not COLUMN_NAME.fullmatch(key):
+                raise InvalidRecord(
+                    "bad_column",
+                    f"field {key!r} cannot be a lake column "
+                    f"(a name must match {COLUMN_NAME_PATTERN})",
+                )
+            new_fields += 1
         if value is None:
             continue
         if key in _TS_FIELDS:
-            if not isinstance(value, str) or not _TS_RE.match(value):
-                raise InvalidRecord(
-                    "bad_timestamp", f"{key}={value!r} is not 'YYYY-MM-DD HH:MM:SS.mmm'"
-                )
+            check_ts(key, value)
         elif key in _STRING_FIELDS:
             if not isinstance(value, str):
                 raise InvalidRecord("wrong_type", f"{key}={value!r} is not a string")
@@ -112,4 +154,57 @@ def decode(data: bytes) -> dict[str, Any]:
             or (isinstance(value, float) and not math.isfinite(value))
         ):
             raise InvalidRecord("wrong_type", f"{key}={value!r} is not a finite number")
-    return obj
+    if new_fields > max_new_fields:
+        raise InvalidRecord(
+            "too_many_fields",
+            f"record has {new_fields} unknown fields, the limit is {max_new_fields}",
+        )
+    check_well_id(obj["well_id"])
+
+
+def check_well_id(well_id: str) -> None:
+    """Raise ``bad_well_id`` unless ``well_id`` can name a partition folder."""
+    if not _WELL_ID_RE.fullmatch(well_id):
+        raise InvalidRecord("bad_well_id", f"well_id={well_id!r} cannot name a folder")
+
+
+def check_ts(key: str, value: Any) -> None:
+    """Raise ``bad_timestamp`` unless ``value`` is a record timestamp of a real instant."""
+    if not isinstance(value, str) or not _TS_RE.fullmatch(value):
+        raise InvalidRecord("bad_timestamp", f"{key}={value!r} is not 'YYYY-MM-DD HH:MM:SS.mmm'")
+    year = int(value[0:4])
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidRecord(
+            "bad_timestamp", f"{key}={value!r} is outside the years {MIN_YEAR}-{MAX_YEAR}"
+        )
+    try:
+        datetime(year, int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]),
+                 int(value[17:19]), tzinfo=UTC)  # fmt: skip
+    except ValueError:
+        raise InvalidRecord("bad_timestamp", f"{key}={value!r} is not a real instant") from None
+
+
+class ColumnBudget:
+    """New columns one consumer admits beyond the canonical ones (`MAX_NEW_COLUMNS`).
+
+    A record whose new fields would take the count past the limit is refused with
+    ``too_many_columns``; fields already admitted stay free. ``known`` seeds it with
+    the new columns a table already has.
+    """
+
+    def __init__(self, limit: int = MAX_NEW_COLUMNS, known: Iterable[str] = ()) -> None:
+        self.limit = limit
+        self._admitted = {c for c in known if c not in KNOWN_FIELDS}
+
+    def admit(self, obj: Mapping[str, Any]) -> None:
+        """Admit the record's new fields, or raise ``too_many_columns`` (nothing admitted)."""
+        new = [k for k in obj if k not in KNOWN_FIELDS and k not in self._admitted]
+        if not new:
+            return
+        if len(self._admitted) + len(new) > self.limit:
+            raise InvalidRecord(
+                "too_many_columns",
+                f"field {new[0]!r} would be new column {len(self._admitted) + 1}; "
+                f"the limit is {self.limit} new columns",
+            )
+        self._admitted.update(new)

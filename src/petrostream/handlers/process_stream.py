@@ -101,6 +101,7 @@ class Backends:
     engine: DetectionEngine
     clock: Callable[[], float] = time.time
     cache: StateCache = field(default_factory=lambda: StateCache())
+    columns: record.ColumnBudget = field(default_factory=record.ColumnBudget)
 
 
 @dataclass
@@ -262,6 +263,7 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
             continue
         try:
             reading = record.decode(rec.data)
+            backends.columns.admit(reading)
         except InvalidRecord as exc:
             letters.append(_dead_letter(rec, exc.reason, exc.detail))
             continue

@@ -5,8 +5,10 @@ The fast path hands the concatenated record bytes of a chunk to
 are inferred: new sensor columns), then checks the whole chunk with vectorized
 compute (required fields, timestamp format, finite numbers, safe partition
 values, valid column names). Only a chunk that fails is decoded again record by
-record with `petrostream.record.decode` — the same rules the real-time consumer
-applies — to find its rejects; its good records take the fast path again.
+record with `petrostream.record.decode` — the one validator, which the real-time
+consumer applies too — to find its rejects; its good records take the fast path
+again. The vectorized checks are a fast "all good" test only: any doubt sends the
+chunk to the record validator, so the rules and reasons are `petrostream.record`'s.
 
 A type conflict is never cast away: a string where a double is expected makes
 the record a reject (``wrong_type``).
@@ -15,7 +17,6 @@ the record a reject (``wrong_type``).
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from petrostream import schema
 from petrostream.errors import InvalidRecord
-from petrostream.record import decode
+from petrostream.record import (
+    COLUMN_NAME,
+    MAX_NEW_FIELDS,
+    MAX_YEAR,
+    MIN_YEAR,
+    RESERVED,
+    WELL_ID_SAFE,
+    ColumnBudget,
+    decode,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -33,13 +43,9 @@ if TYPE_CHECKING:
 
 CHUNK_RECORDS: Final = 20_000
 TS_PATTERN: Final = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$"
-# A partition value becomes a folder name: no separators, no leading dot.
-WELL_ID_SAFE: Final = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
-COLUMN_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
-RESERVED: Final = frozenset({"dt"})  # partition columns that are not record fields
 _TS_COLUMNS: Final = ("ts", "source_ts")
 _SENSORS: Final = frozenset(schema.SENSOR_COLUMNS)
-_WELL_ID_RE: Final = re.compile(WELL_ID_SAFE)
+_KNOWN: Final = frozenset(schema.RECORD_COLUMNS) | {"dt"}
 # Where a record came from: (shard_id, sequence_number, arrival), for its reject row.
 Origin = tuple[str, str, datetime]
 OriginFn = Callable[[int], Origin]
@@ -101,32 +107,45 @@ def parse_schema() -> pa.Schema:
     )
 
 
-def decode_records(records: Sequence[StreamRecord], *, chunk: int = CHUNK_RECORDS) -> DecodedBatch:
+def decode_records(
+    records: Sequence[StreamRecord],
+    *,
+    chunk: int = CHUNK_RECORDS,
+    budget: ColumnBudget | None = None,
+) -> DecodedBatch:
     """Decode ``records`` into one Arrow table plus rejects; never raises for bad data."""
     return decode_data(
         [r.data for r in records],
         lambda i: (records[i].shard_id, records[i].sequence_number, records[i].arrival),
         chunk=chunk,
+        budget=budget,
     )
 
 
 def decode_data(
-    datas: Sequence[bytes], origin: OriginFn, *, chunk: int = CHUNK_RECORDS
+    datas: Sequence[bytes],
+    origin: OriginFn,
+    *,
+    chunk: int = CHUNK_RECORDS,
+    budget: ColumnBudget | None = None,
 ) -> DecodedBatch:
     """Decode record payloads into one Arrow table plus rejects; never raises for bad data.
 
     ``origin(i)`` gives ``(shard_id, sequence_number, arrival)`` of ``datas[i]``; it is
     called only for the records that become rejects (a stream page need not build a
-    record object per record).
+    record object per record). ``budget`` caps the new columns admitted (a writer
+    keeps one across batches, seeded with its table's columns); without one, the
+    cap applies to this call.
     """
+    budget = budget if budget is not None else ColumnBudget()
     tables = []
     rejects: list[Reject] = []
     for start in range(0, len(datas), chunk):
         part = datas[start : start + chunk]
         try:
-            tables.append(_bulk(part))
+            tables.append(_bulk(part, budget))
         except (_ChunkInvalid, ValueError, TypeError):  # pyarrow.ArrowInvalid is a ValueError
-            good, bad = _one_by_one(part, _shifted(origin, start))
+            good, bad = _one_by_one(part, _shifted(origin, start), budget)
             rejects.extend(bad)
             if good:
                 tables.append(good)
@@ -149,7 +168,7 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="default")
 
 
-def _bulk(datas: Sequence[bytes]) -> pa.Table:
+def _bulk(datas: Sequence[bytes], budget: ColumnBudget) -> pa.Table:
     """Parse records that are all expected valid; raise if any is not."""
     if not datas:
         raise _ChunkInvalid("empty", "no records")
@@ -166,7 +185,15 @@ def _bulk(datas: Sequence[bytes]) -> pa.Table:
         table = _parse_explicit(joined)
     if table.num_rows != len(datas):
         raise _ChunkInvalid("bad_json", "a record is not one JSON object")
-    return _validate(table)
+    table = _validate(table)
+    new = {n: None for n in table.column_names if n not in _KNOWN}
+    if len(new) > MAX_NEW_FIELDS:  # some record may carry too many: the validator decides
+        raise _ChunkInvalid("too_many_fields", f"{len(new)} new fields in the chunk")
+    try:
+        budget.admit(new)
+    except InvalidRecord as exc:  # past the cap: the validator finds which records
+        raise _ChunkInvalid(exc.reason, exc.detail) from None
+    return table
 
 
 def _read_options(size: int) -> Any:
@@ -257,9 +284,10 @@ def _validate(table: pa.Table) -> pa.Table:
                     column = column.cast(pa.timestamp("ms")).cast(pa.timestamp("ms", tz="UTC"))
                 except (ValueError, TypeError) as exc:  # a date the calendar has not
                     raise _ChunkInvalid("bad_timestamp", f"{name}: {exc}") from None
+                _check_years(name, column)
             columns[name] = column
             continue
-        if name in RESERVED or not COLUMN_NAME.match(name):
+        if name in RESERVED or not COLUMN_NAME.fullmatch(name):
             raise _ChunkInvalid("bad_column", f"field {name!r} cannot be a lake column")
         if pa.types.is_null(column.type):
             continue  # a new field that is null everywhere here: absent
@@ -277,13 +305,26 @@ def _validate(table: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def _one_by_one(datas: Sequence[bytes], origin: OriginFn) -> tuple[pa.Table | None, list[Reject]]:
+def _check_years(name: str, column: Any) -> None:
+    """Raise unless every timestamp of ``column`` is in the record's year range."""
+    import pyarrow.compute as pc
+
+    if column.null_count == len(column):
+        return
+    bounds = pc.min_max(pc.year(column)).as_py()
+    if bounds["min"] < MIN_YEAR or bounds["max"] > MAX_YEAR:
+        raise _ChunkInvalid("bad_timestamp", f"{name} outside the years {MIN_YEAR}-{MAX_YEAR}")
+
+
+def _one_by_one(
+    datas: Sequence[bytes], origin: OriginFn, budget: ColumnBudget
+) -> tuple[pa.Table | None, list[Reject]]:
     """Split a failed chunk into good records (decoded in bulk again) and rejects."""
     good: list[int] = []
     rejects: list[Reject] = []
     for i, data in enumerate(datas):
         try:
-            _check(decode(data))
+            budget.admit(decode(data))
         except InvalidRecord as exc:
             rejects.append(_reject(data, origin(i), exc.reason, exc.detail))
         else:
@@ -291,7 +332,7 @@ def _one_by_one(datas: Sequence[bytes], origin: OriginFn) -> tuple[pa.Table | No
     if not good:
         return None, rejects
     try:
-        return _bulk([datas[i] for i in good]), rejects
+        return _bulk([datas[i] for i in good], budget), rejects
     except (_ChunkInvalid, ValueError, TypeError):
         pass
     # Valid for the record codec yet not for Arrow (an int out of range, an impossible
@@ -299,21 +340,12 @@ def _one_by_one(datas: Sequence[bytes], origin: OriginFn) -> tuple[pa.Table | No
     tables = []
     for i in good:
         try:
-            tables.append(_bulk([datas[i]]))
-        except _ChunkInvalid as exc:
+            tables.append(_bulk([datas[i]], budget))
+        except (_ChunkInvalid, InvalidRecord) as exc:
             rejects.append(_reject(datas[i], origin(i), exc.reason, exc.detail))
         except (ValueError, TypeError) as exc:
             rejects.append(_reject(datas[i], origin(i), "wrong_type", str(exc).splitlines()[0]))
     return (concat_tables(tables) if tables else None), rejects
-
-
-def _check(obj: dict[str, Any]) -> None:
-    """The lake's rules beyond the record codec's: partition and column names."""
-    if not _WELL_ID_RE.match(obj["well_id"]):
-        raise InvalidRecord("bad_well_id", f"well_id={obj['well_id']!r} cannot name a folder")
-    for name in obj:
-        if name in RESERVED or not COLUMN_NAME.match(name):
-            raise InvalidRecord("bad_column", f"field {name!r} cannot be a lake column")
 
 
 def _reject(data: bytes, where: Origin, reason: str, detail: str) -> Reject:

@@ -64,6 +64,9 @@ class DetectorSummary:
     failed_records: int = 0
     alerts_exported: int = 0
     pending_deliveries: int = 0
+    # (shard, sequence) of each dead letter counted: a retried batch carries its dead
+    # letters again, and the store keeps one per record, so the summary counts one too.
+    _letters: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def alerts_raised(self) -> int:
@@ -72,7 +75,9 @@ class DetectorSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``--format json``, the dashboard)."""
-        return {**asdict(self), "alerts_raised": self.alerts_raised}
+        out = {**asdict(self), "alerts_raised": self.alerts_raised}
+        del out["_letters"]
+        return out
 
     def line(self) -> str:
         """One human line for progress and the final summary."""
@@ -95,8 +100,12 @@ class DetectorSummary:
         rules = Counter(a.rule for a in report.alerts if a.status == "open")
         for rule, n in rules.items():
             self.alerts_by_rule[rule] = self.alerts_by_rule.get(rule, 0) + n
-        self.dead_letters += len(report.dead_letters)
         for letter in report.dead_letters:
+            key = (letter.shard_id, letter.sequence_number)
+            if key in self._letters:
+                continue
+            self._letters.add(key)
+            self.dead_letters += 1
             reasons = self.dead_letters_by_reason
             reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
         self.batch_item_failures += len(report.failures)

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from petrostream.lake.decode import decode_records, rejects_table
-from petrostream.record import encode
+from petrostream.record import MAX_NEW_FIELDS, ColumnBudget, encode
 from petrostream.stream.base import StreamRecord
 from petrostream.testing.lake import reading
 
@@ -62,6 +62,15 @@ BAD = [
     (b'{"well_id": "WELL-00001", "ts": "2024-05-01 12:00:00.000"}\n{"well_id": "WELL-00001"}',
      "bad_json"),
     (b"\xff\xfe{", "bad_json"),
+    (b'{"well_id": "WELL-00001", "ts": "0000-01-01 00:00:00.000"}', "bad_timestamp"),
+    (b'{"well_id": "WELL-00001", "ts": "9999-12-31 23:59:59.999"}', "bad_timestamp"),
+    (b'{"well_id": "WELL-00001", "ts": "2024-05-01 12:00:00.000",'
+     b' "source_ts": "1969-12-31 23:59:59.999"}', "bad_timestamp"),
+    (b'{"well_id": "WELL-00001", "ts": "2024-05-01 12:00:00.000", "foo\\n": 1}', "bad_column"),
+    (b'{"well_id": "WELL-00001", "ts": "2024-05-01 12:00:00.000", "_x": 1}', "bad_column"),
+    (b'{"well_id": "WELL-00001 weird name!", "ts": "2024-05-01 12:00:00.000"}', "bad_well_id"),
+    (b'{"well_id": "WELL-00001", "ts": "2024-05-01 12:00:00.000", '
+     + b", ".join(b'"f%d": 1' % i for i in range(MAX_NEW_FIELDS + 1)) + b"}", "too_many_fields"),
 ]  # fmt: skip
 
 
@@ -127,3 +136,23 @@ def test_rejects_table_keeps_payload_text_or_base64():
     assert {r["dt"] for r in rows} == {"2024-05-01"}
     assert rows[0]["shard_id"] == "shardId-000000000000"
     assert rows[0]["arrival"] == ARRIVAL
+
+
+def test_new_columns_past_the_budget_are_rejects_and_admitted_ones_still_pass():
+    # given a budget of two new columns, one already in the table
+    budget = ColumnBudget(limit=2, known=["g1"])
+    payloads = [
+        encode({**reading(0), "g1": 1.0}),
+        encode({**reading(1), "g2": 2.0}),
+        encode({**reading(2), "g3": 3.0}),  # the third new column: refused
+        encode({**reading(3), "g2": 4.0}),
+    ]
+    # when
+    batch = decode_records(records(payloads), budget=budget)
+    # then
+    assert [(r.reason, r.sequence_number) for r in batch.rejects] == [("too_many_columns", "102")]
+    assert "g3" not in batch.table.column_names
+    assert batch.table.column("g2").to_pylist() == [None, 2.0, 4.0]
+    # and a later batch with the refused column alone is refused again
+    again = decode_records(records([encode({**reading(4), "g3": 1.0})]), budget=budget)
+    assert [r.reason for r in again.rejects] == ["too_many_columns"]

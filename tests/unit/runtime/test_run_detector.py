@@ -9,7 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from petrostream import record
-from petrostream.runtime.detector import realtime_status, run_detector
+from petrostream.handlers.base import DeadLetter
+from petrostream.handlers.process_stream import BatchReport
+from petrostream.runtime.detector import DetectorSummary, realtime_status, run_detector
 from petrostream.settings import Settings
 from petrostream.stream.base import PutRecord
 from petrostream.stream.local import LocalStream
@@ -105,3 +107,43 @@ def test_summary_line_names_rules_and_problems() -> None:
     assert s.line() == (
         "1,200 records, 2 alerts (pressure_jump 2), 1 dead letters, 3 deliveries pending"
     )
+
+
+def test_a_poison_timestamp_on_the_stream_is_one_dead_letter_not_a_lost_batch(
+    settings: Settings,
+) -> None:
+    # given 99 readings of a stepping well and one record with 30 February, in one batch
+    stream = LocalStream(settings.stream_path, shard_count=1)
+    rows = [
+        record.encode(
+            {
+                "well_id": "WELL-00011",
+                "ts": record.format_ts(T0 + timedelta(seconds=i)),
+                "p_pdg": 2.0e7 + (i % 3) * 1000 + (2.0e6 if i >= 80 else 0),
+            }
+        )
+        for i in range(99)
+    ]
+    rows.insert(50, b'{"well_id":"WELL-00011","ts":"2024-02-30 00:00:00.000"}')
+    stream.put_records([PutRecord("WELL-00011", r) for r in rows])
+    stream.close()
+    # when the detector drains it
+    summary = run_detector(settings, drain=True, export_lake=False)
+    # then the poison is one dead letter, the 99 others are detected on, nothing abandoned
+    assert summary.dead_letters_by_reason == {"bad_timestamp": 1}
+    assert (summary.records_processed, summary.failed_records) == (99, 0)
+    assert summary.batch_item_failures == 0
+    assert summary.alerts_by_rule.get("pressure_jump") == 1
+    assert realtime_status(settings).dead_letters_by_reason == {"bad_timestamp": 1}
+
+
+def test_the_summary_counts_a_retried_batchs_dead_letters_once() -> None:
+    # given the same dead letter in three deliveries of one batch (retries)
+    summary = DetectorSummary()
+    letter = DeadLetter("bad_json", "x", "shardId-0", "1", "k", b"not json", 0.0, "")
+    other = DeadLetter("bad_json", "x", "shardId-0", "2", "k", b"not json", 0.0, "")
+    for _ in range(3):
+        summary.add(BatchReport(records=2, dead_letters=[letter, other]))
+    # then it is counted once, as the dead-letter store keeps it once
+    assert summary.dead_letters == 2 and summary.dead_letters_by_reason == {"bad_json": 2}
+    assert "_letters" not in summary.to_dict()

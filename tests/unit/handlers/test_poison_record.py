@@ -1,0 +1,87 @@
+"""One poison record is one dead letter: the rest of its batch is detected on (issue 14.1)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from handler_fakes import MemoryMetrics
+
+from petrostream import record
+from petrostream.handlers.base import PureDetectionEngine
+from petrostream.handlers.local_backends import SqliteDeadLetters, SqliteStateStore
+from petrostream.handlers.process_stream import Backends, make_handler
+from petrostream.testing.notifier import RecordingNotifier
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+T0 = datetime(2024, 5, 30, 10, tzinfo=UTC)
+POISONS = [
+    "2024-02-30 00:00:00.000",
+    "0000-01-01 00:00:00.000",
+    "9999-12-31 23:59:59.999",
+]
+
+
+def kinesis_event(payloads: list[bytes]) -> dict[str, Any]:
+    """A real-shape Kinesis event (tests/events/kinesis_batch.json) carrying ``payloads``."""
+    template = json.loads((EVENTS / "kinesis_batch.json").read_text())["Records"][0]
+    items = []
+    for i, data in enumerate(payloads):
+        item = copy.deepcopy(template)
+        seq = str(49590338271490256608559692538361571095921575989136590000 + i)
+        item["kinesis"]["sequenceNumber"] = seq
+        item["kinesis"]["data"] = base64.b64encode(data).decode()
+        item["eventID"] = f"shardId-000000000000:{seq}"
+        items.append(item)
+    return {"Records": items}
+
+
+def readings(n: int, step_at: int) -> list[bytes]:
+    return [
+        record.encode(
+            {
+                "well_id": "WELL-00011",
+                "instance_id": "WELL-00011_x",
+                "ts": record.format_ts(T0 + timedelta(seconds=i)),
+                "p_pdg": 2.0e7 + (i % 3) * 1000 + (2.0e6 if i >= step_at else 0),
+            }
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("poison_ts", POISONS)
+def test_a_poison_timestamp_is_one_dead_letter_and_the_other_99_are_detected(
+    tmp_path: Path, poison_ts: str
+) -> None:
+    # given 99 readings of a well that steps, with one impossible timestamp in the middle
+    payloads = readings(99, step_at=80)
+    poison = json.dumps({"well_id": "WELL-00011", "ts": poison_ts}).encode()
+    payloads.insert(50, poison)
+    backends = Backends(
+        state=SqliteStateStore(tmp_path / "realtime.db"),
+        notifier=RecordingNotifier(),
+        dead_letters=SqliteDeadLetters(tmp_path / "realtime.db"),
+        metrics=MemoryMetrics(),
+        engine=PureDetectionEngine(),
+    )
+    reports: list[Any] = []
+    event = kinesis_event(payloads)
+    # when the handler gets the batch as Lambda would
+    response = make_handler(backends, on_report=reports.append)(event, None)
+    # then nothing is retried, the poison is one dead letter with its reason
+    assert response == {"batchItemFailures": []}
+    [report] = reports
+    assert [(d.reason, d.data) for d in report.dead_letters] == [("bad_timestamp", poison)]
+    assert report.errors == []
+    # and every other reading was detected on: the step raised its alert
+    assert report.processed == 99
+    assert {a.rule for a in report.alerts} >= {"pressure_jump"}
+    stored = backends.state.load("WELL-00011")
+    last = event["Records"][-1]["kinesis"]["sequenceNumber"]
+    assert stored.positions == {"shardId-000000000000": last}
