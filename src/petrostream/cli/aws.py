@@ -77,6 +77,21 @@ def package(out: Path) -> None:
 @click.option(
     "--shards", type=click.IntRange(min=1), default=None, help="Shards (default: computed)."
 )
+@click.option(
+    "--aggregate/--no-aggregate",
+    default=False,
+    show_default=True,
+    help="The producer packs the readings bound for one shard into ~25 KB stream records "
+    "(KPL-style aggregation) instead of one record per reading.",
+)
+@click.option(
+    "--batch-window",
+    "batch_window_s",
+    type=click.FloatRange(min=0, max=300),
+    default=1.0,
+    show_default=True,
+    help="Lambda batching window, seconds (alert delay grows with it).",
+)
 @click.option("--queries-per-day", type=click.FloatRange(min=0), default=20.0, show_default=True)
 @click.option(
     "--crawls-per-day", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
@@ -90,34 +105,52 @@ def cost(
     retention_days: int,
     stream_retention_hours: float,
     shards: int | None,
+    aggregate: bool,
+    batch_window_s: float,
     queries_per_day: float,
     crawls_per_day: float,
     fmt: str,
 ) -> None:
     """Estimate the stack's monthly AWS bill per service and name the biggest cost driver.
 
-    Unit prices (with their date and source) are in petrostream/deploy/prices.py;
-    every other assumption is a named default in petrostream/deploy/cost.py.
+    Prints each service's line items, the total and the cost per well-month, what
+    drives the bill and what would lower it, and how the same settings scale to
+    1, 100, 1,000 and 10,000 wells. Unit prices (each with its source and date) are
+    in petrostream/deploy/prices.py; every other assumption is a named default in
+    petrostream/deploy/cost.py (CostInputs), checked against infra/terraform.
     """
-    from petrostream.deploy.cost import CostInputs, estimate, render_table
+    from petrostream.deploy.cost import CostInputs, estimate, render_table, scaling
 
-    result = estimate(
-        CostInputs(
-            wells=wells,
-            hz=hz,
-            region=region,
-            record_bytes=record_bytes,
-            retention_days=retention_days,
-            stream_retention_hours=stream_retention_hours,
-            shards=shards,
-            queries_per_day=queries_per_day,
-            crawls_per_day=crawls_per_day,
-        )
+    inputs = CostInputs(
+        wells=wells,
+        hz=hz,
+        region=region,
+        record_bytes=record_bytes,
+        retention_days=retention_days,
+        stream_retention_hours=stream_retention_hours,
+        shards=shards,
+        aggregate=aggregate,
+        batch_window_s=batch_window_s,
+        queries_per_day=queries_per_day,
+        crawls_per_day=crawls_per_day,
     )
+    result = estimate(inputs)
+    scale = scaling(inputs)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        doc = result.to_dict()
+        doc["scaling"] = [
+            {
+                "wells": row.inputs.wells,
+                "shards": row.shards,
+                "total_usd": round(row.total, 2),
+                "per_well_month_usd": round(row.per_well_month, 4),
+                "driver": row.driver.service,
+            }
+            for row in scale
+        ]
+        click.echo(json.dumps(doc, indent=2))
     else:
-        click.echo(render_table(result))
+        click.echo(render_table(result, scale))
 
 
 @aws.command("glue-columns")
