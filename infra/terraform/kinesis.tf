@@ -3,7 +3,7 @@
 # Lambda handler (alerts) and Firehose (the lake).
 resource "aws_kinesis_stream" "readings" {
   name             = "${local.name}-readings"
-  shard_count      = var.stream_shards
+  shard_count      = local.stream_shards
   retention_period = var.stream_retention_hours
   encryption_type  = "KMS"
   kms_key_id       = aws_kms_key.main.arn

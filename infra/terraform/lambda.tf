@@ -52,14 +52,15 @@ resource "aws_lambda_function" "detector" {
 # cannot stall the shard; what is given up lands in the on-failure queue.
 # https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html
 resource "aws_lambda_event_source_mapping" "readings" {
-  event_source_arn               = aws_kinesis_stream.readings.arn
-  function_name                  = aws_lambda_function.detector.arn
-  starting_position              = "LATEST"
-  batch_size                     = var.batch_size
-  function_response_types        = ["ReportBatchItemFailures"]
-  bisect_batch_on_function_error = true
-  maximum_retry_attempts         = var.max_retry_attempts
-  maximum_record_age_in_seconds  = var.max_record_age_seconds
+  event_source_arn                   = aws_kinesis_stream.readings.arn
+  function_name                      = aws_lambda_function.detector.arn
+  starting_position                  = "LATEST"
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.batch_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+  bisect_batch_on_function_error     = true
+  maximum_retry_attempts             = var.max_retry_attempts
+  maximum_record_age_in_seconds      = var.max_record_age_seconds
 
   destination_config {
     on_failure {

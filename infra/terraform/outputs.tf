@@ -77,3 +77,13 @@ output "kms_key_arn" {
   description = "Customer-managed key of the stack."
   value       = aws_kms_key.main.arn
 }
+
+output "stream_shards" {
+  description = "Shards of the stream (from fleet_wells unless stream_shards is set)."
+  value       = local.stream_shards
+}
+
+output "quota_requests" {
+  description = "Default AWS quotas this fleet exceeds: request them before deploying."
+  value       = local.quota_requests
+}

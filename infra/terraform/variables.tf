@@ -61,9 +61,9 @@ variable "force_destroy" {
 # --- Kinesis -------------------------------------------------------------------
 
 variable "stream_shards" {
-  description = "Shards of the Kinesis stream (1 MB/s or 1,000 records/s of writes each)."
+  description = "Shards of the Kinesis stream (1 MB/s or 1,000 records/s of writes each); null = sized from fleet_wells (fleet.tf)."
   type        = number
-  default     = 1
+  default     = null
 }
 
 variable "stream_retention_hours" {
@@ -107,6 +107,16 @@ variable "batch_size" {
   description = "Records per handler invocation."
   type        = number
   default     = 100
+}
+
+variable "batch_window_seconds" {
+  description = "Lambda batching window, 0-300 s: the mapping waits up to this long to fill a batch. Fewer invocations and state writes, but an alert can wait as long; 0 keeps alerts within about a second."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.batch_window_seconds >= 0 && var.batch_window_seconds <= 300
+    error_message = "batch_window_seconds must be between 0 and 300."
+  }
 }
 
 variable "max_retry_attempts" {

@@ -138,6 +138,29 @@ def tf_workdir(
 
 
 @pytest.fixture(scope="session")
+def tf_console(terraform: str, tf_workdir: Path) -> Callable[..., str]:
+    """``tf_console(expression, **variables)``: what `terraform console` prints for it."""
+
+    def console(expression: str, **variables: object) -> str:
+        args = [f"-var={name}={value}" for name, value in variables.items()]
+        done = subprocess.run(
+            [terraform, "console", "-no-color", *args],
+            cwd=tf_workdir,
+            input=expression,
+            env=terraform_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"terraform console {expression!r} failed:\n{done.stderr[-4000:]}")
+        return done.stdout.strip()
+
+    return console
+
+
+@pytest.fixture(scope="session")
 def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The detector's Lambda zip, built once per session by `build_lambda_zip`."""
     from petrostream.deploy.package import build_lambda_zip

@@ -1,10 +1,12 @@
-"""`petrostream aws cost`: the model, its prices' provenance, and its parity with infra/terraform."""
+"""`petrostream aws cost`: the model, its prices' sources, and its parity with infra/terraform."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,7 @@ def test_model_defaults_are_terraforms_defaults() -> None:
     inputs = CostInputs(wells=1, hz=1)
     text = _terraform_text()
     assert inputs.batch_size == int(_variable_default("batch_size"))
+    assert inputs.batch_window_s == float(_variable_default("batch_window_seconds"))
     assert inputs.lambda_memory_mb == int(_variable_default("lambda_memory_mb"))
     assert inputs.stream_retention_hours == float(_variable_default("stream_retention_hours"))
     assert inputs.firehose_buffer_seconds == int(
@@ -201,3 +204,27 @@ def test_unknown_region_is_one_clear_line() -> None:
     assert result.exit_code == 2
     assert "only us-east-1 prices are known" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("aggregate", [False, True], ids=["one-per-record", "aggregated"])
+def test_terraform_sizes_the_stream_as_the_model_does(
+    tf_console: Callable[..., str], aggregate: bool
+) -> None:
+    for wells in SCALE_WELLS:
+        est = estimate(CostInputs(wells=wells, hz=1, aggregate=aggregate))
+        shards = tf_console(
+            "local.stream_shards",
+            fleet_wells=wells,
+            readings_per_record=est.load.readings_per_record,
+            lambda_zip_path=os.devnull,
+        )
+        assert int(shards) == est.shards, f"{wells} wells"
+
+
+def test_terraform_lists_the_quotas_a_big_fleet_must_request(
+    tf_console: Callable[..., str],
+) -> None:
+    small = tf_console("local.quota_requests", fleet_wells=1, lambda_zip_path=os.devnull)
+    big = tf_console("local.quota_requests", fleet_wells=10000, lambda_zip_path=os.devnull)
+    assert "[]" in small
+    assert "Lambda: concurrent executions" in big

@@ -88,9 +88,10 @@ def package(out: Path) -> None:
     "--batch-window",
     "batch_window_s",
     type=click.FloatRange(min=0, max=300),
-    default=1.0,
+    default=0.0,
     show_default=True,
-    help="Lambda batching window, seconds (alert delay grows with it).",
+    help="Lambda batching window, seconds (Terraform's batch_window_seconds; alert delay "
+    "grows with it).",
 )
 @click.option("--queries-per-day", type=click.FloatRange(min=0), default=20.0, show_default=True)
 @click.option(

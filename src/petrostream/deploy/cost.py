@@ -135,7 +135,7 @@ class CostInputs:
     shards: int | None = None
     shard_utilisation: float = 0.8
     batch_size: int = 100
-    batch_window_s: float = 1.0
+    batch_window_s: float = 0.0
     lambda_memory_mb: int = 256
     lambda_ms_per_invocation: float = 30.0
     lambda_ms_per_reading: float = 0.02

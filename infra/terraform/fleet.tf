@@ -1,0 +1,73 @@
+# Fleet sizing: one place turns the fleet (wells x readings/s x bytes) into the
+# settings that scale with it. `petrostream aws cost` computes the same shard
+# count (petrostream.deploy.cost.shards_for); a test keeps the two in step.
+#
+# - Kinesis shards: the fewest that carry the fleet at var.shard_utilisation of
+#   each shard's write quota (1 MiB/s and 1,000 records/s), unless
+#   var.stream_shards is set.
+# - Lambda: one concurrent batch per shard (parallelization factor 1), so the
+#   function's concurrency equals the shard count.
+# - Quotas to request before deploying are listed in the `quota_requests` output.
+locals {
+  fleet_readings_per_s = var.fleet_wells * var.fleet_hz
+  fleet_records_per_s  = local.fleet_readings_per_s / var.readings_per_record
+  fleet_shards = max(
+    1,
+    ceil(local.fleet_readings_per_s * var.reading_bytes / (1048576 * var.shard_utilisation)),
+    ceil(local.fleet_records_per_s / (1000 * var.shard_utilisation)),
+  )
+  stream_shards = coalesce(var.stream_shards, local.fleet_shards)
+
+  # Default account quotas (us-east-1) the fleet may exceed; empty when none is.
+  quota_requests = compact([
+    local.stream_shards > 500 ? "Kinesis: shards per account (default 500 in us-east-1) >= ${local.stream_shards}" : "",
+    local.stream_shards > 10 ? "Lambda: concurrent executions >= ${local.stream_shards} (new accounts start at 10)" : "",
+    var.fleet_wells > 500 ? "Firehose: active partitions per delivery stream (default 500) >= ${var.fleet_wells} (one per well and day)" : "",
+  ])
+}
+
+variable "fleet_wells" {
+  description = "Wells sending readings; sizes the stream (see fleet.tf)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.fleet_wells >= 1
+    error_message = "fleet_wells must be at least 1."
+  }
+}
+
+variable "fleet_hz" {
+  description = "Readings per second per well."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.fleet_hz > 0
+    error_message = "fleet_hz must be positive."
+  }
+}
+
+variable "reading_bytes" {
+  description = "Bytes of one reading as a JSON record (a 3W reading is about 400)."
+  type        = number
+  default     = 400
+}
+
+variable "readings_per_record" {
+  description = "Readings per stream record: 1 for one record per reading; about 60 when the producer aggregates KPL-style."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.readings_per_record >= 1
+    error_message = "readings_per_record must be at least 1."
+  }
+}
+
+variable "shard_utilisation" {
+  description = "Fraction of a shard's write quota the sizing plans for (headroom for bursts)."
+  type        = number
+  default     = 0.8
+  validation {
+    condition     = var.shard_utilisation > 0 && var.shard_utilisation <= 1
+    error_message = "shard_utilisation must be in (0, 1]."
+  }
+}
