@@ -187,14 +187,28 @@ def check_ts(key: str, value: Any) -> None:
 class ColumnBudget:
     """New columns one consumer admits beyond the canonical ones (`MAX_NEW_COLUMNS`).
 
-    A record whose new fields would take the count past the limit is refused with
+    A record whose new fields would take the count past ``limit`` is refused with
     ``too_many_columns``; fields already admitted stay free. ``known`` seeds it with
-    the new columns a table already has.
+    the new columns a table already has. ``max_fields`` is the per-record cap
+    `decode` applies (settings ``max_new_fields_per_record``, ``max_new_columns``).
     """
 
-    def __init__(self, limit: int = MAX_NEW_COLUMNS, known: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        limit: int = MAX_NEW_COLUMNS,
+        known: Iterable[str] = (),
+        *,
+        max_fields: int = MAX_NEW_FIELDS,
+    ) -> None:
         self.limit = limit
+        self.max_fields = max_fields
         self._admitted = {c for c in known if c not in KNOWN_FIELDS}
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """`decode` with this budget's per-record cap, then `admit` the record."""
+        obj = decode(data, max_new_fields=self.max_fields)
+        self.admit(obj)
+        return obj
 
     def admit(self, obj: Mapping[str, Any]) -> None:
         """Admit the record's new fields, or raise ``too_many_columns`` (nothing admitted)."""

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from petrostream import record
+
 
 class Settings(BaseSettings):
     """PetroStream configuration; see each field's description (also in ``--help``)."""
@@ -47,6 +49,16 @@ class Settings(BaseSettings):
     parquet_codec: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = "zstd"
     parquet_float_encoding: Literal["byte_stream_split", "plain"] = Field(
         "byte_stream_split", description="lake writer: Parquet encoding of double columns"
+    )
+    max_new_fields_per_record: int = Field(
+        record.MAX_NEW_FIELDS,
+        ge=0,
+        description="unknown numeric fields one record may carry (more: a too_many_fields reject)",
+    )
+    max_new_columns: int = Field(
+        record.MAX_NEW_COLUMNS,
+        ge=0,
+        description="new columns admitted beyond the canonical ones (more: too_many_columns)",
     )
     rules_file: Path | None = Field(None, description="detection rules TOML (default: bundled)")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")

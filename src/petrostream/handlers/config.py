@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from petrostream import record
+
 if TYPE_CHECKING:
     from petrostream.settings import Settings
 
@@ -36,6 +38,10 @@ class HandlerConfig:
         rules_file: detection rules TOML (``PETROSTREAM_RULES_FILE``); None: bundled.
         metrics: ``emf`` (stdout, for CloudWatch), ``local`` (``<home>/metrics.db``) or
             ``none``; ``PETROSTREAM_METRICS``, default ``emf`` inside Lambda, else ``local``.
+        max_new_fields: unknown numeric fields one record may carry
+            (``PETROSTREAM_MAX_NEW_FIELDS_PER_RECORD``); past it: ``too_many_fields``.
+        max_new_columns: distinct new columns admitted (``PETROSTREAM_MAX_NEW_COLUMNS``);
+            past it: ``too_many_columns``.
     """
 
     home: Path = Path(".petrostream")
@@ -45,6 +51,8 @@ class HandlerConfig:
     alert_webhook_url: str | None = None
     rules_file: str | None = None
     metrics: MetricsMode = "local"
+    max_new_fields: int = record.MAX_NEW_FIELDS
+    max_new_columns: int = record.MAX_NEW_COLUMNS
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> HandlerConfig:
@@ -65,6 +73,8 @@ class HandlerConfig:
             alert_webhook_url=get("ALERT_WEBHOOK_URL"),
             rules_file=get("RULES_FILE"),
             metrics=metrics,  # type: ignore[arg-type]
+            max_new_fields=_count(get("MAX_NEW_FIELDS_PER_RECORD"), record.MAX_NEW_FIELDS),
+            max_new_columns=_count(get("MAX_NEW_COLUMNS"), record.MAX_NEW_COLUMNS),
         )
 
     @classmethod
@@ -75,4 +85,13 @@ class HandlerConfig:
             alert_webhook_url=getattr(settings, "alert_webhook_url", None),
             rules_file=str(settings.rules_file) if settings.rules_file else None,
             metrics="local",
+            max_new_fields=settings.max_new_fields_per_record,
+            max_new_columns=settings.max_new_columns,
         )
+
+
+def _count(text: str | None, default: int) -> int:
+    """A non-negative count from a variable; the default when unset or not a count."""
+    if text is None or not text.strip().isdigit():
+        return default
+    return int(text)

@@ -262,8 +262,7 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
             letters.append(_dead_letter(rec, "bad_base64", "data is not valid base64"))
             continue
         try:
-            reading = record.decode(rec.data)
-            backends.columns.admit(reading)
+            reading = backends.columns.decode(rec.data)
         except InvalidRecord as exc:
             letters.append(_dead_letter(rec, exc.reason, exc.detail))
             continue
@@ -385,7 +384,12 @@ def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -
     else:
         metrics_sink = metric.NullMetrics()
     return Backends(
-        state, notifier, dead_letters, metrics_sink, PureDetectionEngine(config.rules_file)
+        state,
+        notifier,
+        dead_letters,
+        metrics_sink,
+        PureDetectionEngine(config.rules_file),
+        columns=record.ColumnBudget(config.max_new_columns, max_fields=config.max_new_fields),
     )
 
 

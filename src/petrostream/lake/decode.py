@@ -27,13 +27,11 @@ from petrostream import schema
 from petrostream.errors import InvalidRecord
 from petrostream.record import (
     COLUMN_NAME,
-    MAX_NEW_FIELDS,
     MAX_YEAR,
     MIN_YEAR,
     RESERVED,
     WELL_ID_SAFE,
     ColumnBudget,
-    decode,
 )
 
 if TYPE_CHECKING:
@@ -187,7 +185,7 @@ def _bulk(datas: Sequence[bytes], budget: ColumnBudget) -> pa.Table:
         raise _ChunkInvalid("bad_json", "a record is not one JSON object")
     table = _validate(table)
     new = {n: None for n in table.column_names if n not in _KNOWN}
-    if len(new) > MAX_NEW_FIELDS:  # some record may carry too many: the validator decides
+    if len(new) > budget.max_fields:  # some record may carry too many: the validator decides
         raise _ChunkInvalid("too_many_fields", f"{len(new)} new fields in the chunk")
     try:
         budget.admit(new)
@@ -324,7 +322,7 @@ def _one_by_one(
     rejects: list[Reject] = []
     for i, data in enumerate(datas):
         try:
-            budget.admit(decode(data))
+            budget.decode(data)
         except InvalidRecord as exc:
             rejects.append(_reject(data, origin(i), exc.reason, exc.detail))
         else:

@@ -14,8 +14,9 @@ from handler_fakes import MemoryMetrics
 
 from petrostream import record
 from petrostream.handlers.base import PureDetectionEngine
+from petrostream.handlers.config import HandlerConfig
 from petrostream.handlers.local_backends import SqliteDeadLetters, SqliteStateStore
-from petrostream.handlers.process_stream import Backends, make_handler
+from petrostream.handlers.process_stream import Backends, build_backends, make_handler
 from petrostream.testing.notifier import RecordingNotifier
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -85,3 +86,38 @@ def test_a_poison_timestamp_is_one_dead_letter_and_the_other_99_are_detected(
     stored = backends.state.load("WELL-00011")
     last = event["Records"][-1]["kinesis"]["sequenceNumber"]
     assert stored.positions == {"shardId-000000000000": last}
+
+
+def test_the_handler_applies_the_column_rules_and_the_configured_caps(tmp_path: Path) -> None:
+    # given a handler configured (as in Lambda, by environment) for 2 new fields, 3 new columns
+    config = HandlerConfig.from_environ(
+        {
+            "PETROSTREAM_HOME": str(tmp_path),
+            "PETROSTREAM_METRICS": "none",
+            "PETROSTREAM_MAX_NEW_FIELDS_PER_RECORD": "2",
+            "PETROSTREAM_MAX_NEW_COLUMNS": "3",
+        }
+    )
+    backends = build_backends(config, notifier=RecordingNotifier())
+    base = {"well_id": "WELL-00011", "ts": "2024-05-30 10:00:00.000"}
+    wide = {**base, **{f"g{i}": 1.0 for i in range(20_000)}}
+    payloads = [
+        json.dumps({**base, "a1": 1.0, "a2": 1.0}).encode(),  # two new columns: kept
+        json.dumps({**base, "foo\n": 1.0}).encode(),  # no SQL can name it
+        json.dumps(wide).encode(),  # 20,000 new fields
+        json.dumps({**base, "ts": "2024-05-30 10:00:01.000", "a3": 1.0}).encode(),  # third
+        json.dumps({**base, "ts": "2024-05-30 10:00:02.000", "a4": 1.0}).encode(),  # fourth
+        json.dumps({**base, "ts": "2024-05-30 10:00:03.000", "a1": 2.0}).encode(),  # known
+    ]
+    reports: list[Any] = []
+    # when
+    response = make_handler(backends, on_report=reports.append)(kinesis_event(payloads), None)
+    # then each is refused with its reason, the others are processed
+    assert response == {"batchItemFailures": []}
+    [report] = reports
+    assert [d.reason for d in report.dead_letters] == [
+        "bad_column",
+        "too_many_fields",
+        "too_many_columns",
+    ]
+    assert report.processed == 3
