@@ -47,6 +47,7 @@ REALTIME_DB: Final = "realtime.db"
 ALERTS_DB: Final = "alerts.db"
 METRICS_DB: Final = "metrics.db"
 FAILURES_FILE: Final = "detector-failures.jsonl"
+DETECTOR_LOCK: Final = "detector"  # <home>/locks/detector.lock: one detector per home
 
 
 @dataclass
@@ -150,7 +151,39 @@ def run_detector(
 
     Returns:
         What was processed, alerts raised per rule, dead letters and failures.
+
+    Raises:
+        ConfigError: another detector runs on this home (two would split the
+            stream's records between them and each see half of every well).
     """
+    from petrostream.lake.locks import ActorLock
+
+    with ActorLock(settings.home, DETECTOR_LOCK):
+        return _run_detector(
+            settings,
+            drain=drain,
+            stop=stop,
+            progress=progress,
+            notifiers=notifiers,
+            handler=handler,
+            export_lake=export_lake,
+            idle_s=idle_s,
+            export_interval_s=export_interval_s,
+        )
+
+
+def _run_detector(
+    settings: Settings,
+    *,
+    drain: bool,
+    stop: threading.Event | None,
+    progress: Callable[[DetectorSummary], None] | None,
+    notifiers: Sequence[Notifier],
+    handler: Handler | None,
+    export_lake: bool,
+    idle_s: float,
+    export_interval_s: float,
+) -> DetectorSummary:
     from petrostream.stream.factory import open_checkpoints, open_stream
 
     summary = DetectorSummary()

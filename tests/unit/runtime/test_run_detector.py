@@ -7,11 +7,21 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
 
 from petrostream import record
+from petrostream.cli import main
+from petrostream.errors import ConfigError
 from petrostream.handlers.base import DeadLetter
 from petrostream.handlers.process_stream import BatchReport
-from petrostream.runtime.detector import DetectorSummary, realtime_status, run_detector
+from petrostream.lake.locks import ActorLock
+from petrostream.runtime.detector import (
+    DETECTOR_LOCK,
+    DetectorSummary,
+    realtime_status,
+    run_detector,
+)
 from petrostream.settings import Settings
 from petrostream.stream.base import PutRecord
 from petrostream.stream.local import LocalStream
@@ -147,3 +157,23 @@ def test_the_summary_counts_a_retried_batchs_dead_letters_once() -> None:
     # then it is counted once, as the dead-letter store keeps it once
     assert summary.dead_letters == 2 and summary.dead_letters_by_reason == {"bad_json": 2}
     assert "_letters" not in summary.to_dict()
+
+
+def test_a_second_detector_on_one_home_is_refused_with_a_sentence(settings: Settings) -> None:
+    # given a detector running on the home (holding its lock), and records on the stream
+    stream = LocalStream(settings.stream_path, shard_count=1)
+    put_well(stream, "WELL-00001", 10, step_at=None)
+    stream.close()
+    with ActorLock(settings.home, DETECTOR_LOCK):
+        # when a second one starts, in the API and from the CLI
+        with pytest.raises(ConfigError, match="another detector is running on this home"):
+            run_detector(settings, drain=True, export_lake=False)
+        result = CliRunner().invoke(
+            main, ["--home", str(settings.home), "run", "--only", "detector", "--drain"]
+        )
+    # then it is refused: one sentence naming the lock, no traceback, nothing processed
+    assert result.exit_code == 2, result.output
+    assert "another detector is running on this home" in result.output
+    assert "Traceback" not in result.output
+    # and once the first has stopped, a detector runs
+    assert run_detector(settings, drain=True, export_lake=False).records_processed == 10
