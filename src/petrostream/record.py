@@ -17,10 +17,9 @@ dead letter in one exactly when it is a reject in the other, with the same reaso
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from petrostream import schema
@@ -45,6 +44,10 @@ except ImportError:  # pragma: no cover - exercised in the Lambda runtime
 MAX_RECORD_BYTES: Final = 1024 * 1024  # Kinesis: a record's data blob is at most 1 MiB
 TS_FORMAT: Final = "%Y-%m-%d %H:%M:%S.%f"
 _TS_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$")
+# The same shape, with the clock's ranges (hours 00-23, minutes and seconds 00-59).
+_TS_CHECK: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}"
+)
 _REQUIRED: Final = ("well_id", "ts")
 _STRING_FIELDS: Final = frozenset({"well_id", "instance_id", "event_type"})
 _INT_FIELDS: Final = frozenset({"event_class", "state"})
@@ -66,6 +69,13 @@ MAX_NEW_FIELDS: Final = 32
 # Distinct new columns one consumer admits beyond the canonical ones (schema evolution).
 MAX_NEW_COLUMNS: Final = 256
 KNOWN_FIELDS: Final = frozenset(schema.RECORD_COLUMNS)
+_NUMBER, _TS, _STRING, _INT = 0, 1, 2, 3
+_KINDS: Final[dict[str, int]] = {
+    **{c: _NUMBER for c in schema.RECORD_COLUMNS},
+    **{c: _TS for c in _TS_FIELDS},
+    **{c: _STRING for c in _STRING_FIELDS},
+    **{c: _INT for c in _INT_FIELDS},
+}
 
 
 def format_ts(value: datetime) -> str:
@@ -129,8 +139,12 @@ def validate(obj: Mapping[str, Any], *, max_new_fields: int = MAX_NEW_FIELDS) ->
         if obj.get(key) is None:
             raise InvalidRecord("missing_field", f"required field {key!r} is missing")
     new_fields = 0
+    kinds = _KINDS
+    # Exact type checks (JSON parsers give exact types; ``bool`` is not ``int`` here).
+    # This loop runs once per field of every record the detector sees: keep it flat.
     for key, value in obj.items():
-        if key not in KNOWN_FIELDS:
+        kind = kinds.get(key)
+        if kind is None:
             if key in RESERVED or not isinstance(key, str) or not COLUMN_NAME.fullmatch(key):
                 raise InvalidRecord(
                     "bad_column",
@@ -138,22 +152,23 @@ def validate(obj: Mapping[str, Any], *, max_new_fields: int = MAX_NEW_FIELDS) ->
                     f"(a name must match {COLUMN_NAME_PATTERN})",
                 )
             new_fields += 1
+            kind = _NUMBER
         if value is None:
             continue
-        if key in _TS_FIELDS:
+        if kind == _NUMBER:
+            t = type(value)
+            if t is float:
+                if value - value != 0.0:  # inf or nan
+                    raise InvalidRecord("wrong_type", f"{key}={value!r} is not a finite number")
+            elif t is not int:
+                raise InvalidRecord("wrong_type", f"{key}={value!r} is not a finite number")
+        elif kind == _TS:
             check_ts(key, value)
-        elif key in _STRING_FIELDS:
-            if not isinstance(value, str):
+        elif kind == _STRING:
+            if type(value) is not str:
                 raise InvalidRecord("wrong_type", f"{key}={value!r} is not a string")
-        elif key in _INT_FIELDS:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise InvalidRecord("wrong_type", f"{key}={value!r} is not an integer")
-        elif (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or (isinstance(value, float) and not math.isfinite(value))
-        ):
-            raise InvalidRecord("wrong_type", f"{key}={value!r} is not a finite number")
+        elif type(value) is not int:
+            raise InvalidRecord("wrong_type", f"{key}={value!r} is not an integer")
     if new_fields > max_new_fields:
         raise InvalidRecord(
             "too_many_fields",
@@ -170,18 +185,34 @@ def check_well_id(well_id: str) -> None:
 
 def check_ts(key: str, value: Any) -> None:
     """Raise ``bad_timestamp`` unless ``value`` is a record timestamp of a real instant."""
-    if not isinstance(value, str) or not _TS_RE.fullmatch(value):
+    if type(value) is not str or not _TS_CHECK.fullmatch(value):
+        if type(value) is str and _TS_RE.fullmatch(value):
+            raise InvalidRecord("bad_timestamp", f"{key}={value!r} is not a real instant")
         raise InvalidRecord("bad_timestamp", f"{key}={value!r} is not 'YYYY-MM-DD HH:MM:SS.mmm'")
-    year = int(value[0:4])
+    ok = _days.get(value[:10])
+    if ok is None:
+        ok = _day_check(value[:10])
+    if ok:
+        raise InvalidRecord("bad_timestamp", f"{key}={value!r} {ok}")
+
+
+_days: dict[str, str] = {}  # date text -> "" if valid, else why not (a bounded cache)
+
+
+def _day_check(day: str) -> str:
+    year = int(day[0:4])
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise InvalidRecord(
-            "bad_timestamp", f"{key}={value!r} is outside the years {MIN_YEAR}-{MAX_YEAR}"
-        )
-    try:
-        datetime(year, int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]),
-                 int(value[17:19]), tzinfo=UTC)  # fmt: skip
-    except ValueError:
-        raise InvalidRecord("bad_timestamp", f"{key}={value!r} is not a real instant") from None
+        why = f"is outside the years {MIN_YEAR}-{MAX_YEAR}"
+    else:
+        try:
+            date(year, int(day[5:7]), int(day[8:10]))
+            why = ""
+        except ValueError:
+            why = "is not a real instant (no such date)"
+    if len(_days) >= 4096:
+        _days.clear()
+    _days[day] = why
+    return why
 
 
 class ColumnBudget:
