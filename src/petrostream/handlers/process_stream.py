@@ -343,7 +343,7 @@ def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -
 
     ``notifier`` replaces the configured one (the local runtime passes its outbox).
     """
-    from petrostream.handlers.base import PureDetectionEngine
+    from petrostream.handlers.base import detection_engine
 
     state: StateStore
     if config.state_table:
@@ -391,7 +391,7 @@ def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -
         notifier,
         dead_letters,
         metrics_sink,
-        PureDetectionEngine(config.rules_file),
+        detection_engine(config.rules_file),
         columns=record.ColumnBudget(config.max_new_columns, max_fields=config.max_new_fields),
     )
 

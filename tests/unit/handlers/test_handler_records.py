@@ -1,4 +1,5 @@
-"""One poison record is one dead letter: the rest of its batch is detected on (issue 14.1)."""
+"""The handler on real-shape Kinesis events: one poison record is one dead letter (issue 14.1),
+the column rules and caps (14.6), the columnar engine behind the same handler (12.2)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from handler_fakes import MemoryMetrics
 
 from petrostream import record
-from petrostream.handlers.base import PureDetectionEngine
+from petrostream.handlers.base import ColumnarDetectionEngine, PureDetectionEngine
 from petrostream.handlers.config import HandlerConfig
 from petrostream.handlers.local_backends import SqliteDeadLetters, SqliteStateStore
 from petrostream.handlers.process_stream import Backends, build_backends, make_handler
@@ -121,3 +122,47 @@ def test_the_handler_applies_the_column_rules_and_the_configured_caps(tmp_path: 
         "too_many_columns",
     ]
     assert report.processed == 3
+
+
+def _run(tmp_path: Path, engine: Any, batches: list[list[bytes]]) -> tuple[list[str], bytes]:
+    backends = Backends(
+        state=SqliteStateStore(tmp_path / "realtime.db"),
+        notifier=RecordingNotifier(),
+        dead_letters=SqliteDeadLetters(tmp_path / "realtime.db"),
+        metrics=MemoryMetrics(),
+        engine=engine,
+    )
+    handler = make_handler(backends)
+    offset = 0
+    for batch in batches:
+        event = kinesis_event(batch)
+        for i, item in enumerate(event["Records"]):  # sequence numbers keep rising
+            seq = str(49590338271490256608559692538361571095921575989136600000 + offset + i)
+            item["kinesis"]["sequenceNumber"] = seq
+            item["eventID"] = f"shardId-000000000000:{seq}"
+        offset += len(batch)
+        assert handler(event, None) == {"batchItemFailures": []}
+    keys = [f"{a.alert_id}:{a.status}" for a in backends.notifier.alerts]  # type: ignore[attr-defined]
+    return keys, backends.state.load("WELL-00011").data or b""
+
+
+@pytest.mark.parametrize("sizes", [[1200], [700, 20, 480], [300, 300, 300, 300]])
+def test_the_columnar_engine_behind_the_handler_raises_what_the_per_record_one_does(
+    tmp_path: Path, sizes: list[int]
+) -> None:
+    # given one well that steps, delivered in batches large and small
+    payloads = readings(1200, step_at=600)
+    batches, start = [], 0
+    for n in sizes:
+        batches.append(payloads[start : start + n])
+        start += n
+    # when the same batches go through the per-record and the columnar engines
+    pure = _run(tmp_path / "pure", PureDetectionEngine(), batches)
+    columnar = _run(tmp_path / "columnar", ColumnarDetectionEngine(min_rows=256), batches)
+    # then the same alerts are notified and the same state is stored
+    assert pure[0] and columnar == pure
+
+
+def test_the_handler_runs_the_columnar_engine_where_numpy_imports(tmp_path: Path) -> None:
+    config = HandlerConfig.from_environ({"PETROSTREAM_HOME": str(tmp_path)})
+    assert isinstance(build_backends(config).engine, ColumnarDetectionEngine)
