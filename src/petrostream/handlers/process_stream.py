@@ -21,7 +21,6 @@ Importing this module imports no duckdb and no pyarrow (a test checks it).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import logging
@@ -77,7 +76,9 @@ def parse_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
     for item in event.get("Records", []):
         kinesis = item["kinesis"]
         try:
-            data: bytes | None = base64.b64decode(kinesis["data"], validate=True)
+            # strict: only the base64 alphabet and correct padding (as b64decode's
+            # validate=True, without its extra regex pass over every record)
+            data: bytes | None = binascii.a2b_base64(kinesis["data"], strict_mode=True)
         except (binascii.Error, ValueError, TypeError):
             data = None
         out.append(

@@ -166,3 +166,17 @@ def test_the_columnar_engine_behind_the_handler_raises_what_the_per_record_one_d
 def test_the_handler_runs_the_columnar_engine_where_numpy_imports(tmp_path: Path) -> None:
     config = HandlerConfig.from_environ({"PETROSTREAM_HOME": str(tmp_path)})
     assert isinstance(build_backends(config).engine, ColumnarDetectionEngine)
+
+
+@pytest.mark.parametrize("data", ["QQ=", "Q!==", "QQ==QQ==", "=QQ=", "é", "eyJ3 ZWxs"])
+def test_data_that_is_not_strict_base64_is_a_bad_base64_dead_letter(
+    tmp_path: Path, data: str
+) -> None:
+    event = kinesis_event([b"{}"])
+    event["Records"][0]["kinesis"]["data"] = data
+    config = HandlerConfig.from_environ(
+        {"PETROSTREAM_HOME": str(tmp_path), "PETROSTREAM_METRICS": "none"}
+    )
+    reports: list[Any] = []
+    make_handler(build_backends(config), on_report=reports.append)(event, None)
+    assert [d.reason for d in reports[0].dead_letters] == ["bad_base64"]
