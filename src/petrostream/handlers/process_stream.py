@@ -22,6 +22,7 @@ Importing this module imports no duckdb and no pyarrow (a test checks it).
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import functools
 import logging
 import os
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from petrostream import record
+from petrostream import aggregate, record
 from petrostream.alerts.base import AlertLike, DeliveryError, Notifier, notification_key
 from petrostream.errors import InvalidRecord, TransientError
 from petrostream.handlers.base import (
@@ -244,6 +245,41 @@ def _process_wells(
                 fail(rec)
 
 
+def _decode_aggregate(
+    rec: KinesisRecord,
+    backends: Backends,
+    per_well: dict[str, list[tuple[KinesisRecord, dict[str, Any]]]],
+) -> DeadLetter | None:
+    """Add a KPL aggregate's readings to ``per_well``; return the dead letter of its bad ones.
+
+    Every inner reading carries the aggregate's sequence number. The readings of one
+    well in it are detected together, and each well's state position covers the
+    aggregate once they are: when one well fails, the retry of the aggregate skips
+    the wells already done, as it skips the single records of other wells. A broken
+    aggregate is one dead letter; one with some bad readings keeps the good ones and
+    is one dead letter (the store holds one per stream record) that names the first
+    bad reading and how many there were.
+    """
+    try:
+        inner = aggregate.deaggregate(rec.data or b"")
+    except InvalidRecord as exc:
+        return _dead_letter(rec, exc.reason, exc.detail)
+    bad: list[tuple[int, bytes, InvalidRecord]] = []
+    for i, data in enumerate(inner):
+        try:
+            reading = record.decode(data)
+            backends.columns.admit(reading)
+        except InvalidRecord as exc:
+            bad.append((i, data, exc))
+            continue
+        per_well[str(reading["well_id"])].append((rec, reading))
+    if not bad:
+        return None
+    i, data, first = bad[0]
+    detail = f"{len(bad)} of {len(inner)} aggregated readings rejected; reading {i}: {first.detail}"
+    return dataclasses.replace(_dead_letter(rec, first.reason, detail), data=data)
+
+
 def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> BatchReport:
     """Process one batch; return what happened, including the records to retry.
 
@@ -264,6 +300,11 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
     for rec in records:
         if rec.data is None:
             letters.append(_dead_letter(rec, "bad_base64", "data is not valid base64"))
+            continue
+        if aggregate.is_aggregated(rec.data):
+            letter = _decode_aggregate(rec, backends, per_well)
+            if letter is not None:
+                letters.append(letter)
             continue
         try:
             reading = backends.columns.decode(rec.data)

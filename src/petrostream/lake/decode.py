@@ -10,6 +10,9 @@ consumer applies too — to find its rejects; its good records take the fast pat
 again. The vectorized checks are a fast "all good" test only: any doubt sends the
 chunk to the record validator, so the rules and reasons are `petrostream.record`'s.
 
+A KPL aggregated record (`petrostream.aggregate`) is first expanded into its
+readings; each is decoded as above, and a reject keeps the aggregate's position.
+
 A type conflict is never cast away: a string where a double is expected makes
 the record a reject (``wrong_type``).
 """
@@ -24,6 +27,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
 
 from petrostream import schema
+from petrostream.aggregate import MAGIC, deaggregate
 from petrostream.errors import InvalidRecord
 from petrostream.record import (
     COLUMN_NAME,
@@ -138,6 +142,8 @@ def decode_data(
     budget = budget if budget is not None else ColumnBudget()
     tables = []
     rejects: list[Reject] = []
+    if any(map(bytes.startswith, datas, repeat(MAGIC))):
+        datas, origin = _expand(datas, origin, rejects)
     for start in range(0, len(datas), chunk):
         part = datas[start : start + chunk]
         try:
@@ -151,6 +157,26 @@ def decode_data(
     if not tables:
         return DecodedBatch(None, rejects)
     return DecodedBatch(concat_tables(tables), rejects)
+
+
+def _expand(
+    datas: Sequence[bytes], origin: OriginFn, rejects: list[Reject]
+) -> tuple[list[bytes], OriginFn]:
+    """Replace each KPL aggregate by its readings (each with the aggregate's origin).
+
+    A broken aggregate is one reject (``bad_aggregate``); see `petrostream.aggregate`.
+    """
+    out: list[bytes] = []
+    parents: list[int] = []
+    for i, data in enumerate(datas):
+        try:
+            inner = deaggregate(data)
+        except InvalidRecord as exc:
+            rejects.append(_reject(data, origin(i), exc.reason, exc.detail))
+            continue
+        out.extend(inner)
+        parents.extend([i] * len(inner))
+    return out, lambda j: origin(parents[j])
 
 
 def _shifted(origin: OriginFn, offset: int) -> OriginFn:
