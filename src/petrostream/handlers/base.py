@@ -7,10 +7,11 @@ modules: `local_backends` (SQLite under the home), `dynamodb` (state on AWS),
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from petrostream.alerts.base import AlertLike
 from petrostream.errors import PetroStreamError
@@ -150,6 +151,33 @@ class DetectionEngine(Protocol):
         ...
 
 
+# DynamoDB bills a write per started KB of item: a well's state after an event (2,288
+# bytes of JSON with the diagnosis's history, measured in
+# tests/unit/handlers/test_state_compression.py) is 3 write units plain and 2 as zlib
+# (1,080 bytes: the keys compress, the 17-digit noise of float baselines does not).
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/provisioned-capacity-mode.html
+_STATE_LEVEL: Final = 6
+
+
+def compress_state(plain: bytes) -> bytes:
+    """A serialized state as stored: zlib (its first byte is 0x78, never JSON's ``{``)."""
+    return zlib.compress(plain, _STATE_LEVEL)
+
+
+def decompress_state(stored: bytes) -> bytes:
+    """The serialized state of ``stored`` (zlib, or plain JSON as stored before).
+
+    Raises:
+        ValueError: neither form.
+    """
+    if stored[:1] == b"{":
+        return stored
+    try:
+        return zlib.decompress(stored)
+    except zlib.error as exc:
+        raise ValueError(f"stored detection state is neither JSON nor zlib ({exc})") from None
+
+
 class PureDetectionEngine:
     """`DetectionEngine` over `petrostream.detect.base` (``Detector`` + ``DetectionState``)."""
 
@@ -160,12 +188,18 @@ class PureDetectionEngine:
         self._detector = Detector(rules=load_rules(rules_file))
 
     def load_state(self, data: bytes | None) -> Any:
-        """``DetectionState.from_bytes`` or a fresh ``DetectionState()``."""
-        return self._state_type.from_bytes(data) if data else self._state_type()
+        """``DetectionState.from_bytes`` or a fresh ``DetectionState()``.
+
+        Reads both forms `dump_state` has written: zlib-compressed, and the plain JSON
+        of earlier releases (a state stored before an upgrade stays readable).
+        """
+        if not data:
+            return self._state_type()
+        return self._state_type.from_bytes(decompress_state(data))
 
     def dump_state(self, state: Any) -> bytes:
-        """``state.to_bytes()``."""
-        return bytes(state.to_bytes())
+        """``state.to_bytes()``, zlib-compressed (`compress_state`)."""
+        return compress_state(bytes(state.to_bytes()))
 
     def detect(
         self, state: Any, readings: Sequence[Mapping[str, Any]]
