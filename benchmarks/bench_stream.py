@@ -1,6 +1,7 @@
 """Local stream throughput: put_records and get_records, beside raw SQLite in the same run.
 
     .venv/bin/python benchmarks/bench_stream.py [--records 1000000] [--shards 2]
+    .venv/bin/python benchmarks/bench_stream.py --aggregate [--wells 1000] [--seconds 60]
 
 Records are ~250-byte JSON readings of 20 wells (partition key = well id), put in
 batches of 500 (the PutRecords maximum) and read back in pages of 10,000. The
@@ -9,6 +10,13 @@ executemany in one transaction per 500 rows into a bare table, and read back wit
 one SELECT per 10,000 rows, so the ratio is the stream's own overhead (hashing,
 sequence numbers, results, record objects). ``put_record_blobs`` is the local
 stream's list fast path (no PutRecord/PutResult per record), which replay uses.
+
+``--aggregate``: a fleet of ``--wells`` wells at 1 Hz for ``--seconds`` s (readings
+interleaved as a live fleet puts them), put one reading per record (the baseline) and
+as KPL aggregates of every well bound for a shard (`petrostream.aggregate.pack`), in
+the same run: records put, Kinesis PUT payload units (25 KB each), Firehose billed
+bytes (each record rounded up to 5 KB), put time, and the lake decoder's time to turn
+the stored records back into rows (`lake.decode.decode_data`).
 """
 
 from __future__ import annotations
@@ -108,11 +116,93 @@ def bench_sqlite(path: Path, work: list[list[PutRecord]]) -> tuple[float, float]
     return put_s, get_s
 
 
+def _fleet(wells: int, seconds: int) -> list[tuple[str, bytes]]:
+    out = []
+    for t in range(seconds):
+        ts = f"2026-05-09 10:{t // 60:02d}:{t % 60:02d}.000".encode()
+        for w in range(wells):
+            well = f"WELL-{w:05d}"
+            data = PAYLOAD.replace(b"WELL-00001", well.encode()).replace(
+                b"2026-05-09 10:00:00.000", ts
+            )
+            out.append((well, data))
+    return out
+
+
+def _billing(datas: list[bytes]) -> tuple[int, int]:
+    kinesis_units = sum(-(-len(d) // 25_000) for d in datas)
+    firehose_bytes = sum(-(-len(d) // 5_120) * 5_120 for d in datas)
+    return kinesis_units, firehose_bytes
+
+
+def bench_aggregate(tmp: Path, wells: int, seconds: int, shards: int) -> None:
+    from petrostream.aggregate import pack, shard_router
+    from petrostream.lake.decode import decode_data
+
+    entries = _fleet(wells, seconds)
+    origin = lambda i: ("shardId-000000000000", str(i), datetime.now(UTC))  # noqa: E731
+    rows = []
+    for name in ("single", "aggregated"):
+        stream = LocalStream(tmp / f"{name}.db", shard_count=shards)
+        start = time.perf_counter()
+        if name == "single":
+            payloads = entries
+        else:
+            router = shard_router(
+                (s.shard_id, s.starting_hash_key, s.ending_hash_key) for s in stream.list_shards()
+            )
+            payloads = pack(entries, router)
+        batch: list[PutRecord] = []
+        size = 0
+        for k, d in payloads:  # PutRecords: at most 500 records and 5 MiB a call
+            if len(batch) == 500 or size + len(d) + len(k) > 5 * 1024 * 1024:
+                stream.put_records(batch)
+                batch, size = [], 0
+            batch.append(PutRecord(k, d))
+            size += len(d) + len(k)
+        if batch:
+            stream.put_records(batch)
+        put_s = time.perf_counter() - start
+        stream.close()
+        datas = [d for _, d in payloads]
+        start = time.perf_counter()
+        decoded = decode_data(datas, origin)
+        decode_s = time.perf_counter() - start
+        assert decoded.table is not None and decoded.table.num_rows == len(entries)
+        rows.append((name, len(datas), *_billing(datas), put_s, decode_s))
+    print(f"{wells:,} wells at 1 Hz for {seconds} s = {len(entries):,} readings, {shards} shards")
+    print(
+        f"{'':12}{'records':>10}{'PUT units':>11}{'Firehose MB':>13}"
+        f"{'put readings/s':>16}{'decode readings/s':>19}"
+    )
+    for name, records, units, fh, put_s, decode_s in rows:
+        print(
+            f"{name:12}{records:>10,}{units:>11,}{fh / 1e6:>13,.1f}"
+            f"{len(entries) / put_s:>16,.0f}{len(entries) / decode_s:>19,.0f}"
+        )
+    single, agg = rows
+    print(
+        f"ratio aggregated/single: records {agg[1] / single[1]:.4f}, PUT units "
+        f"{agg[2] / single[2]:.4f}, Firehose bytes {agg[3] / single[3]:.4f}, "
+        f"put speed {single[4] / agg[4]:.2f}x, decode speed {single[5] / agg[5]:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--aggregate", action="store_true", help="single vs KPL-aggregated")
+    parser.add_argument("--wells", type=int, default=1000)
+    parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
+    if args.aggregate:
+        print(f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}")
+        print("load average before " + "/".join(f"{x:.2f}" for x in os.getloadavg()))
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_aggregate(Path(tmp), args.wells, args.seconds, args.shards)
+        print("load average after " + "/".join(f"{x:.2f}" for x in os.getloadavg()))
+        return
     work = batches(args.records)
     n = sum(len(b) for b in work)
     load_before = os.getloadavg()
