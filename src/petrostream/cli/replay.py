@@ -13,6 +13,15 @@ if TYPE_CHECKING:
     from petrostream.settings import Settings
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the replay stands so it stops as cleanly as on Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def print_progress(progress: Progress) -> None:
@@ -44,6 +53,7 @@ def run_replay(
     *,
     speed: float,
     target: str,
+    clock_mode: str = "now",
     limit_rows: int | None = None,
     progress: bool = True,
     pipeline: bool | None = None,
@@ -73,6 +83,7 @@ def run_replay(
             stream,
             speed=speed,
             clock=clock,
+            clock_mode=clock_mode,
             limit_rows=limit_rows,
             rejects_path=rejects_file_for(settings.home, datetime.now(UTC)),
             progress=print_progress if progress else None,
@@ -87,10 +98,20 @@ def run_replay(
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0.0),
+    type=float,
     default=1.0,
     show_default=True,
-    help="Time scale: 1 = real time, N = N times faster, 0 = as fast as possible.",
+    help="Wall-clock pace: 1 = real time, N = N times faster, 0 = as fast as possible. "
+    "Readings keep their original spacing in ts at every speed.",
+)
+@click.option(
+    "--clock",
+    "clock_mode",
+    type=click.Choice(["now", "source"]),
+    default="now",
+    show_default=True,
+    help="now: ts is recent event time (the span ends by the time it is put, never in the "
+    "future; at speed 1 it is live); source: ts is the file's own timestamp.",
 )
 @click.option(
     "--target",
@@ -118,6 +139,7 @@ def replay_command(
     ctx: click.Context,
     paths: tuple[Path, ...],
     speed: float,
+    clock_mode: str,
     target: str,
     stream_name: str | None,
     limit_rows: int | None,
@@ -126,20 +148,29 @@ def replay_command(
 ) -> None:
     """Replay 3W files (CSV 1.x or Parquet 2.x; files or folders) into the stream.
 
-    Every instance starts now and keeps its original spacing scaled by --speed;
-    the wells are interleaved in time as a live fleet, one JSON record per
-    reading, keyed by well_id, with the current time injected as `ts`. Rejected
-    rows are counted and written to <home>/rejects/replay-<time>.jsonl.
-    Ctrl-C stops cleanly and says how far it got (exit code 130).
+    One JSON record per reading, keyed by well_id; the wells are interleaved in
+    time as a fleet. Every reading keeps its original spacing in `ts` whatever
+    --speed, which paces only the wall clock. With --clock now (default) the
+    instances of one well follow each other (15 min apart) and `ts` is never later
+    than the moment the reading is put: at --speed 0 the replayed history ends
+    when the replay starts, at --speed N > 1 it ends when the replay ends, at
+    --speed 1 it is live. --clock source keeps the files' timestamps (2013-2018
+    for 3W). `source_ts` is always the file's timestamp.
+
+    Rejected rows are counted and written to <home>/rejects/replay-<time>.jsonl;
+    an unreadable file is reported and skipped. Ctrl-C stops cleanly and says
+    how far it got (exit code 130; SIGTERM: 143).
     """
     import signal
 
     from petrostream.cli import settings_of
     from petrostream.errors import ConfigError
-    from petrostream.producer import DeliveryError, ReplayInterrupted
+    from petrostream.producer import DeliveryError, ReplayInterrupted, check_speed
 
+    speed = check_speed(speed)
     # Ctrl-C must stop the replay even when started with SIGINT ignored (e.g. `cmd &`).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     settings = settings_of(ctx)
     overrides: dict[str, Any] = {}
     if stream_name is not None:
@@ -158,18 +189,21 @@ def replay_command(
             list(paths),
             speed=speed,
             target=target,
+            clock_mode=clock_mode,
             limit_rows=limit_rows,
             progress=not quiet,
         )
     except ReplayInterrupted as stop:
         print_summary(stop.summary, per_instance=True)
+        terminated = isinstance(stop.__context__, _Terminated)
         click.secho(
-            f"interrupted: stopped cleanly after {stop.summary.records_put:,} records put "
-            "(per instance above); nothing half-written",
+            f"{'terminated' if terminated else 'interrupted'}: stopped cleanly after "
+            f"{stop.summary.records_put:,} records put (per instance above); nothing "
+            "half-written",
             fg="yellow",
             err=True,
         )
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     except DeliveryError as failure:
         print_summary(failure.summary, per_instance=True)
         raise

@@ -41,7 +41,7 @@ def read_parquet_instance(instance: Instance, *, batch_rows: int) -> Iterator[Re
         raise DatasetError(f"{where}: not a readable Parquet file ({exc})") from None
     with parquet:
         arrow_schema = parquet.schema_arrow
-        timestamp_tag = _timestamp_column(arrow_schema, parquet)
+        timestamp_tag = timestamp_column(arrow_schema, parquet)
         counters = _pandas_row_counters(parquet) - {timestamp_tag}
         tags = [name for name in arrow_schema.names if name not in counters]
         layout = layout_of(tags, where=where, timestamp_tag=timestamp_tag)
@@ -75,7 +75,7 @@ def _index_columns(parquet: pq.ParquetFile) -> list[str]:
     return [c for c in index if isinstance(c, str)] if isinstance(index, list) else []
 
 
-def _timestamp_column(arrow_schema: pa.Schema, parquet: pq.ParquetFile) -> str:
+def timestamp_column(arrow_schema: pa.Schema, parquet: pq.ParquetFile) -> str:
     """``timestamp``, or the stored pandas index when it holds timestamps under another name."""
     if TIMESTAMP_TAG in arrow_schema.names:
         return TIMESTAMP_TAG
