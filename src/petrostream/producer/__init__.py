@@ -19,6 +19,7 @@ progress; the CLI verb lives in `petrostream.cli.replay`.
 from __future__ import annotations
 
 from petrostream.producer.clock import (
+    ALIGN,
     INSTANCE_GAP,
     Clock,
     ClockMode,
@@ -37,6 +38,7 @@ from petrostream.producer.summary import (
 )
 
 __all__ = [
+    "ALIGN",
     "INSTANCE_GAP",
     "Clock",
     "ClockMode",

@@ -14,7 +14,9 @@ speed paces only the wall clock. The replay lays the fleet out on one timeline
 - ``--clock source``: ``ts`` is the file's own timestamp (``source_ts``); the
   timeline is the fleet's source time, from its earliest reading.
 
-No reading is stamped later than the moment it falls due.
+No reading is stamped later than the moment it falls due. Each instance's shift
+(``ts - source_ts``) is a whole number of minutes (`ALIGN`), the span placed up to
+a minute earlier: detection buckets the same event time as on the file's clock.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 INSTANCE_GAP: Final = timedelta(minutes=15)
 """Event time between two instances of one well: longer than the detector's longest
 window (10 min), so each instance starts from a fresh history, as `evaluate` runs it."""
+ALIGN: Final = timedelta(minutes=1)
+"""``ts - source_ts`` of every reading is a whole number of these: a detector that buckets
+event time (10 s history samples) sees the same buckets as on the files' own time."""
 MIN_SPEED: Final = 1e-3
 """Slowest pace accepted (1,000 times slower than real time); 0 means as fast as possible."""
 MAX_SPEED: Final = 1e9
@@ -109,6 +114,8 @@ class Schedule:
     Attributes:
         leads: per instance (input order), ms from timeline offset 0 to its first row.
         ends: per instance, the offset its last row should have (lead + span).
+        adjust: per instance, ms taken off ``ts`` so that ``ts - source_ts`` is a whole
+            number of `ALIGN` (never added: ``ts`` only moves earlier).
         ts0_ms: event time (``ts``) of offset 0; unused with ``ClockMode.SOURCE``.
         start_ms: wall time at which offset 0 is due.
         speed: wall-clock pace; 0 = no waiting.
@@ -117,6 +124,7 @@ class Schedule:
 
     leads: np.ndarray
     ends: np.ndarray
+    adjust: np.ndarray
     ts0_ms: int
     start_ms: int
     speed: float
@@ -146,7 +154,8 @@ class Schedule:
             origin = min(firsts) if firsts else start_ms
             for i, span in enumerate(spans):
                 leads[i] = span.first_ms - origin if span is not None else 0
-            return cls(leads, leads + lengths, origin, start_ms, speed, mode)
+            zero = np.zeros(n, dtype=np.int64)
+            return cls(leads, leads + lengths, zero, origin, start_ms, speed, mode)
         wells: dict[str, list[int]] = defaultdict(list)
         for i, inst in enumerate(instances):
             wells[inst.well_id].append(i)
@@ -169,7 +178,10 @@ class Schedule:
         else:
             # All wells start together; the longest ends stamped when it is due.
             ts0 = start_ms - int(max(0.0, longest * (1.0 - 1.0 / speed)))
-        return cls(leads, leads + lengths, ts0, start_ms, speed, mode)
+        align = int(ALIGN / timedelta(milliseconds=1))
+        firsts = np.array([_first(s, i) for s, i in zip(spans, instances, strict=True)], np.int64)
+        adjust = (ts0 + leads - firsts) % align
+        return cls(leads, leads + lengths, adjust, ts0, start_ms, speed, mode)
 
     def due(self, offsets: np.ndarray) -> np.ndarray | None:
         """Wall-clock epoch ms each offset falls due; None at speed 0 (nothing waits)."""
@@ -177,9 +189,12 @@ class Schedule:
             return None
         return self.start_ms + np.rint(offsets / self.speed).astype(np.int64)
 
-    def stamps(self, offsets: np.ndarray, due: np.ndarray | None) -> np.ndarray:
-        """``ts`` of each offset (``ClockMode.NOW``): original spacing, never after it is due."""
-        ts = self.ts0_ms + offsets.astype(np.int64, copy=False)
+    def stamps(self, offsets: np.ndarray, owner: np.ndarray, due: np.ndarray | None) -> np.ndarray:
+        """``ts`` of each offset (``ClockMode.NOW``): original spacing, never after it is due.
+
+        ``owner`` is each offset's instance index.
+        """
+        ts = self.ts0_ms + offsets.astype(np.int64, copy=False) - self.adjust[owner]
         limit = due if due is not None else self.start_ms
         return np.minimum(ts, limit)
 
