@@ -179,8 +179,8 @@ class Schedule:
             # All wells start together; the longest ends stamped when it is due.
             ts0 = start_ms - int(max(0.0, longest * (1.0 - 1.0 / speed)))
         align = int(ALIGN / timedelta(milliseconds=1))
-        firsts = np.array([_first(s, i) for s, i in zip(spans, instances, strict=True)], np.int64)
-        adjust = (ts0 + leads - firsts) % align
+        first_ms = np.array([_first(s, i) for s, i in zip(spans, instances, strict=True)], np.int64)
+        adjust = (ts0 + leads - first_ms) % align
         return cls(leads, leads + lengths, adjust, ts0, start_ms, speed, mode)
 
     def due(self, offsets: np.ndarray) -> np.ndarray | None:
