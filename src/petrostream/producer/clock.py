@@ -114,8 +114,6 @@ class Schedule:
     Attributes:
         leads: per instance (input order), ms from timeline offset 0 to its first row.
         ends: per instance, the offset its last row should have (lead + span).
-        adjust: per instance, ms taken off ``ts`` so that ``ts - source_ts`` is a whole
-            number of `ALIGN` (never added: ``ts`` only moves earlier).
         ts0_ms: event time (``ts``) of offset 0; unused with ``ClockMode.SOURCE``.
         start_ms: wall time at which offset 0 is due.
         speed: wall-clock pace; 0 = no waiting.
@@ -124,7 +122,6 @@ class Schedule:
 
     leads: np.ndarray
     ends: np.ndarray
-    adjust: np.ndarray
     ts0_ms: int
     start_ms: int
     speed: float
@@ -154,8 +151,7 @@ class Schedule:
             origin = min(firsts) if firsts else start_ms
             for i, span in enumerate(spans):
                 leads[i] = span.first_ms - origin if span is not None else 0
-            zero = np.zeros(n, dtype=np.int64)
-            return cls(leads, leads + lengths, zero, origin, start_ms, speed, mode)
+            return cls(leads, leads + lengths, origin, start_ms, speed, mode)
         wells: dict[str, list[int]] = defaultdict(list)
         for i, inst in enumerate(instances):
             wells[inst.well_id].append(i)
@@ -178,10 +174,15 @@ class Schedule:
         else:
             # All wells start together; the longest ends stamped when it is due.
             ts0 = start_ms - int(max(0.0, longest * (1.0 - 1.0 / speed)))
+        # Whole-minute shifts: each instance moves up to a minute earlier (never later);
+        # the timeline starts earlier by as much as the earliest lead went below zero.
         align = int(ALIGN / timedelta(milliseconds=1))
         first_ms = np.array([_first(s, i) for s, i in zip(spans, instances, strict=True)], np.int64)
-        adjust = (ts0 + leads - first_ms) % align
-        return cls(leads, leads + lengths, adjust, ts0, start_ms, speed, mode)
+        leads -= (ts0 + leads - first_ms) % align
+        below = int(-leads.min()) if n and leads.min() < 0 else 0
+        leads += below
+        ts0 -= below
+        return cls(leads, leads + lengths, ts0, start_ms, speed, mode)
 
     def due(self, offsets: np.ndarray) -> np.ndarray | None:
         """Wall-clock epoch ms each offset falls due; None at speed 0 (nothing waits)."""
@@ -189,12 +190,9 @@ class Schedule:
             return None
         return self.start_ms + np.rint(offsets / self.speed).astype(np.int64)
 
-    def stamps(self, offsets: np.ndarray, owner: np.ndarray, due: np.ndarray | None) -> np.ndarray:
-        """``ts`` of each offset (``ClockMode.NOW``): original spacing, never after it is due.
-
-        ``owner`` is each offset's instance index.
-        """
-        ts = self.ts0_ms + offsets.astype(np.int64, copy=False) - self.adjust[owner]
+    def stamps(self, offsets: np.ndarray, due: np.ndarray | None) -> np.ndarray:
+        """``ts`` of each offset (``ClockMode.NOW``): original spacing, never after it is due."""
+        ts = self.ts0_ms + offsets.astype(np.int64, copy=False)
         limit = due if due is not None else self.start_ms
         return np.minimum(ts, limit)
 

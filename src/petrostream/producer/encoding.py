@@ -47,7 +47,7 @@ def format_ms(epoch_ms: np.ndarray) -> pa.StringArray:
     days, rem = np.divmod(epoch_ms.astype(np.int64, copy=False), _MS_PER_DAY)
     secs, millis = np.divmod(rem, 1000)
     first = int(days[0]) if len(days) else 0
-    if len(days) and int(days[-1]) == first and int(days.min()) == first:
+    if len(days) and int(days.min()) == first == int(days.max()):
         dates: pa.Array | pa.Scalar = pa.scalar(_date_prefix(first))
     else:
         uniq, inverse = np.unique(days, return_inverse=True)

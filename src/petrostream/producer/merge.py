@@ -256,7 +256,7 @@ class Merger:
         if self.schedule.mode is ClockMode.SOURCE:
             stamps = source_millis(table)
         else:
-            stamps = self.schedule.stamps(offsets, owner, due)
+            stamps = self.schedule.stamps(offsets, due)
         data = encode_records(table, self.heads.take(pa.array(owner)), format_ms(stamps))
         sizes = pc_lengths(data) + self.key_bytes[owner]
         blobs = data.cast(pa.binary()).to_pylist()

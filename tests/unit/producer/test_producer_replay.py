@@ -124,12 +124,13 @@ def test_instances_of_one_well_follow_each_other_and_never_overlap():
     run([late, early], stream, speed=0)
 
     # then the earlier one comes first and the later one starts INSTANCE_GAP after it
+    # (less up to a minute: whole-minute shifts)
     records = decoded(stream)
     ids = [r["instance_id"] for r in records]
     assert ids == [early.instance.instance_id] * 200 + [late.instance.instance_id] * 100
     ts = [parse_ts(r["ts"]) for r in records]
-    assert ts[200] - ts[199] == INSTANCE_GAP + timedelta(seconds=0)
-    assert ts[-1] == NOW
+    assert INSTANCE_GAP - ALIGN < ts[200] - ts[199] <= INSTANCE_GAP
+    assert NOW - ALIGN < ts[-1] <= NOW
 
 
 def test_clock_source_keeps_the_files_own_timestamps():
