@@ -143,7 +143,8 @@ class _Replay:
 
     def _fail(self, failed: dict[int, str]) -> None:
         for n, why in failed.items():
-            self.summary.failed_files[str(self.instances[n].path)] = why
+            path = str(self.instances[n].path)
+            self.summary.failed_files[path] = why.removeprefix(f"{path}: ")
 
     def _absorb(self, chunk: Chunk) -> None:
         s = self.summary
