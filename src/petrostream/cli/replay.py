@@ -57,14 +57,19 @@ def run_replay(
     limit_rows: int | None = None,
     progress: bool = True,
     pipeline: bool | None = None,
+    resume: bool = False,
+    force: bool = False,
 ) -> ReplaySummary:
     """Discover ``paths``, open the stream and replay at ``speed``, with progress on stderr.
 
     ``pipeline`` (read and encode in a forked process) defaults to on when this
-    process runs no other thread.
+    process runs no other thread. The replay ledger (`petrostream.producer.ledger`)
+    skips instances an earlier replay put; ``resume`` continues a replay that did not
+    finish, exactly once; ``force`` replays everything given again.
 
     Raises:
         DatasetError: a path is not a 3W file or folder.
+        ConfigError: files were partly put by an unfinished replay (see ``resume``).
         DeliveryError, ReplayInterrupted: as `petrostream.producer.replay`.
     """
     import threading
@@ -72,16 +77,33 @@ def run_replay(
 
     from petrostream.dataset import discover
     from petrostream.producer import SystemClock, rejects_file_for, replay
+    from petrostream.producer.ledger import Ledger, plan
     from petrostream.stream.factory import open_stream
 
-    instances = discover(paths)
+    found = discover(paths)
     clock = SystemClock()
     stream = open_stream(settings, backend=target)
+    ledger = Ledger(settings.replay_ledger_path, f"{target}:{stream.name}")
     try:
-        return replay(
+        todo = plan(ledger, found, stream, resume=resume, force=force)
+        instances = todo.instances
+        run_id = todo.run.run_id if todo.run else None
+
+        def begin(schedule: Any) -> None:
+            nonlocal run_id
+            if run_id is None:
+                run_id = ledger.begin(instances, schedule, stream, clock.now())
+
+        if todo.run is not None and todo.run.schedule_args.get("speed") != speed:
+            click.echo(
+                f"resume: continuing at the unfinished replay's --speed "
+                f"{todo.run.schedule_args['speed']:g} and clock {todo.run.schedule_args['mode']}",
+                err=True,
+            )
+        summary = replay(
             instances,
             stream,
-            speed=speed,
+            speed=speed if todo.run is None else todo.run.speed,
             clock=clock,
             clock_mode=clock_mode,
             limit_rows=limit_rows,
@@ -89,8 +111,25 @@ def run_replay(
             progress=print_progress if progress else None,
             # A forked reader is safe only in a process with no other thread.
             pipeline=threading.active_count() == 1 if pipeline is None else pipeline,
+            skip=todo.skip,
+            schedule=todo.run.schedule([ledger.key(i) for i in instances]) if todo.run else None,
+            on_start=begin,
         )
+        summary.skipped = todo.skipped
+        if todo.skip:
+            summary.resumed = {
+                i.instance_id: n for i, n in zip(instances, todo.skip, strict=True) if n
+            }
+        if run_id is not None and limit_rows is None:
+            failed = {str(i.path) for i in instances} & set(summary.failed_files)
+            ledger.finish(
+                run_id,
+                [i for i in instances if str(i.path) not in failed],
+                [i for i in instances if str(i.path) in failed],
+            )
+        return summary
     finally:
+        ledger.close()
         stream.close()
 
 
@@ -133,6 +172,17 @@ def run_replay(
     default=None,
     help="Local stream only: fraction of put records to refuse, to exercise retries.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue a replay of these files that did not finish (killed, Ctrl-C, full disk): "
+    "every reading exactly once.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replay files an earlier replay already put (their readings are put again).",
+)
 @click.option("--quiet", is_flag=True, help="No progress lines, no per-instance table.")
 @click.pass_context
 def replay_command(
@@ -144,6 +194,8 @@ def replay_command(
     stream_name: str | None,
     limit_rows: int | None,
     fault_rate: float | None,
+    resume: bool,
+    force: bool,
     quiet: bool,
 ) -> None:
     """Replay 3W files (CSV 1.x or Parquet 2.x; files or folders) into the stream.
@@ -157,6 +209,10 @@ def replay_command(
     --speed 1 it is live. --clock source keeps the files' timestamps (2013-2018
     for 3W). `source_ts` is always the file's timestamp.
 
+    A ledger under the home remembers what was put: files an earlier replay put are
+    skipped (--force replays them again); a replay that did not finish is continued
+    with --resume, every reading exactly once.
+
     Rejected rows are counted and written to <home>/rejects/replay-<time>.jsonl;
     an unreadable file is reported and skipped. Ctrl-C stops cleanly and says
     how far it got (exit code 130; SIGTERM: 143).
@@ -168,6 +224,8 @@ def replay_command(
     from petrostream.producer import DeliveryError, ReplayInterrupted, check_speed
 
     speed = check_speed(speed)
+    if resume and force:
+        raise ConfigError("--resume and --force contradict each other: give one of them")
     # Ctrl-C must stop the replay even when started with SIGINT ignored (e.g. `cmd &`).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -192,6 +250,8 @@ def replay_command(
             clock_mode=clock_mode,
             limit_rows=limit_rows,
             progress=not quiet,
+            resume=resume,
+            force=force,
         )
     except ReplayInterrupted as stop:
         print_summary(stop.summary, per_instance=True)
@@ -199,7 +259,7 @@ def replay_command(
         click.secho(
             f"{'terminated' if terminated else 'interrupted'}: stopped cleanly after "
             f"{stop.summary.records_put:,} records put (per instance above); nothing "
-            "half-written",
+            "half-written; the same replay with --resume continues it",
             fg="yellow",
             err=True,
         )

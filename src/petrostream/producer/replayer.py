@@ -74,6 +74,7 @@ class _Replay:
         pipeline: bool,
         skip: Sequence[int] | None,
         schedule: Schedule | None,
+        on_start: Callable[[Schedule], None] | None,
     ) -> None:
         self.instances = list(instances)
         self.clock, self.rejects, self.delivery = clock, rejects, delivery
@@ -94,6 +95,7 @@ class _Replay:
                 start_ms=self.start_ms, speed=speed, mode=mode,
             )  # fmt: skip
         self.schedule = schedule
+        self.on_start = on_start
         self.merger = Merger(
             self.instances, read, schedule, limit_rows=limit_rows, skip=skip,
             active=[n not in refused for n in range(len(self.instances))],
@@ -109,6 +111,8 @@ class _Replay:
 
     def run(self) -> ReplaySummary:
         self.next_progress = self.start_ms + self.progress_interval * 1000
+        if self.on_start is not None:
+            self.on_start(self.schedule)
         try:
             try:
                 chunks = self._chunks()
@@ -258,6 +262,7 @@ def replay(
     skip: Sequence[int] | None = None,
     schedule: Schedule | None = None,
     on_stored: StoredFn | None = None,
+    on_start: Callable[[Schedule], None] | None = None,
 ) -> ReplaySummary:
     """Replay 3W instances into a stream as a fleet; one record per reading.
 
@@ -295,6 +300,7 @@ def replay(
         skip: per instance, rows already put by an earlier run (resume).
         schedule: the timeline of an earlier run to continue (resume); default a new one.
         on_stored: called with (instance indices, row numbers) of every stored record.
+        on_start: called with the timeline before the first put (the ledger records it).
 
     Returns:
         The summary: rows read, records put (per instance and well), rejects, retries,
@@ -339,6 +345,7 @@ def replay(
         pipeline=pipeline,
         skip=skip,
         schedule=schedule,
+        on_start=on_start,
     )
     return job.run()
 

@@ -477,3 +477,23 @@ def test_repeated_and_backward_timestamps_are_counted():
 
     assert summary.odd_timestamps == {files[0].instance.instance_id: (1, 1)}
     assert any("1 repeated, 1 going back" in line for line in summary.lines())
+
+
+@BOTH
+def test_a_full_disk_says_how_many_records_were_already_put(pipeline):
+    import sqlite3
+
+    class FullDisk(RecordingStream):
+        def put_records(self, records):
+            if len(self.calls) == 2:
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().put_records(records)
+
+    files = [make_file("WELL-00001", 800), make_file("WELL-00002", 800)]
+    stream = FullDisk()
+
+    with pytest.raises(DeliveryError, match="after 1,000 records were put") as failure:
+        run(files, stream, pipeline=pipeline)
+
+    assert failure.value.summary.records_put == 1000 == len(stream.stored)
+    assert "disk is full" in str(failure.value)
