@@ -146,7 +146,10 @@ class Merger:
         self.heads = pa.array([record_head(i) for i in self.instances], pa.string())
         self.well_ids = np.array([i.well_id for i in self.instances], dtype=object)
         self.key_bytes = np.array([len(i.well_id.encode()) for i in self.instances], np.int64)
-        self.batch_rows = max(256, min(65_536, ROW_BUDGET // max(1, sum(self.active))))
+        # Instances open one well at a time (the later ones of a well wait their turn):
+        # the budget is shared by the wells, not by every file.
+        wells = {i.well_id for i, on in zip(self.instances, self.active, strict=True) if on}
+        self.batch_rows = max(256, min(65_536, ROW_BUDGET // max(1, len(wells))))
         self.rows_emitted = 0
         self.pending_rows = 0
         self.pending_files = 0
@@ -158,41 +161,51 @@ class Merger:
         """Merge the instances' rows by schedule, ``CHUNK_ROWS`` at a time.
 
         Each step may emit every buffered row scheduled at or before ``horizon``,
-        the earliest of each instance's last buffered offset (later rows of any
-        instance come after it) and its ``k``-th next offset (bounds the step).
+        the earliest of each started instance's ``k``-th next offset (later rows of
+        any instance come after it) and the lead of the next instance not started.
+        An instance is opened only when the timeline reaches its lead, so instances
+        waiting their turn (later ones of a well) cost neither memory nor step size.
         """
-        active = [
-            Cursor(
-                n,
-                inst,
-                self.read(inst, batch_rows=self.batch_rows),
-                int(self.schedule.leads[n]),
-                self.skip[n],
-            )  # fmt: skip
-            for n, inst in enumerate(self.instances)
-            if self.active[n]
-        ]
-        while active:
+        waiting = sorted(
+            (n for n in range(len(self.instances)) if self.active[n]),
+            key=lambda n: int(self.schedule.leads[n]),
+        )
+        waiting.reverse()  # pop() takes the earliest lead
+        live: list[Cursor] = []
+        while live or waiting:
             left = self._limit_left()
             if left is not None and left <= 0:
                 break
-            k = max(1, CHUNK_ROWS // len(active))
-            for cursor in active:
-                self._fill(cursor, k + 1)
-            for c in active:
-                if c.exhausted and not c.buffered:
-                    self._finished(c)
-            active = [c for c in active if c.buffered]
-            if not active:
-                break
-            horizon = min(int(c.offsets[min(c.pos + k, len(c.offsets) - 1)]) for c in active)
+            if not live:
+                live.append(self._open(waiting.pop()))
+            while True:
+                k = max(1, CHUNK_ROWS // len(live))
+                for cursor in live:
+                    self._fill(cursor, k + 1)
+                for c in live:
+                    if c.exhausted and not c.buffered:
+                        self._finished(c)
+                live = [c for c in live if c.buffered]
+                ahead = [int(c.offsets[min(c.pos + k, len(c.offsets) - 1)]) for c in live]
+                horizon = min(ahead) if ahead else None
+                lead = int(self.schedule.leads[waiting[-1]]) if waiting else None
+                if lead is None or (horizon is not None and horizon < lead):
+                    break
+                live.append(self._open(waiting.pop()))  # the timeline reached its lead
+            if horizon is None:
+                continue
             parts = []
-            for c in active:
+            for c in live:
                 end = max(c.pos, int(np.searchsorted(c.offsets, horizon, side="right")))
                 if end > c.pos:
                     parts.append((c, c.pos, end))
             yield self._merge(parts, left)
         yield self._merge([], None)  # what was met after the last rows
+
+    def _open(self, n: int) -> Cursor:
+        inst = self.instances[n]
+        batches = self.read(inst, batch_rows=self.batch_rows)
+        return Cursor(n, inst, batches, int(self.schedule.leads[n]), self.skip[n])
 
     def _limit_left(self) -> int | None:
         return None if self.limit_rows is None else self.limit_rows - self.rows_emitted
