@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import BinaryIO, Final
 
 import numpy as np
 import pyarrow as pa
@@ -47,6 +47,7 @@ _CAREFUL_LINES: Final = 64
 _MIN_BLOCK: Final = 1 << 16
 _MAX_BLOCK: Final = 1 << 26
 _MAX_HEADER: Final = 1 << 20
+_HEADER_READ: Final = 1 << 12
 # What pyarrow reads as null in a numeric column; the careful path uses the same list.
 _NULLS: Final[frozenset[str]] = frozenset(pacsv.ConvertOptions().null_values)
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?inf(?:inity)?", re.I)
@@ -76,11 +77,7 @@ def read_csv_instance(instance: Instance, *, batch_rows: int) -> Iterator[Readin
     except OSError as exc:
         raise DatasetError(f"{where}: cannot open: {exc.strerror or exc}") from None
     with handle:
-        try:
-            start = handle.read(_MAX_HEADER)
-        except OSError as exc:
-            raise DatasetError(f"{where}: cannot read: {exc.strerror or exc}") from None
-        header, carry, cr_only = _split_header(start)
+        header, carry, cr_only = _split_header(_read_header(handle, where))
         layout = _layout(header, where)
         reader = _BlockReader(layout, where)
         block_bytes = min(_MAX_BLOCK, max(_MIN_BLOCK, batch_rows * (14 * len(layout.tags) + 16)))
@@ -106,6 +103,26 @@ def read_csv_instance(instance: Instance, *, batch_rows: int) -> Iterator[Readin
                 line += _count_lines(block)
             if not data:
                 return
+
+
+def _read_header(handle: BinaryIO, where: str) -> bytes:
+    """The file's first bytes, up to the end of line 1 (at most ``_MAX_HEADER``).
+
+    Small reads: the bytes after the header become the first block's start, and a
+    fleet opens many files at once.
+    """
+    start = b""
+    try:
+        while len(start) < _MAX_HEADER:
+            data = handle.read(_HEADER_READ)
+            start += data
+            if not data or b"\n" in start or b"\r" in start:
+                if start.endswith(b"\r"):
+                    start += handle.read(1)  # CRLF split by the read: see its LF
+                break
+    except OSError as exc:
+        raise DatasetError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    return start
 
 
 def _split_header(start: bytes) -> tuple[bytes, bytes, bool]:

@@ -179,7 +179,8 @@ class Merger:
             if not live:
                 live.append(self._open(waiting.pop()))
             while True:
-                k = max(1, CHUNK_ROWS // len(live))
+                # At most a well's share of the row budget ahead, however few are open yet.
+                k = max(1, min(CHUNK_ROWS // len(live), self.batch_rows))
                 for cursor in live:
                     self._fill(cursor, k + 1)
                 for c in live:
