@@ -47,6 +47,16 @@ def bundled_3w_files(bundled_3w_dir: Path) -> list[Path]:
     return files
 
 
+def bundled_3w_table() -> dict[str, int]:
+    """Rows per bundled instance (file stem), as the bundled README's table lists them."""
+    rows: dict[str, int] = {}
+    for line in (BUNDLED_3W / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and cells[0].startswith("`") and cells[0].endswith(".csv`"):
+            rows[Path(cells[0].strip("`")).stem] = int(cells[3].replace(",", ""))
+    return rows
+
+
 @pytest.fixture(scope="session")
 def shared_3w_dir() -> Path:
     """The developers' 3W set, whatever it holds today (skips, with the reason, if absent).
