@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -72,14 +72,37 @@ def shared_3w_dir() -> Path:
     return folder
 
 
+def named_3w_files(folder: Path, names: Sequence[str]) -> list[Path]:
+    """``names`` (``<class>/<file>``) in ``folder``; skips the test, naming any missing."""
+    files = [folder / name for name in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        pytest.skip(f"named 3W files absent from {folder}: {', '.join(missing)}")
+    return files
+
+
+def cli_ok(home: Path, *args: str) -> str:
+    """Run ``petrostream --home HOME ARGS`` in-process; its output (asserting exit code 0)."""
+    from click.testing import CliRunner
+
+    from petrostream.cli import main
+
+    result = CliRunner().invoke(main, ["--home", str(home), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def query_json(home: Path, sql: str) -> list[dict]:
+    """The rows of ``petrostream query --format json SQL`` on the home's lake."""
+    import json
+
+    return json.loads(cli_ok(home, "query", "--format", "json", sql))
+
+
 @pytest.fixture(scope="session")
 def shared_3w_picks(shared_3w_dir: Path) -> list[Path]:
     """`SHARED_PICKS` in the developers' 3W set (skips, naming them, if one is missing)."""
-    files = [shared_3w_dir / name for name in SHARED_PICKS]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        pytest.skip(f"named 3W files absent from {shared_3w_dir}: {', '.join(missing)}")
-    return files
+    return named_3w_files(shared_3w_dir, SHARED_PICKS)
 
 
 @pytest.fixture

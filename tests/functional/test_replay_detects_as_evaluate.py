@@ -12,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import cli_ok, named_3w_files, query_json
 
-from petrostream.cli import main
 from petrostream.detect.base import PROCESS
 from petrostream.detect.evaluation import evaluate, load_instances
 from petrostream.detect.rules import load_rules
@@ -35,23 +34,13 @@ PICKS = (
 DELAY_TOLERANCE_MS = 2_000  # "within a reading or two" at 1 Hz
 
 
-def _cli(home: Path, *args: str) -> str:
-    result = CliRunner().invoke(main, ["--home", str(home), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
 @pytest.fixture
 def picks(shared_3w_dir: Path) -> list[Path]:
-    files = [shared_3w_dir / name for name in PICKS]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        pytest.skip(f"named 3W files absent from {shared_3w_dir}: {', '.join(missing)}")
-    return files
+    return named_3w_files(shared_3w_dir, PICKS)
 
 
 def test_replayed_history_alerts_on_the_instances_evaluate_detects(tmp_path: Path, picks):
@@ -63,17 +52,15 @@ def test_replayed_history_alerts_on_the_instances_evaluate_detects(tmp_path: Pat
 
     # when the files are replayed as fast as possible and the consumers drain the stream
     before = datetime.now(UTC)
-    _cli(home, "replay", "--speed", "0", "--quiet", *map(str, picks))
-    _cli(home, "run", "--drain")
-    _cli(home, "crawl")
-    alerts = json.loads(_cli(home, "alerts", "list", "--format", "json", "--limit", "100000"))
-    spans = json.loads(
-        _cli(
-            home, "query", "--format", "json",
-            "SELECT instance_id, min(ts) AS ts0, max(ts) AS ts1, "
-            "min(source_ts) AS s0, max(source_ts) AS s1 FROM sensors GROUP BY instance_id",
-        )
-    )  # fmt: skip
+    cli_ok(home, "replay", "--speed", "0", "--quiet", *map(str, picks))
+    cli_ok(home, "run", "--drain")
+    cli_ok(home, "crawl")
+    alerts = json.loads(cli_ok(home, "alerts", "list", "--format", "json", "--limit", "100000"))
+    spans = query_json(
+        home,
+        "SELECT instance_id, min(ts) AS ts0, max(ts) AS ts1, "
+        "min(source_ts) AS s0, max(source_ts) AS s1 FROM sensors GROUP BY instance_id",
+    )
 
     # then every instance keeps its span, lies in the past, ...
     shift = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -12,18 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import cli_ok, named_3w_files, query_json
 
 from petrostream.cli import main
 
 pytestmark = pytest.mark.slow
 
 PICKS = ("2/WELL-00011_20140530100015.csv", "2/WELL-00010_20171218200131.csv")
-
-
-def _cli(home: Path, *args: str) -> str:
-    result = CliRunner().invoke(main, ["--home", str(home), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def _children(pid: int) -> list[int]:
@@ -33,9 +27,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the child")
 def test_kill_9_then_resume_puts_every_reading_exactly_once(tmp_path: Path, shared_3w_dir: Path):
-    files = [shared_3w_dir / name for name in PICKS]
-    if not all(f.is_file() for f in files):
-        pytest.skip(f"named 3W files absent from {shared_3w_dir}: {', '.join(PICKS)}")
+    files = named_3w_files(shared_3w_dir, PICKS)
     home = tmp_path / "home"
     rows = {f.stem: len(f.read_bytes().splitlines()) - 1 for f in files}
 
@@ -65,19 +57,17 @@ def test_kill_9_then_resume_puts_every_reading_exactly_once(tmp_path: Path, shar
     # when the same replay is run again it refuses to duplicate; --resume continues it
     again = CliRunner().invoke(main, ["--home", str(home), "replay", *map(str, files)])
     assert again.exit_code == 2 and "--resume" in again.output
-    resumed = _cli(home, "replay", "--resume", "--quiet", *map(str, files))
+    resumed = cli_ok(home, "replay", "--resume", "--quiet", *map(str, files))
     assert "resumed" in resumed
-    _cli(home, "run", "--drain")
-    _cli(home, "crawl")
+    cli_ok(home, "run", "--drain")
+    cli_ok(home, "crawl")
 
     # then the lake holds every reading exactly once
-    counts = json.loads(
-        _cli(
-            home, "query", "--format", "json",
-            "SELECT instance_id, count(*) AS n, count(DISTINCT source_ts) AS d "
-            "FROM sensors GROUP BY instance_id",
-        )
-    )  # fmt: skip
+    counts = query_json(
+        home,
+        "SELECT instance_id, count(*) AS n, count(DISTINCT source_ts) AS d "
+        "FROM sensors GROUP BY instance_id",
+    )
     assert {r["instance_id"]: (int(r["n"]), int(r["d"])) for r in counts} == {
         stem: (n, n) for stem, n in rows.items()
     }
