@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from conftest import bundled_3w_table
+from helpers_3w import bundled_3w_table
 
 from petrostream.cli.demo import SYNTH_WELLS
 

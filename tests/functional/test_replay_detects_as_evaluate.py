@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import cli_ok, named_3w_files, query_json
+from helpers_3w import cli_ok, named_3w_files, query_json
 
 from petrostream.detect.base import PROCESS
 from petrostream.detect.evaluation import evaluate, load_instances

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import bundled_3w_table
+from helpers_3w import bundled_3w_table
 
 from petrostream import schema
 from petrostream.dataset import discover

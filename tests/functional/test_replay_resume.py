@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import cli_ok, named_3w_files, query_json
+from helpers_3w import cli_ok, named_3w_files, query_json
 
 from petrostream.cli import main
 
