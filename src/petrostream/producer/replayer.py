@@ -8,7 +8,6 @@ This module only drives the parts: `clock` (which ``ts``, when due), `merge`
 from __future__ import annotations
 
 import random
-import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Sequence
@@ -19,7 +18,7 @@ import numpy as np
 
 from petrostream.dataset.base import Instance
 from petrostream.dataset.span import TimeSpan, time_span
-from petrostream.lake.decode import WELL_ID_SAFE
+from petrostream.errors import InvalidRecord
 from petrostream.producer.clock import (
     Clock,
     ClockMode,
@@ -32,25 +31,31 @@ from petrostream.producer.delivery import Delivery, DeliveryError, RetryPolicy
 from petrostream.producer.forked import can_fork, read_forked
 from petrostream.producer.merge import Chunk, Merger, Reader
 from petrostream.producer.summary import Progress, RejectLog, ReplayInterrupted, ReplaySummary
+from petrostream.record import check_well_id
 from petrostream.stream.base import MAX_PUT_BYTES, MAX_PUT_RECORDS, Stream
 
 PUT_PAGE_CACHE_MIB: Final = 8
 """SQLite page cache of a local stream the replay puts into (it only appends)."""
-_WELL_ID: Final = re.compile(WELL_ID_SAFE)  # the lake's rule, from the lake
 
 SpanFn = Callable[[Instance], "TimeSpan | None"]
 StoredFn = Callable[[np.ndarray, np.ndarray], None]
 
 
 def well_id_problem(instance: Instance) -> str | None:
-    """Why the lake would refuse every reading of ``instance`` (its well id), or None."""
-    if _WELL_ID.match(instance.well_id):
-        return None
-    return (
-        f"well id {instance.well_id!r} (from the file name) cannot name a lake partition "
-        "folder (letters, digits, '_', '.', '-'; at most 128): rename the file, e.g. "
-        "WELL-00013_20170101000000.csv"
-    )
+    """Why the lake would refuse every reading of ``instance`` (its well id), or None.
+
+    The record's own rule (`petrostream.record.check_well_id`), the one the detector
+    and the lake writer apply.
+    """
+    try:
+        check_well_id(instance.well_id)
+    except InvalidRecord:
+        return (
+            f"bad_well_id: well id {instance.well_id!r} (from the file name) cannot name a "
+            "lake partition folder (letters, digits, '_', '.', '-'; at most 128): rename "
+            "the file, e.g. WELL-00013_20170101000000.csv"
+        )
+    return None
 
 
 class _Replay:
