@@ -84,6 +84,10 @@ def evaluate(
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(format_table(detector, baseline, others))
+    if skipped and not detector.instances:
+        from petrostream.errors import DatasetError
+
+        raise DatasetError(f"no file could be evaluated: {len(skipped)} could not be read (above)")
     if skipped:
         click.secho(
             f"{len(skipped)} file(s) could not be read and were not evaluated (above)",

@@ -268,6 +268,12 @@ def replay_command(
         print_summary(failure.summary, per_instance=True)
         raise
     print_summary(summary, per_instance=not quiet)
+    if summary.failed_files and len(summary.failed_files) == summary.files:
+        from petrostream.errors import DatasetError
+
+        raise DatasetError(
+            f"none of the {summary.files} files could be replayed (SKIPPED FILE lines above)"
+        )
 
 
 COMMANDS: list[click.Command] = [replay_command]
