@@ -226,10 +226,15 @@ class _Replay:
         s.records_put, s.put_calls, s.retries, s.reordered = (
             d.records_put, d.put_calls, d.retries, d.reordered,
         )  # fmt: skip
-        for n, inst in enumerate(self.instances):
-            s.per_instance[inst.instance_id] = int(d.put_per_owner[n])
+        # A file skipped as unreadable is listed under SKIPPED FILE, not as put.
+        kept = [
+            (n, inst)
+            for n, inst in enumerate(self.instances)
+            if str(inst.path) not in s.failed_files or d.put_per_owner[n]
+        ]
+        s.per_instance = {inst.instance_id: int(d.put_per_owner[n]) for n, inst in kept}
         wells: Counter[str] = Counter()
-        for inst in self.instances:
+        for _, inst in kept:
             wells[inst.well_id] += s.per_instance[inst.instance_id]
         s.per_well = dict(wells)
         s.rejects = dict(self.rejects.counts)

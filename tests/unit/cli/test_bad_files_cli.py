@@ -42,12 +42,14 @@ def _invoke(home: Path, *args: str):
 
 
 def test_replay_reports_bad_files_and_rows_and_puts_the_rest(home: Path, hostile: Path):
-    result = _invoke(home, "replay", "--speed", "0", "--quiet", str(hostile))
+    result = _invoke(home, "replay", "--speed", "0", str(hostile))
 
     assert result.exit_code == 0, result.output
     assert "records    148 put" in result.output  # 50 + 49 + 49 (the cut last row)
     assert "SKIPPED FILE" in result.output and "binary data" in result.output
     assert "cannot name a lake partition" in result.output
+    per_instance = result.output.split("records put per instance:")[1]
+    assert "WELL-00023" not in per_instance and "weird name" not in per_instance
     (rejects,) = (home / "rejects").glob("replay-*.jsonl")
     lines = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert sorted(r["reason"].split(":")[0] for r in lines) == [
