@@ -5,7 +5,10 @@
 1. synthesize a fleet of N readings (10 wells, 1-hour instances), timed, with peak RSS;
 2. read every instance with petrostream.dataset.read_instance (rows/s);
 3. baseline, same run: pyarrow.csv.read_csv / pq.read_table of the same files (rows/s);
-prints one JSON line with the figures and the reader/baseline ratio.
+prints one JSON line with the figures and the reader/baseline ratio;
+4. the real form, same run: steps 2 and 3 on the developers' real 3W set
+   (``--real DIR``, default ``$PETROSTREAM_3W_DIR`` or ``../shared/data/3w``; ``--real none``
+   skips it), one more JSON line with ``"data": "real"``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
     parser.add_argument("--version", type=int, choices=[1, 2], default=1)
     parser.add_argument("--keep", type=Path, help="write here and keep the files")
+    parser.add_argument("--real", default=None, help="the real 3W set (or 'none')")
     args = parser.parse_args()
 
     out = args.keep or Path(tempfile.mkdtemp(prefix="bench-dataset-"))
@@ -68,6 +72,7 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
 
     print(json.dumps({
+        "data": "synthetic",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus python {platform.python_version()}",
         "format": args.format, "version": args.version, "files": len(paths), "readings": rows,
@@ -77,6 +82,41 @@ def main() -> None:
         "baseline_pyarrow_s": round(base_s, 2), "baseline_rows_per_s": round(rows / base_s),
         "read_over_baseline": round((rows / read_s) / (rows / base_s), 2), "peak_rss_mb": rss,
     }))  # fmt: skip
+    real = _real_dir(args.real)
+    if real is not None:
+        print(json.dumps(_read_real(real)))
+
+
+def _real_dir(given: str | None) -> Path | None:
+    if given == "none":
+        return None
+    repo = Path(__file__).resolve().parents[1]
+    for candidate in (given, os.environ.get("PETROSTREAM_3W_DIR"), repo.parent / "shared/data/3w"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def _read_real(folder: Path) -> dict:
+    """The reader and pyarrow's read_csv on the real 3W files, one after the other."""
+    instances = discover([folder])
+    began = time.perf_counter()
+    rows = rejects = 0
+    for instance in instances:
+        for batch in read_instance(instance):
+            rows += batch.table.num_rows
+            rejects += len(batch.rejects)
+    read_s = time.perf_counter() - began
+    began = time.perf_counter()
+    base_rows = sum(pacsv.read_csv(i.path).num_rows for i in instances)
+    base_s = time.perf_counter() - began
+    return {
+        "data": "real", "folder": str(folder), "files": len(instances), "readings": rows,
+        "rejects": rejects, "baseline_rows": base_rows, "read_s": round(read_s, 2),
+        "read_rows_per_s": round(rows / read_s), "baseline_pyarrow_s": round(base_s, 2),
+        "baseline_rows_per_s": round(base_rows / base_s),
+        "read_over_baseline": round((rows / read_s) / (base_rows / base_s), 2),
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Replay benchmark: `replay --speed 0` of a synthetic fleet into a fresh local stream.
+"""Replay benchmark: `replay --speed 0` of a synthetic fleet and of the real 3W set.
 
 Measured side by side in one run, each in its own child process (so peak RSS is
 that step's alone, read with ``wait4``):
@@ -11,8 +11,11 @@ The fleet (default 100 wells x 28 h at 1 Hz = 10,080,000 readings, CSV, one
 instance per well) is synthesized once and cached under ``$PETROSTREAM_BENCH_DIR``
 (default ``<repo>/.bench``, git-ignored). Results go to ``benchmarks/RESULTS.md``.
 
-    .venv/bin/python benchmarks/bench_replay.py                # 10M readings
-    .venv/bin/python benchmarks/bench_replay.py --rows 1000000 --no-write
+The real form replays the developers' 3W set (``$PETROSTREAM_3W_DIR``, default
+``../shared/data/3w``) in the same run, with its own pyarrow baseline.
+
+    .venv/bin/python benchmarks/bench_replay.py                # 10M synthetic + the real set
+    .venv/bin/python benchmarks/bench_replay.py --rows 1000000 --data real --no-write
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 GOAL_RATE = 200_000
 GOAL_RSS_MB = 500
+GOAL_RATIO = 0.2
 HEADING = "## Replay at --speed 0 into the local stream (`benchmarks/bench_replay.py`)"
 START = "<!-- bench_replay:start -->"
 END = "<!-- bench_replay:end -->"
@@ -40,6 +44,14 @@ END = "<!-- bench_replay:end -->"
 
 def bench_dir() -> Path:
     return Path(os.environ.get("PETROSTREAM_BENCH_DIR") or REPO / ".bench")
+
+
+def real_dir() -> Path | None:
+    """The developers' real 3W set: $PETROSTREAM_3W_DIR, else ../shared/data/3w."""
+    for candidate in (os.environ.get("PETROSTREAM_3W_DIR"), REPO.parent / "shared" / "data" / "3w"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
 
 
 # -- the fleet ---------------------------------------------------------------------
@@ -186,12 +198,8 @@ def machine() -> dict:
     }
 
 
-def render(args: argparse.Namespace, rows: int, base: dict, rep: dict, info: dict,
+def render(args: argparse.Namespace, runs: list[dict], info: dict,
            load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:  # fmt: skip
-    ratio = rep["rate"] / base["rate"]
-    alone = rep["producer_alone"]
-    ok_rate = "met" if rep["rate"] >= GOAL_RATE else "NOT met"
-    ok_rss = "met" if rep["peak_rss_mb"] < GOAL_RSS_MB else "NOT met"
     command = "python benchmarks/bench_replay.py " + " ".join(args.argv)
     lines = [
         HEADING,
@@ -203,37 +211,50 @@ def render(args: argparse.Namespace, rows: int, base: dict, rep: dict, info: dic
         f"Python {info['python']}",
         f"- load average (1/5/15 min) before: {'/'.join(f'{x:.2f}' for x in load[0])}, "
         f"after: {'/'.join(f'{x:.2f}' for x in load[1])} "
-        "(the machine is shared: wall-clock rates fall as load rises; CPU seconds are steadier)",
-        f"- fleet: {args.wells} wells, {rows:,} readings, CSV 3W 1.x, one instance per well, "
-        f"seed {args.seed} (synthesized by `petrostream.dataset.synth`)",
+        "(the machine is shared with other work: wall-clock rates fall as load rises; "
+        "CPU seconds are steadier)",
+    ]
+    for run in runs:
+        lines.append(f"- data **{run['name']}**: {run['about']}")
+    lines += [
         "",
-        "| step | readings | wall s | CPU s | readings/s | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| (a) baseline: `pyarrow.csv.read_csv` of each file | {base['rows']:,} | "
-        f"{base['wall_s']:.1f} | {base['cpu_s']:.1f} | {base['rate']:,.0f} | "
-        f"{base['peak_rss_mb']:.0f} |",
-        f"| (b) `replay --speed 0` into a fresh local stream | {rep['records_put']:,} | "
-        f"{rep['wall_s']:.1f} | {rep['cpu_s']:.1f} | {rep['rate']:,.0f} | "
-        f"{rep['peak_rss_mb']:.0f} |",
-        f"| (c) diagnosis: the producer alone (read, merge, encode; one process; a stream "
-        f"that stores nothing) | {alone['records_put']:,} | "
-        f"{alone['wall_s']:.1f} | {alone['cpu_s']:.1f} | {alone['rate']:,.0f} | "
-        f"{alone['peak_rss_mb']:.0f} |",
-        "",
-        f"- ratio replay / baseline: **{ratio:.3f}** (replay reaches {ratio:.1%} of the "
-        "read-only rate)",
-        f"- goal >= {GOAL_RATE:,} readings/s: **{ok_rate}** ({rep['rate']:,.0f}); "
-        f"goal peak RSS < {GOAL_RSS_MB} MB: **{ok_rss}** ({rep['peak_rss_mb']:.0f} MB)",
-        f"- replay peak RSS = putting process {rep['producer_rss_mb']:.0f} MB + forked "
-        f"reading/encoding process {rep['worker_rss_mb']:.0f} MB (sum of both peaks, an upper "
-        "bound: pages shared by the fork count twice); CPU s covers both processes",
-        f"- where the time goes: the producer alone (c) runs at {alone['rate']:,.0f} readings/s "
-        "on one core; in (b) the putting process is the bound, its CPU mostly SQLite inside "
-        "`LocalStream.put_record_blobs` (insert about half, commit and WAL writes most of the "
-        "rest; see the local stream section for its rate alone), while the forked process "
-        "reads and encodes the next chunks",
-        f"- replay: {rep['put_calls']:,} PutRecords calls, {rep['rejects']} rejects; "
-        "times include interpreter start and imports",
+        "| data | step | readings | wall s | CPU s | readings/s | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        base, rep, alone, name = run["base"], run["rep"], run["alone"], run["name"]
+        lines += [
+            f"| {name} | (a) baseline: `pyarrow.csv.read_csv` of each file | {base['rows']:,} | "
+            f"{base['wall_s']:.1f} | {base['cpu_s']:.1f} | {base['rate']:,.0f} | "
+            f"{base['peak_rss_mb']:.0f} |",
+            f"| {name} | (b) `replay --speed 0` into a fresh local stream | "
+            f"{rep['records_put']:,} | {rep['wall_s']:.1f} | {rep['cpu_s']:.1f} | "
+            f"{rep['rate']:,.0f} | {rep['peak_rss_mb']:.0f} |",
+            f"| {name} | (c) diagnosis: the producer alone (read, merge, encode; one process; "
+            f"a stream that stores nothing) | {alone['records_put']:,} | "
+            f"{alone['wall_s']:.1f} | {alone['cpu_s']:.1f} | {alone['rate']:,.0f} | "
+            f"{alone['peak_rss_mb']:.0f} |",
+        ]
+    lines.append("")
+    for run in runs:
+        rep, base = run["rep"], run["base"]
+        ratio = rep["rate"] / base["rate"]
+        ok_rate = "met" if rep["rate"] >= GOAL_RATE else "NOT met"
+        ok_ratio = "met" if ratio >= GOAL_RATIO else "NOT met"
+        ok_rss = "met" if rep["peak_rss_mb"] < GOAL_RSS_MB else "NOT met"
+        lines.append(
+            f"- {run['name']}: ratio replay / baseline **{ratio:.3f}** (goal >= {GOAL_RATIO}: "
+            f"**{ok_ratio}**); goal >= {GOAL_RATE:,} readings/s: **{ok_rate}** "
+            f"({rep['rate']:,.0f}); goal peak RSS < {GOAL_RSS_MB} MB: **{ok_rss}** "
+            f"({rep['peak_rss_mb']:.0f} MB = putting process {rep['producer_rss_mb']:.0f} + "
+            f"forked reader {rep['worker_rss_mb']:.0f}, an upper bound); "
+            f"{rep['put_calls']:,} PutRecords calls, {rep['rejects']} rejects"
+        )
+    lines += [
+        "- where the time goes: the producer alone (c) runs on one core; in (b) the putting "
+        "process is the bound, its CPU mostly SQLite inside `LocalStream.put_record_blobs`, "
+        "while the forked process reads and encodes the next chunks; times include "
+        "interpreter start and imports",
         END,
     ]
     return "\n".join(lines) + "\n"
@@ -279,29 +300,52 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", type=int, default=10_000_000, help="readings in the fleet")
     parser.add_argument("--wells", type=int, default=100)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--data", choices=["synthetic", "real", "both"], default="both",
+        help="synthetic fleet, the real 3W set (../shared/data/3w), or both in one run",
+    )  # fmt: skip
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
     args.argv = argv
     info = machine()
-    folder, rows = fleet(args.rows, args.wells, args.seed)
+    datasets: list[tuple[str, Path, int | None, str]] = []
+    if args.data in ("synthetic", "both"):
+        folder, rows = fleet(args.rows, args.wells, args.seed)
+        datasets.append((
+            "synthetic", folder, rows,
+            f"{args.wells} wells, {rows:,} readings, CSV 3W 1.x, one instance per well, "
+            f"seed {args.seed} (synthesized by `petrostream.dataset.synth`)",
+        ))  # fmt: skip
+    if args.data in ("real", "both"):
+        real = real_dir()
+        if real is None:
+            raise SystemExit("no real 3W set: set PETROSTREAM_3W_DIR (../shared/data/3w)")
+        datasets.append((
+            "real", real, None,
+            f"the developers' real 3W set in `{real}` (87 CSV files: real, simulated and "
+            "hand-drawn instances; CRLF and LF; float-spelled labels; empty columns)",
+        ))  # fmt: skip
+    bench_dir().mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
-    print(f"(a) baseline: pyarrow.csv.read_csv of {folder} ...", file=sys.stderr)
-    base = run_child("baseline", str(folder))
-    print(f"    {base['rows']:,} rows, {base['rate']:,.0f}/s, {base['peak_rss_mb']:.0f} MB",
-          file=sys.stderr)  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="replay-", dir=bench_dir()) as home:
-        print("(b) replay --speed 0 into a fresh local stream ...", file=sys.stderr)
-        rep = run_child("replay", str(folder), home)
-    print(f"    {rep['records_put']:,} records, {rep['rate']:,.0f}/s, "
-          f"{rep['peak_rss_mb']:.0f} MB", file=sys.stderr)  # fmt: skip
-    print("(c) the producer alone (one process, a stream that stores nothing) ...",
-          file=sys.stderr)  # fmt: skip
-    alone = run_child("producer", str(folder))
-    print(f"    {alone['rate']:,.0f}/s", file=sys.stderr)
-    rep["producer_alone"] = alone
-    if rep["records_put"] != rows:
-        raise SystemExit(f"replay put {rep['records_put']:,} records, expected {rows:,}")
-    section = render(args, rows, base, rep, info, (load_before, os.getloadavg()))
+    runs = []
+    for name, folder, rows, about in datasets:
+        print(f"[{name}] (a) baseline: pyarrow.csv.read_csv of {folder} ...", file=sys.stderr)
+        base = run_child("baseline", str(folder))
+        print(f"    {base['rows']:,} rows, {base['rate']:,.0f}/s, {base['peak_rss_mb']:.0f} MB",
+              file=sys.stderr)  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="replay-", dir=bench_dir()) as home:
+            print(f"[{name}] (b) replay --speed 0 into a fresh local stream ...", file=sys.stderr)
+            rep = run_child("replay", str(folder), home)
+        print(f"    {rep['records_put']:,} records, {rep['rate']:,.0f}/s, "
+              f"{rep['peak_rss_mb']:.0f} MB", file=sys.stderr)  # fmt: skip
+        print(f"[{name}] (c) the producer alone ...", file=sys.stderr)
+        alone = run_child("producer", str(folder))
+        print(f"    {alone['rate']:,.0f}/s", file=sys.stderr)
+        expected = rows if rows is not None else base["rows"]
+        if rep["records_put"] != expected:
+            raise SystemExit(f"replay put {rep['records_put']:,} records, expected {expected:,}")
+        runs.append({"name": name, "about": about, "base": base, "rep": rep, "alone": alone})
+    section = render(args, runs, info, (load_before, os.getloadavg()))
     print(section)
     if not args.no_write:
         write_results(section)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers_3w import named_3w_files
 
 from petrostream.lake.local import LocalLakeStore
 from petrostream.settings import Settings
@@ -65,11 +66,7 @@ def shared_3w_dir() -> Path:
 @pytest.fixture(scope="session")
 def shared_3w_picks(shared_3w_dir: Path) -> list[Path]:
     """`SHARED_PICKS` in the developers' 3W set (skips, naming them, if one is missing)."""
-    files = [shared_3w_dir / name for name in SHARED_PICKS]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        pytest.skip(f"named 3W files absent from {shared_3w_dir}: {', '.join(missing)}")
-    return files
+    return named_3w_files(shared_3w_dir, SHARED_PICKS)
 
 
 @pytest.fixture

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         return self.home / "stream.db"
 
     @property
+    def replay_ledger_path(self) -> Path:
+        """SQLite file of the replay ledger (what earlier replays put)."""
+        return self.home / "replay-ledger.db"
+
+    @property
     def lake_uri(self) -> str:
         """Root of the lake: ``lake_root`` if set, else ``<home>/lake``."""
         return self.lake_root or str(self.home / "lake")

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from helpers_3w import bundled_3w_table
+
+from petrostream.cli.demo import SYNTH_WELLS
 
 BUNDLED = Path(__file__).resolve().parents[2] / "src" / "petrostream" / "data" / "3w"
 
@@ -37,7 +40,8 @@ def test_demo_accounts_for_every_row_of_the_sample(demo_run: Any) -> None:
     # then the input is the bundled real sample plus the synthetic fleet it wrote
     real = sorted(BUNDLED.rglob("*.csv"))
     synthetic = sorted((demo_run.home / "sample" / "synth").rglob("*.csv"))
-    assert real and len(synthetic) == 8
+    assert len(real) == len(bundled_3w_table()) >= 2
+    assert len(synthetic) == SYNTH_WELLS
     rows = data_rows(real + synthetic)
 
     # and readings in == readings in the lake == rows of the sample minus rejects
@@ -47,6 +51,7 @@ def test_demo_accounts_for_every_row_of_the_sample(demo_run: Any) -> None:
     assert summary_value(out, "rows read") == rows
     assert readings_in == in_lake == rows - rejects
     assert rows > 30_000
+    assert f"{len(real)} of them real 3W wells" in out
 
     # and the lake's committed Parquet files hold exactly that many rows (read independently)
     files = list((demo_run.home / "lake" / "sensors").rglob("*.parquet"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,24 +20,26 @@ from petrostream.testing.notifier import RecordingNotifier
 START = datetime(2024, 6, 1, 12, tzinfo=UTC)
 
 
-def onset_offset_s(path: Path) -> float:
-    """Seconds from the file's first row to the first non-normal label (transient first)."""
+def onset_of(path: Path) -> datetime:
+    """The file's time of its first non-normal label (transient first), aware UTC."""
     with path.open() as f:
         rows = list(csv.DictReader(f))
-    first = datetime.fromisoformat(rows[0]["timestamp"])
     for row in rows:
         if row["class"] and int(float(row["class"])) != 0:
-            return (datetime.fromisoformat(row["timestamp"]) - first).total_seconds()
+            return datetime.fromisoformat(row["timestamp"]).replace(tzinfo=UTC)
     raise AssertionError(f"{path} has no event label")
 
 
 def test_real_events_raise_alerts_and_normal_stretches_stay_quiet(
     settings: Settings, bundled_3w_files: list[Path]
 ) -> None:
-    # given the real 3W event instances replayed as a fleet, at real spacing (virtual clock)
+    # given the real 3W event instances replayed as a fleet, at real spacing (virtual clock),
+    # stamped with the files' own time (so the onsets read straight from the files)
     event_files = [f for f in bundled_3w_files if f.parent.name != "0"]
     stream = LocalStream(settings.stream_path, shard_count=settings.stream_shards)
-    summary = replay(discover(event_files), stream, speed=1.0, clock=FakeClock(START))
+    summary = replay(
+        discover(event_files), stream, speed=1.0, clock=FakeClock(START), clock_mode="source"
+    )
     stream.close()
     assert summary.records_put > 3000 and not summary.undelivered
     rec = RecordingNotifier()
@@ -52,7 +54,7 @@ def test_real_events_raise_alerts_and_normal_stretches_stay_quiet(
     assert len(alerts) == len(rec.alerts)
     for path in event_files:
         instance = path.stem
-        onset = START + timedelta(seconds=onset_offset_s(path))
+        onset = onset_of(path)
         opened = [
             a
             for a in alerts

@@ -10,7 +10,8 @@ the seed's query, print a summary and keep serving the dashboard until Ctrl-C.
 Time: at ``--speed N`` the replay keeps the files' real spacing in event time
 (``ts`` one second apart, as the detectors expect) but runs N times faster on
 the wall clock; the readings end at about the moment the replay ends, so "the
-last hour" means the replayed hour. ``--speed 0`` replays as fast as possible.
+last hour" means the replayed hour (`petrostream.producer.clock`). ``--speed 0``
+replays as fast as possible.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from petrostream.settings import Settings
 
 SYNTH_WELLS = 8
+SYNTH_FIRST_WELL = 90_001  # WELL-90001 on: never one of 3W's real well numbers
 SYNTH_HOURS = 1.0
 SYNTH_SEED = 42
 DEFAULT_SPEED: Final = 60.0
@@ -97,7 +99,7 @@ def prepare_home(run: DemoRun) -> None:
 
 
 def bundled_sample(run: DemoRun) -> None:
-    """The two real 3W instances shipped in the package (petrostream/data/3w)."""
+    """The real 3W instances shipped in the package (petrostream/data/3w; its README lists them)."""
     from importlib.resources import as_file, files
 
     folder = run.resources.enter_context(as_file(files("petrostream") / "data" / "3w"))
@@ -117,9 +119,13 @@ def synthetic_fleet(run: DemoRun) -> None:
         files = existing
         click.echo(f"    {len(files)} synthetic instances already in {out}")
     else:
-        files = synthesize(out, wells=SYNTH_WELLS, hours=SYNTH_HOURS, seed=SYNTH_SEED, fmt="csv")
+        files = synthesize(
+            out, wells=SYNTH_WELLS, hours=SYNTH_HOURS, seed=SYNTH_SEED, fmt="csv",
+            first_well=SYNTH_FIRST_WELL,
+        )  # fmt: skip
         click.echo(
-            f"    wrote {len(files)} synthetic instances ({SYNTH_WELLS} wells x "
+            f"    wrote {len(files)} synthetic instances (wells WELL-{SYNTH_FIRST_WELL:05d} on, "
+            f"{SYNTH_WELLS} wells x "
             f"{SYNTH_HOURS:g} h, seed {SYNTH_SEED}) to {out}"
         )
     run.paths.extend(files)
@@ -143,15 +149,16 @@ def replay_sample(run: DemoRun) -> None:
     (the lake writer flushes and commits) and keeps their summaries.
     """
     from petrostream.dataset import discover
-    from petrostream.producer import rejects_file_for, replay
+    from petrostream.producer import SystemClock, rejects_file_for, replay
     from petrostream.stream.factory import open_stream
 
     instances = discover(run.paths)
     speed = run.options.speed
-    span = timedelta(hours=SYNTH_HOURS)
     now = datetime.now(UTC)
-    # Start the virtual clock so the replayed hour ends about when the replay does.
-    clock = DemoClock(now - span + (span / speed if speed else timedelta(0)), speed=speed)
+    began = time.monotonic()
+    # The replay clock keeps the files' spacing in ts and places the span so that it
+    # ends about when the replay does: the last hour is the replayed hour.
+    clock = SystemClock()
     pace = f"{speed:g}x real time" if speed else "as fast as possible"
     click.echo(f"    {len(instances)} instances at {pace}; lake writer and detector running")
     consumers = Consumers(run.settings)
@@ -165,11 +172,11 @@ def replay_sample(run: DemoRun) -> None:
         run.replay = replay(
             instances,
             stream,
-            speed=1.0,
+            speed=speed,
             clock=clock,
             rejects_path=rejects_file_for(run.settings.home, now),
             progress=reporter.on_replay,
-            progress_interval=max(1.0, speed),
+            progress_interval=PROGRESS_SECONDS,
             # No forked reader: this process runs threads (consumers, dashboard), and a
             # fork would copy their locks; the sample is small, one process keeps up.
             pipeline=False,
@@ -180,7 +187,7 @@ def replay_sample(run: DemoRun) -> None:
     reporter.replay_done(s)
     click.echo(
         f"    {s.files} instances, {s.records_put:,} readings put in "
-        f"{time.monotonic() - clock.t0:.1f} s, "
+        f"{time.monotonic() - began:.1f} s, "
         f"{s.reject_count:,} rejects" + (f" (see {s.rejects_path})" if s.rejects_path else "")
     )
     for well, count in sorted(s.per_well.items()):
@@ -264,7 +271,8 @@ def print_summary(run: DemoRun) -> None:
         (
             "rows read",
             f"{replayed.rows_read + replayed.reject_count:,}",
-            f"{replayed.files} instances: {run.real_instances} real 3W, {synthetic} synthetic",
+            f"{replayed.files} instances: {run.real_instances} of them real 3W wells, "
+            f"{synthetic} synthetic",
         ),
         (
             "rejects",
@@ -359,37 +367,6 @@ def run_stages(
 
 
 # ------------------------------------------------------------------ pieces
-
-
-class DemoClock:
-    """The replay's clock: event time runs ``speed`` times faster than the wall clock.
-
-    ``now`` starts at ``start``; ``sleep(s)`` waits ``s / speed`` real seconds.
-    ``speed`` 0 never waits: virtual time moves only when the replay sleeps.
-    """
-
-    def __init__(self, start: datetime, *, speed: float) -> None:
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
-        self.start = start
-        self.speed = speed
-        self.t0 = time.monotonic()
-        self._virtual = timedelta(0)
-
-    def now(self) -> datetime:
-        """The virtual time, aware UTC."""
-        if self.speed:
-            return self.start + timedelta(seconds=(time.monotonic() - self.t0) * self.speed)
-        return self.start + self._virtual
-
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of event time."""
-        if seconds <= 0:
-            return
-        if self.speed:
-            time.sleep(seconds / self.speed)
-        else:
-            self._virtual += timedelta(seconds=seconds)
 
 
 class Consumers:
@@ -584,7 +561,7 @@ def demo_command(ctx: click.Context, speed: float, no_serve: bool, port: int, ho
     """Run the whole local pipeline on the bundled sample, print a summary, serve the dashboard.
 
     Replays the bundled real 3W instances and a small synthetic fleet (8 wells
-    x 1 h) into the local stream under --home while the lake writer and the
+    x 1 h, WELL-90001 on) into the local stream under --home while the lake writer and the
     detector consume it, crawls the lake, runs the seed's query (average
     pressure per event type over the last hour), prints a summary and serves
     the dashboard until Ctrl-C (--no-serve stops after the summary). Ctrl-C

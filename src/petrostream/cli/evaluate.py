@@ -67,8 +67,16 @@ def evaluate(
     def progress(done: int, total: int, instance_id: str) -> None:
         click.echo(f"\r[{done}/{total}] {instance_id}".ljust(60), err=True, nl=done == total)
 
+    skipped: list[str] = []
+
+    def unreadable(path: str, why: str) -> None:
+        skipped.append(path)
+        click.secho(f"\nskipped {path}: {why}", fg="yellow", err=True)
+
     compare = [load_rules(path) for path in compare_files]
-    detector, baseline, others = run(load_instances(paths, progress), rules, cv=cv, compare=compare)
+    detector, baseline, others = run(
+        load_instances(paths, progress, unreadable), rules, cv=cv, compare=compare
+    )
     if fmt == "json":
         doc: dict[str, Any] = {"detector": detector.to_dict(), "baseline": baseline.to_dict()}
         if others:
@@ -76,6 +84,16 @@ def evaluate(
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(format_table(detector, baseline, others))
+    if skipped and not detector.instances:
+        from petrostream.errors import DatasetError
+
+        raise DatasetError(f"no file could be evaluated: {len(skipped)} could not be read (above)")
+    if skipped:
+        click.secho(
+            f"{len(skipped)} file(s) could not be read and were not evaluated (above)",
+            fg="yellow",
+            err=True,
+        )
 
 
 COMMANDS: list[click.Command] = [evaluate]

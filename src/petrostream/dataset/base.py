@@ -66,13 +66,22 @@ class Reject:
         line: its line number (CSV, 1 = header) or row index (Parquet, 0-based).
         reason: ``<code>: <detail>``; codes are ``bad_number``, ``wrong_column_count``,
             ``bad_timestamp``, ``unknown_label`` and ``bad_state``.
-        raw: the offending text (CSV line) or row (Parquet, as ``column=value`` pairs).
+        raw: the offending text (CSV line) or row (Parquet, as ``column=value`` pairs);
+            bytes that are not UTF-8 show as U+FFFD here.
+        raw_bytes: the line's original bytes when they are not valid UTF-8 (else None),
+            so a dead-letter file can keep them losslessly.
     """
 
     file: str
     line: int | None
     reason: str
     raw: str
+    raw_bytes: bytes | None = None
+
+    @property
+    def code(self) -> str:
+        """The reason's code, ``bad_number`` in ``bad_number: P-PDG = 'x' ...``."""
+        return self.reason.split(":", 1)[0].strip()
 
 
 @dataclass

@@ -8,17 +8,20 @@ halves that are parsed again, down to small pieces read line by line in Python,
 so bad rows become :class:`Reject` objects with their exact line number while
 every good row around them is kept, at the cost of a few extra parses.
 
-Assumes one row per line (3W never quotes a newline into a value).
+Assumes one row per line (3W never quotes a newline into a value); a line that is
+not UTF-8, holds a stray carriage return or NUL, or a number that is not finite
+(`inf`, `1e309`) is a reject with its reason, never an exception.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import BinaryIO, Final
 
 import numpy as np
 import pyarrow as pa
@@ -44,11 +47,15 @@ _CAREFUL_LINES: Final = 64
 _MIN_BLOCK: Final = 1 << 16
 _MAX_BLOCK: Final = 1 << 26
 _MAX_HEADER: Final = 1 << 20
+_HEADER_READ: Final = 1 << 12
 # What pyarrow reads as null in a numeric column; the careful path uses the same list.
 _NULLS: Final[frozenset[str]] = frozenset(pacsv.ConvertOptions().null_values)
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?inf(?:inity)?", re.I)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS: Final = timedelta(milliseconds=1)
+
+
+_NOT_UTF8: Final = "bad_encoding: the row is not UTF-8 text"
 
 
 class _Dirty(Exception):  # noqa: N818 - control flow, never leaves this module
@@ -57,6 +64,9 @@ class _Dirty(Exception):  # noqa: N818 - control flow, never leaves this module
 
 def read_csv_instance(instance: Instance, *, batch_rows: int) -> Iterator[ReadingBatch]:
     """Stream a 3W CSV file as reading batches of at most ``batch_rows`` rows.
+
+    Line ends may be LF, CRLF or CR alone (old Mac files); whatever bytes a row
+    holds, it is read or rejected with its reason, never raised.
 
     Raises:
         DatasetError: the file cannot be opened or its header is not a 3W header.
@@ -67,17 +77,18 @@ def read_csv_instance(instance: Instance, *, batch_rows: int) -> Iterator[Readin
     except OSError as exc:
         raise DatasetError(f"{where}: cannot open: {exc.strerror or exc}") from None
     with handle:
-        header = handle.readline(_MAX_HEADER)
+        header, carry, cr_only = _split_header(_read_header(handle, where))
         layout = _layout(header, where)
         reader = _BlockReader(layout, where)
         block_bytes = min(_MAX_BLOCK, max(_MIN_BLOCK, batch_rows * (14 * len(layout.tags) + 16)))
         line = 2  # line 1 is the header
-        carry = b""
         while True:
             try:
                 data = handle.read(block_bytes)
             except OSError as exc:
                 raise DatasetError(f"{where}: cannot read: {exc.strerror or exc}") from None
+            if cr_only:
+                data = data.replace(b"\r", b"\n")
             buffer = carry + data
             if not data:
                 block, carry = buffer, b""  # the last line may lack its newline
@@ -94,10 +105,47 @@ def read_csv_instance(instance: Instance, *, batch_rows: int) -> Iterator[Readin
                 return
 
 
+def _read_header(handle: BinaryIO, where: str) -> bytes:
+    """The file's first bytes, up to the end of line 1 (at most ``_MAX_HEADER``).
+
+    Small reads: the bytes after the header become the first block's start, and a
+    fleet opens many files at once.
+    """
+    start = b""
+    try:
+        while len(start) < _MAX_HEADER:
+            data = handle.read(_HEADER_READ)
+            start += data
+            if not data or b"\n" in start or b"\r" in start:
+                if start.endswith(b"\r"):
+                    start += handle.read(1)  # CRLF split by the read: see its LF
+                break
+    except OSError as exc:
+        raise DatasetError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    return start
+
+
+def _split_header(start: bytes) -> tuple[bytes, bytes, bool]:
+    """(header line, the bytes after it, whether lines end with CR alone)."""
+    lf = start.find(b"\n")
+    cr = start.find(b"\r")
+    if cr >= 0 and (lf < 0 or cr + 1 < lf):  # a CR not followed by LF ends the header
+        rest = start[cr + 1 :].replace(b"\r", b"\n")
+        return start[:cr], rest, True
+    if lf < 0:
+        return start, b"", False
+    return start[:lf], start[lf + 1 :], False
+
+
 def _layout(header: bytes, where: str) -> Layout:
     text = header.decode("utf-8-sig", errors="replace").strip("\r\n")
     if not text.strip():
         raise DatasetError(f"{where}: empty file, expected a 3W CSV header on line 1")
+    if "\ufffd" in text or not text.isprintable():
+        raise DatasetError(
+            f"{where}: line 1 is not a 3W CSV header but binary data: is this a CSV file? "
+            "(expected 'timestamp,P-PDG,...,class')"
+        )
     tags = [t.strip() for t in next(csv.reader([text]))]
     if TIMESTAMP_TAG not in tags:
         raise DatasetError(
@@ -183,6 +231,8 @@ class _BlockReader:
 
     def _clean(self, piece: bytes, count: int) -> pa.Table:
         """The columnar path: the whole piece or `_Dirty`."""
+        if piece.count(b"\r") != piece.count(b"\r\n"):
+            raise _Dirty  # a CR alone: pyarrow would end a row there
         try:
             raw = pacsv.read_csv(
                 io.BytesIO(piece),
@@ -198,6 +248,10 @@ class _BlockReader:
             raise _Dirty
         layout = self.layout
         columns = {tag: raw.column(tag).combine_chunks() for tag in layout.tags}
+        for tag, column in columns.items():
+            # inf, 1e309: no reading; the careful path rejects the row, never a silent NULL
+            if tag != TIMESTAMP_TAG and pc.any(pc.is_inf(column)).as_py():
+                raise _Dirty
         if layout.label and pc.any(bad_label_mask(columns[layout.label])).as_py():
             raise _Dirty
         if layout.state and pc.any(bad_state_mask(columns[layout.state])).as_py():
@@ -218,13 +272,17 @@ class _BlockReader:
         values: dict[str, list[float | None]] = {t: [] for t in layout.tags if t != TIMESTAMP_TAG}
         kept: list[int] = []
         for offset, raw_line in enumerate(piece.split(b"\n")):
-            text = raw_line.decode("utf-8", errors="replace").rstrip("\r")
+            raw_line = raw_line.removesuffix(b"\r")
+            try:
+                text, raw_bytes = raw_line.decode("utf-8"), None
+            except UnicodeDecodeError:
+                text, raw_bytes = raw_line.decode("utf-8", errors="replace"), raw_line
             if not text.strip():
                 continue  # a blank line (or the end of the piece) holds no reading
             line = first_line + offset
-            row, problem = self._row(text)
+            row, problem = self._row(text) if raw_bytes is None else (None, _NOT_UTF8)
             if problem is not None:
-                rejects.append(Reject(self.where, line, problem, text))
+                rejects.append(Reject(self.where, line, problem, text, raw_bytes))
                 continue
             assert row is not None  # noqa: S101 - either a row or a problem
             stamp, numbers = row
@@ -240,7 +298,12 @@ class _BlockReader:
         lines.append(np.array(kept, dtype=np.int64))
 
     def _row(self, text: str) -> tuple[tuple[int, dict[str, float | None]] | None, str | None]:
-        fields = next(csv.reader([text]))
+        if "\r" in text or "\x00" in text:
+            return None, "bad_line: a carriage return or NUL byte inside the row"
+        try:
+            fields = next(csv.reader([text]), [])
+        except csv.Error as exc:
+            return None, f"bad_line: {exc}"
         if len(fields) != self.width:
             return None, f"wrong_column_count: expected {self.width} columns, got {len(fields)}"
         stamp_text = fields[self.index[TIMESTAMP_TAG]]
@@ -255,6 +318,8 @@ class _BlockReader:
                 numbers[tag] = None
             elif _NUMBER.fullmatch(field):
                 numbers[tag] = float(field)
+                if not math.isfinite(numbers[tag]):  # type: ignore[arg-type]
+                    return None, f"bad_number: {tag} = {field!r} is not a finite number"
             else:
                 return None, f"bad_number: {tag} = {field!r} is not a number"
         if self.layout.label and (problem := label_problem(numbers[self.layout.label])):

@@ -9,6 +9,7 @@ index, stored as a ``timestamp`` column; ``class`` and ``state`` are pandas
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 
 import pyarrow as pa
@@ -41,7 +42,7 @@ def read_parquet_instance(instance: Instance, *, batch_rows: int) -> Iterator[Re
         raise DatasetError(f"{where}: not a readable Parquet file ({exc})") from None
     with parquet:
         arrow_schema = parquet.schema_arrow
-        timestamp_tag = _timestamp_column(arrow_schema, parquet)
+        timestamp_tag = timestamp_column(arrow_schema, parquet)
         counters = _pandas_row_counters(parquet) - {timestamp_tag}
         tags = [name for name in arrow_schema.names if name not in counters]
         layout = layout_of(tags, where=where, timestamp_tag=timestamp_tag)
@@ -75,7 +76,7 @@ def _index_columns(parquet: pq.ParquetFile) -> list[str]:
     return [c for c in index if isinstance(c, str)] if isinstance(index, list) else []
 
 
-def _timestamp_column(arrow_schema: pa.Schema, parquet: pq.ParquetFile) -> str:
+def timestamp_column(arrow_schema: pa.Schema, parquet: pq.ParquetFile) -> str:
     """``timestamp``, or the stored pandas index when it holds timestamps under another name."""
     if TIMESTAMP_TAG in arrow_schema.names:
         return TIMESTAMP_TAG
@@ -115,6 +116,9 @@ def _convert(
             values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
         columns[tag] = values
     bad = pc.is_null(columns[timestamp_tag])
+    infinite = _infinite(columns, timestamp_tag)
+    if infinite is not None:
+        bad = pc.or_(bad, infinite)
     if layout.label:
         bad = pc.or_(bad, bad_label_mask(columns[layout.label]))
     if layout.state:
@@ -142,11 +146,23 @@ def _reject(
     raw = ",".join(f"{tag}={row[tag]}" for tag in layout.tags)
     if row[timestamp_tag] is None:
         reason = "bad_timestamp: no timestamp"
+    elif infinite := [t for t in layout.tags if isinstance(row[t], float) and math.isinf(row[t])]:
+        reason = f"bad_number: {infinite[0]} = {row[infinite[0]]} is not a finite number"
     elif layout.label and _bad(bad_label_mask, batch.column(layout.label), index):
         reason = f"unknown_label: {row[layout.label]} is not a 3W label (0-9 or 101-109)"
     else:
         reason = f"bad_state: {row[layout.state or '']} is not a whole number"
     return Reject(str(instance.path), first_row + index, reason, raw)
+
+
+def _infinite(columns: dict[str, pa.Array], timestamp_tag: str) -> pa.Array | None:
+    """True where a value is +-inf (no reading: a reject, never a silent NULL), or None."""
+    mask = None
+    for tag, values in columns.items():
+        if tag != timestamp_tag and pc.any(pc.is_inf(values)).as_py():
+            inf = pc.fill_null(pc.is_inf(values), False)
+            mask = inf if mask is None else pc.or_(mask, inf)
+    return mask
 
 
 def _bad(mask: Callable[[pa.Array], pa.Array], values: pa.Array, index: int) -> bool:

@@ -331,9 +331,14 @@ def _aggregate(event_class: int | None, results: list[InstanceResult]) -> ClassR
 
 
 def load_instances(
-    paths: Sequence[Path], progress: ProgressFn | None = None
+    paths: Sequence[Path],
+    progress: ProgressFn | None = None,
+    on_unreadable: Callable[[str, str], None] | None = None,
 ) -> Iterable[LabelledInstance]:
     """Read labelled 3W instances under ``paths`` with `petrostream.dataset`.
+
+    ``on_unreadable(path, why)`` hears of a file that cannot be read at all, which is
+    then skipped (the folder goes on); without it that file's `DatasetError` is raised.
 
     Raises:
         DatasetError: a path is missing or holds no 3W file.
@@ -341,10 +346,17 @@ def load_instances(
     import pyarrow as pa
 
     from petrostream.dataset import discover, read_instance
+    from petrostream.errors import DatasetError
 
     instances = discover(list(paths))
     for done, instance in enumerate(instances, start=1):
-        read = list(read_instance(instance))
+        try:
+            read = list(read_instance(instance))
+        except DatasetError as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(str(instance.path), str(exc).removeprefix(f"{instance.path}: "))
+            continue
         rejected = sum(len(b.rejects) for b in read)
         batches = [b.table for b in read]
         if progress is not None:

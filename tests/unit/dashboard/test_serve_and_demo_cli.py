@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from petrostream.cli import main
-from petrostream.cli.demo import DemoClock, DemoOptions, stages_for
+from petrostream.cli.demo import DemoOptions, stages_for
 
 
 def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path, busy_port: int) -> None:
@@ -48,21 +46,3 @@ def test_demo_rejects_a_negative_speed(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "demo", "--speed", "-1"])
     assert result.exit_code == 2
     assert "--speed" in result.output
-
-
-def test_demo_clock_at_speed_zero_moves_only_when_the_replay_sleeps() -> None:
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    clock = DemoClock(start, speed=0)
-    assert clock.now() == start
-    clock.sleep(1.5)
-    clock.sleep(-3)  # ignored, as time.sleep would
-    assert clock.now() == start + timedelta(seconds=1.5)
-
-
-def test_demo_clock_runs_event_time_faster_than_the_wall_clock() -> None:
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    clock = DemoClock(start, speed=1000)
-    clock.sleep(2.0)  # two event seconds: two wall milliseconds
-    assert clock.now() - start >= timedelta(seconds=2)
-    with pytest.raises(ValueError, match="speed"):
-        DemoClock(start, speed=-1)

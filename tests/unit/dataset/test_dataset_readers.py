@@ -328,6 +328,20 @@ def test_parquet_nan_reads_as_null_and_float_labels_as_ints(tmp_path: Path) -> N
     assert rejects == []
 
 
+def test_parquet_infinite_value_is_a_reject_not_a_null(tmp_path: Path) -> None:
+    table = pa.table({
+        "timestamp": pa.array([0, 1000, 2000], pa.timestamp("ms")),
+        "P-PDG": [2.0e7, float("inf"), 2.1e7],
+        "class": [0.0, 0.0, 0.0],
+    })  # fmt: skip
+    path = tmp_path / "SIMULATED_00001.parquet"
+    pa.parquet.write_table(table, path)
+    got, rejects, _ = _read(path)
+    assert got.column("p_pdg").to_pylist() == [2.0e7, 2.1e7]
+    assert [(r.line, r.code) for r in rejects] == [(1, "bad_number")]
+    assert "not a finite number" in rejects[0].reason
+
+
 def test_utf8_bom_before_the_header(tmp_path: Path) -> None:
     path = _write(tmp_path, ["\ufeff" + HEADER, _row(0)])
     table, rejects, _ = _read(path)

@@ -11,7 +11,9 @@ import numpy as np
 import pyarrow as pa
 
 from petrostream.dataset.base import Instance, ReadingBatch, Reject
+from petrostream.dataset.span import TimeSpan
 from petrostream.stream.base import THROUGHPUT_EXCEEDED, PutRecord, PutResult, check_put_batch
+from petrostream.testing.clock import FakeClock
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -67,6 +69,14 @@ class FakeReader:
         self.files = {f.instance.instance_id: f for f in files}
         self.batch_rows = batch_rows
 
+    def span(self, instance: Instance) -> TimeSpan | None:
+        """The fake file's first and last timestamps, as `dataset.span.time_span` gives them."""
+        fake = self.files.get(instance.instance_id)
+        if fake is None or fake.table.num_rows == 0:
+            return None
+        stamps = fake.table.column("source_ts").cast(pa.int64()).to_pylist()
+        return TimeSpan(stamps[0], stamps[-1])
+
     def __call__(self, instance: Instance, *, batch_rows: int = 65_536) -> Iterator[ReadingBatch]:
         fake = self.files[instance.instance_id]
         size = self.batch_rows or batch_rows
@@ -85,11 +95,19 @@ class RecordingStream:
 
     name = "fake"
 
-    def __init__(self, refuse: Decider | None = None, *, interrupt_on_call: int | None = None):
+    def __init__(
+        self,
+        refuse: Decider | None = None,
+        *,
+        interrupt_on_call: int | None = None,
+        clock: FakeClock | None = None,
+    ):
         self.refuse = refuse
         self.interrupt_on_call = interrupt_on_call
         self.calls: list[list[PutRecord]] = []
         self.stored: list[PutRecord] = []
+        self.clock = clock
+        self.put_at: list[datetime] = []  # per stored record, the clock's time of its put
 
     def put_records(self, records: Sequence[PutRecord]) -> list[PutResult]:
         check_put_batch(records)
@@ -103,6 +121,8 @@ class RecordingStream:
                 results.append(PutResult(None, None, THROUGHPUT_EXCEEDED, "Rate exceeded"))
             else:
                 self.stored.append(rec)
+                if self.clock is not None:
+                    self.put_at.append(self.clock.now())
                 results.append(PutResult("shardId-000000000000", str(len(self.stored))))
         return results
 

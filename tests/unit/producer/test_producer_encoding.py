@@ -125,3 +125,16 @@ def test_format_ms_agrees_with_arrow_strftime_on_one_day():
         pa.array(epoch_ms, pa.timestamp("ms", "UTC")), format="%Y-%m-%d %H:%M:%S"
     )
     assert format_ms(epoch_ms).to_pylist() == expected.to_pylist()
+
+
+def test_format_ms_writes_each_rows_own_day_when_first_and_last_share_one():
+    # given stamps whose first and last fall on one day and a middle one on another
+    day = 86_400_000
+    stamps = np.array([10 * day + 5, 500 * day + 7, 10 * day + 9], dtype=np.int64)
+
+    # then each row gets its own date
+    assert format_ms(stamps).to_pylist() == [
+        format_ts(datetime(1970, 1, 11, tzinfo=UTC) + timedelta(milliseconds=5)),
+        format_ts(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=500, milliseconds=7)),
+        format_ts(datetime(1970, 1, 11, tzinfo=UTC) + timedelta(milliseconds=9)),
+    ]

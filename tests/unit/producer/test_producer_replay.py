@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +11,10 @@ import pytest
 from producer_fakes import FakeReader, RecordingStream, make_file
 
 from petrostream.dataset.base import Reject
+from petrostream.errors import ConfigError, DatasetError
 from petrostream.producer import (
+    ALIGN,
+    INSTANCE_GAP,
     DeliveryError,
     Progress,
     ReplayInterrupted,
@@ -36,7 +38,9 @@ def run(files, stream, **kwargs):
     kwargs.setdefault("speed", 0)
     kwargs.setdefault("clock", FakeClock(NOW))
     kwargs.setdefault("rng", random.Random(7))
-    return replay([f.instance for f in files], stream, read=FakeReader(files), **kwargs)
+    reader = kwargs.pop("read", None) or FakeReader(files)
+    kwargs.setdefault("spans", reader.span)
+    return replay([f.instance for f in files], stream, read=reader, **kwargs)
 
 
 # -- time --------------------------------------------------------------------------
@@ -61,41 +65,89 @@ def test_speed_one_replays_an_hour_instantly_keeping_real_spacing():
     assert len(stream.calls) == 3600
 
 
-def test_speed_n_scales_spacing_down():
+def test_speed_n_paces_the_wall_clock_and_keeps_event_spacing():
     # given readings 1 s apart
     files = [make_file("WELL-00001", 50)]
-    stream = RecordingStream()
+    clock = FakeClock(NOW)
+    stream = RecordingStream(clock=clock)
 
     # when replayed 10 times faster
-    run(files, stream, speed=10, clock=FakeClock(NOW))
+    run(files, stream, speed=10, clock=clock)
 
-    # then they are stamped 100 ms apart, source_ts untouched
+    # then they keep their 1 s spacing in ts, the wall clock waited a tenth of the span,
+    # the last reading is stamped about when it was put (ts - source_ts is whole minutes)
+    # and none is stamped after its put
     records = decoded(stream)
-    assert [parse_ts(r["ts"]) for r in records] == [
-        NOW + timedelta(milliseconds=100 * i) for i in range(50)
-    ]
+    stamps = [parse_ts(r["ts"]) for r in records]
+    assert [b - a for a, b in zip(stamps, stamps[1:], strict=False)] == [timedelta(seconds=1)] * 49
+    assert clock.slept == pytest.approx(4.9)
+    assert timedelta(0) <= stream.put_at[-1] - stamps[-1] < ALIGN
+    assert all(
+        (parse_ts(r["ts"]) - parse_ts(r["source_ts"])) % ALIGN == timedelta(0) for r in records
+    )
+    assert all(ts <= put for ts, put in zip(stamps, stream.put_at, strict=True))
     assert records[1]["source_ts"] == "2014-05-30 10:00:01.000"
 
 
-def test_speed_zero_never_sleeps_and_stamps_emission_time_monotonically():
-    # given two wells and a clock that moves a little on every reading of it
-    files = [make_file("WELL-00001", 1200), make_file("WELL-00002", 1200)]
+def test_speed_zero_never_sleeps_and_history_ends_when_the_replay_starts():
+    # given two wells of different lengths and a clock that moves on every reading of it
+    files = [make_file("WELL-00001", 1200), make_file("WELL-00002", 300, step_ms=2000)]
     clock = FakeClock(NOW, tick=0.001)
-    stream = RecordingStream()
+    stream = RecordingStream(clock=clock)
 
     # when replayed as fast as possible
     run(files, stream, speed=0, clock=clock)
 
-    # then nothing waited, and each well's ts never goes back
+    # then nothing waited; each instance keeps its span and spacing, ends at the start
+    # of the replay, and no reading is stamped after its put
     assert clock.slept == 0
     records = decoded(stream)
-    assert len(records) == 2400
-    by_well = defaultdict(list)
-    for r in records:
-        by_well[r["well_id"]].append(parse_ts(r["ts"]))
-    for stamps in by_well.values():
-        assert stamps == sorted(stamps)
-        assert stamps[0] >= NOW
+    assert len(records) == 1500
+    for f in files:
+        mine = [r for r in records if r["instance_id"] == f.instance.instance_id]
+        ts = [parse_ts(r["ts"]) for r in mine]
+        src = [parse_ts(r["source_ts"]) for r in mine]
+        assert [t - ts[0] for t in ts] == [s - src[0] for s in src]
+        assert NOW - ALIGN < ts[-1] <= NOW
+    stamps = [parse_ts(r["ts"]) for r in records]
+    assert stamps == sorted(stamps)
+    assert all(ts <= put for ts, put in zip(stamps, stream.put_at, strict=True))
+
+
+def test_instances_of_one_well_follow_each_other_and_never_overlap():
+    # given two instances of one well, recorded months apart, given newest first
+    late = make_file("WELL-00001", 100, start=datetime(2014, 9, 1, tzinfo=UTC))
+    early = make_file("WELL-00001", 200, start=datetime(2014, 5, 1, tzinfo=UTC))
+    stream = RecordingStream()
+
+    # when replayed at speed 0
+    run([late, early], stream, speed=0)
+
+    # then the earlier one comes first and the later one starts INSTANCE_GAP after it
+    # (less up to a minute: whole-minute shifts)
+    records = decoded(stream)
+    ids = [r["instance_id"] for r in records]
+    assert ids == [early.instance.instance_id] * 200 + [late.instance.instance_id] * 100
+    ts = [parse_ts(r["ts"]) for r in records]
+    assert INSTANCE_GAP - ALIGN < ts[200] - ts[199] <= INSTANCE_GAP
+    assert NOW - ALIGN < ts[-1] <= NOW
+
+
+def test_clock_source_keeps_the_files_own_timestamps():
+    files = [make_file("WELL-00001", 30), make_file("WELL-00002", 30, step_ms=500)]
+    stream = RecordingStream()
+
+    run(files, stream, speed=0, clock_mode="source")
+
+    records = decoded(stream)
+    assert len(records) == 60
+    assert all(r["ts"] == r["source_ts"] for r in records)
+
+
+@pytest.mark.parametrize("speed", [float("nan"), -1.0, 1e-15, float("inf")])
+def test_a_speed_replay_cannot_keep_is_refused_with_a_sentence(speed):
+    with pytest.raises(ConfigError, match="--speed"):
+        run([make_file("WELL-00001", 3)], RecordingStream(), speed=speed)
 
 
 def test_a_timestamp_going_back_in_a_file_keeps_file_order():
@@ -384,14 +436,64 @@ def test_ctrl_c_while_reading_stops_cleanly(pipeline):
 
 
 @BOTH
-def test_a_file_that_cannot_be_read_is_the_readers_error(pipeline):
-    from petrostream.errors import DatasetError
+def test_a_file_that_cannot_be_read_is_reported_and_the_others_go_on(pipeline):
+    good, bad = make_file("WELL-00001", 10), make_file("WELL-00002", 10)
+    reader = FakeReader([good, bad])
 
-    files = [make_file("WELL-00001", 10)]
+    def partly_broken(instance, *, batch_rows):
+        if instance.well_id == "WELL-00002":
+            raise DatasetError(f"{instance.path}: line 1 is not a 3W CSV header")
+        yield from reader(instance, batch_rows=batch_rows)
 
-    def broken(instance, *, batch_rows):
-        raise DatasetError(f"{instance.path}: line 1 is not a 3W CSV header")
-        yield  # pragma: no cover
+    stream = RecordingStream()
+    summary = replay(
+        [good.instance, bad.instance], stream, speed=0, read=partly_broken, pipeline=pipeline
+    )
 
-    with pytest.raises(DatasetError, match="is not a 3W CSV header"):
-        replay([files[0].instance], RecordingStream(), speed=0, read=broken, pipeline=pipeline)
+    assert len(stream.stored) == summary.records_put == 10
+    assert summary.files_done == 1
+    assert list(summary.failed_files) == [str(bad.instance.path)]
+    assert "not a 3W CSV header" in summary.failed_files[str(bad.instance.path)]
+    assert any("SKIPPED FILE" in line for line in summary.lines())
+
+
+def test_a_file_whose_well_id_the_lake_refuses_is_not_replayed():
+    good = make_file("WELL-00001", 5)
+    weird = make_file("WELL-00013 weird name!", 5, instance_id="WELL-00013 weird name!")
+    stream = RecordingStream()
+
+    summary = run([good, weird], stream)
+
+    assert len(stream.stored) == 5
+    assert "cannot name a lake partition" in summary.failed_files[str(weird.instance.path)]
+
+
+def test_repeated_and_backward_timestamps_are_counted():
+    base = 1_000_000_000_000
+    ms = [base, base + 1000, base + 1000, base + 500, base + 2000]
+    files = [make_file("WELL-00001", 5, source_ms=ms)]
+
+    summary = run(files, RecordingStream())
+
+    assert summary.odd_timestamps == {files[0].instance.instance_id: (1, 1)}
+    assert any("1 repeated, 1 going back" in line for line in summary.lines())
+
+
+@BOTH
+def test_a_full_disk_says_how_many_records_were_already_put(pipeline):
+    import sqlite3
+
+    class FullDisk(RecordingStream):
+        def put_records(self, records):
+            if len(self.calls) == 2:
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().put_records(records)
+
+    files = [make_file("WELL-00001", 800), make_file("WELL-00002", 800)]
+    stream = FullDisk()
+
+    with pytest.raises(DeliveryError, match="after 1,000 records were put") as failure:
+        run(files, stream, pipeline=pipeline)
+
+    assert failure.value.summary.records_put == 1000 == len(stream.stored)
+    assert "disk is full" in str(failure.value)

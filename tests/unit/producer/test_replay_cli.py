@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from petrostream.cli import main
@@ -49,7 +50,13 @@ def test_fault_rate_is_refused_for_kinesis(home: Path, bundled_3w_files: list[Pa
     assert "--fault-rate applies to the local stream only" in result.output
 
 
-def test_sigint_stops_cleanly_with_exit_code_130(home: Path, bundled_3w_files: list[Path]):
+@pytest.mark.parametrize(
+    ("sig", "code", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_a_signal_stops_cleanly_with_a_summary(
+    home: Path, bundled_3w_files: list[Path], sig: int, code: int, word: str
+):
     # given a real-time replay running in its own process
     proc = subprocess.Popen(
         [sys.executable, "-c", "from petrostream.cli import main; main()", "--home", str(home),
@@ -61,13 +68,14 @@ def test_sigint_stops_cleanly_with_exit_code_130(home: Path, bundled_3w_files: l
     assert proc.stderr is not None
     # when Ctrl-C arrives after the first progress line
     first = proc.stderr.readline()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
 
-    # then it says how far it got, per instance, and exits 130
+    # then it says how far it got, per instance, how to go on, and exits 128 + signal
     assert "replay:" in first
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "records put per instance:" in out
     assert "WELL-00016_20180426142005" in out
-    assert "interrupted: stopped cleanly after" in err
+    assert f"{word}: stopped cleanly after" in err
+    assert "--resume" in err
     assert "Traceback" not in err

@@ -1,0 +1,174 @@
+"""Delivery: ``PutRecords`` batches with retries of the refused records only.
+
+A put may refuse single records while storing the others (Kinesis semantics).
+Only the refused ones are sent again, in their original order, after a backoff
+with full jitter, before anything newer is sent: a refused record is never
+overtaken by a later put of its well.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from petrostream.errors import PetroStreamError
+from petrostream.stream.base import MAX_PUT_BYTES, MAX_PUT_RECORDS, PutRecord, Stream
+
+if TYPE_CHECKING:
+    from petrostream.producer.clock import Clock
+    from petrostream.producer.summary import ReplaySummary
+    from petrostream.stream.local import PutBlobsResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff for records a put refused: ``sleep = uniform(0, min(cap, base * 2**n))``.
+
+    "Full jitter" from the AWS Architecture Blog, *Exponential Backoff And Jitter*.
+
+    Attributes:
+        max_attempts: puts of one record before replay gives up (first try included).
+        base: seconds of the first backoff ceiling.
+        cap: longest backoff ceiling, seconds.
+    """
+
+    max_attempts: int = 10
+    base: float = 0.05
+    cap: float = 5.0
+
+    def backoff(self, retry: int, rng: random.Random) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        return rng.uniform(0.0, min(self.cap, self.base * 2 ** (retry - 1)))
+
+
+class DeliveryError(PetroStreamError):
+    """The stream kept refusing records beyond the retry policy; ``summary`` says what got out."""
+
+    def __init__(self, message: str, summary: ReplaySummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class Delivery:
+    """Puts batches into one stream and counts what it stored, per instance.
+
+    Attributes:
+        put_per_owner: records stored per instance index.
+        records_put, put_calls, retries, reordered: running counts.
+    """
+
+    def __init__(
+        self,
+        stream: Stream,
+        instance_ids: Sequence[str],
+        *,
+        clock: Clock,
+        retry: RetryPolicy,
+        rng: random.Random,
+        max_batch_records: int = MAX_PUT_RECORDS,
+        max_batch_bytes: int = MAX_PUT_BYTES,
+        on_stored: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    ) -> None:
+        """Deliver into ``stream``; ``on_stored(owners, rows)`` hears of every stored record."""
+        self.stream, self.clock, self.retry, self.rng = stream, clock, retry, rng
+        self.instance_ids = list(instance_ids)
+        self.max_records = min(max_batch_records, MAX_PUT_RECORDS)
+        self.max_bytes = min(max_batch_bytes, MAX_PUT_BYTES)
+        self.put_per_owner = np.zeros(len(self.instance_ids), dtype=np.int64)
+        self.records_put = self.put_calls = self.retries = self.reordered = 0
+        self.on_stored = on_stored
+        blobs = getattr(stream, "put_record_blobs", None)  # the local stream's fast path
+        self.put_blobs: Callable[[list[str], list[bytes]], PutBlobsResult] | None = (
+            blobs if callable(blobs) else None
+        )
+
+    def deliver(
+        self,
+        keys: list[str],
+        blobs: list[bytes],
+        owner: np.ndarray,
+        rows: np.ndarray,
+        summary: ReplaySummary,
+    ) -> None:
+        """Put one batch; retry only the refused records, oldest first, until all are in.
+
+        ``owner`` is each record's instance index, ``rows`` its row number within the
+        instance (what a resumed replay skips).
+
+        Raises:
+            DeliveryError: records still refused after ``retry.max_attempts`` puts.
+        """
+        pending = np.arange(len(keys))
+        attempt = 1
+        while True:
+            if attempt == 1:
+                failed, error = self._put(keys, blobs)
+            else:
+                failed, error = self._put([keys[i] for i in pending], [blobs[i] for i in pending])
+            self.put_calls += 1
+            accepted = np.ones(len(pending), dtype=bool)
+            accepted[failed] = False
+            self._count(owner[pending[accepted]], rows[pending[accepted]])
+            if not failed:
+                return
+            self._note_reordering(keys, pending, failed)
+            pending = pending[np.asarray(failed)]
+            if attempt >= self.retry.max_attempts:
+                self._give_up(pending, owner, error, summary)
+            self.retries += len(pending)
+            self.clock.sleep(self.retry.backoff(attempt, self.rng))
+            attempt += 1
+
+    def _put(self, keys: list[str], blobs: list[bytes]) -> tuple[list[int], str]:
+        """One put: the indices refused (ascending) and the last refusal's ``code: message``.
+
+        The local stream takes the two lists as they are (`LocalStream.put_record_blobs`,
+        no object per record: ~1 us a record less); other streams get `PutRecord`s.
+        """
+        if self.put_blobs is not None:
+            outcome = self.put_blobs(keys, blobs)
+            return outcome.failed, f"{outcome.error_code}: {outcome.error_message}"
+        results = self.stream.put_records(list(map(PutRecord, keys, blobs)))
+        failed = [j for j, r in enumerate(results) if r.error_code is not None]
+        last = results[failed[-1]] if failed else None
+        return failed, "" if last is None else f"{last.error_code}: {last.error_message}"
+
+    def _count(self, owners: np.ndarray, rows: np.ndarray) -> None:
+        if len(owners):
+            self.put_per_owner += np.bincount(owners, minlength=len(self.put_per_owner))
+            self.records_put += len(owners)
+            if self.on_stored is not None:
+                self.on_stored(owners, rows)
+
+    def _note_reordering(self, keys: list[str], pending: np.ndarray, failed: list[int]) -> None:
+        refused: set[str] = set()
+        failed_at = set(failed)
+        for j, i in enumerate(pending.tolist()):
+            key = keys[i]
+            if j in failed_at:
+                refused.add(key)
+            elif key in refused:
+                self.reordered += 1
+        if self.reordered:
+            log.debug("%d records stored ahead of a refused one of their well", self.reordered)
+
+    def _give_up(
+        self, pending: np.ndarray, owner: np.ndarray, error: str, summary: ReplaySummary
+    ) -> None:
+        lost = Counter(self.instance_ids[int(owner[i])] for i in pending)
+        summary.undelivered = dict(lost)
+        summary.error = (
+            f"the stream refused {len(pending)} records {self.retry.max_attempts} times "
+            f"({error}); replay stopped"
+        )
+        raise DeliveryError(
+            f"{summary.error}. Slow down (--speed), add shards, or retry later", summary
+        )
