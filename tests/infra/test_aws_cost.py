@@ -110,7 +110,7 @@ def test_one_well_at_1hz_costs_one_shard_and_kinesis_drives_the_bill() -> None:
 
 
 def test_state_writes_are_billed_per_kilobyte_of_state() -> None:
-    # a 2.3 KB state is three write units each time it is written
+    # a 2.3 KB state is three write units each time it is written, a 1 KB state one
     small = estimate(CostInputs(wells=100, hz=1, state_bytes_per_well=1000))
     big = estimate(CostInputs(wells=100, hz=1, state_bytes_per_well=2300))
     writes = {

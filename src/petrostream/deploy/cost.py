@@ -76,7 +76,9 @@ class CostInputs:
         region: AWS region (prices are known for us-east-1 only).
         record_bytes: bytes of one reading as JSON on the stream (a 3W reading is ~400).
         aggregate: the producer packs readings bound for one shard into one stream
-            record, KPL-style; False = one record per reading.
+            record, KPL-style (`petrostream.aggregate.pack`); False = one record per
+            reading. Assumed: Firehose (s3-parquet) bills an aggregate as one record,
+            before it de-aggregates it.
         aggregate_max_bytes: size an aggregated record is filled up to (one 25 KB
             Kinesis PUT payload unit).
         aggregate_max_delay_s: longest a reading waits in the producer for others.
@@ -94,8 +96,9 @@ class CostInputs:
         lambda_ms_per_invocation: fixed time of one invocation (state, publish, metrics).
         lambda_ms_per_reading: detection time per reading.
         lambda_log_bytes_per_invocation: START/END/REPORT lines plus EMF metrics.
-        state_bytes_per_well: one well's detector state as stored (measured on 3W
-            instances: 2.0-2.3 KB after 3,000 readings); DynamoDB bills a write per KB.
+        state_bytes_per_well: one well's detector state as stored, zlib-compressed
+            (tests/unit/handlers/test_state_compression.py: 2,288 bytes plain, 1,080
+            stored, after an event); DynamoDB bills a write unit per started KB.
         state_cold_starts_per_day: times a day the function starts cold and reads
             the state of every well of its shard (warm invocations keep it cached).
         alerts_per_well_day: alerts the detector raises per well and day.
@@ -140,7 +143,7 @@ class CostInputs:
     lambda_ms_per_invocation: float = 30.0
     lambda_ms_per_reading: float = 0.02
     lambda_log_bytes_per_invocation: int = 800
-    state_bytes_per_well: int = 2300
+    state_bytes_per_well: int = 1080
     state_cold_starts_per_day: float = 24.0
     alerts_per_well_day: float = 2.0
     dead_letters_per_well_day: float = 1.0
