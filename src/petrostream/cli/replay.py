@@ -59,13 +59,15 @@ def run_replay(
     pipeline: bool | None = None,
     resume: bool = False,
     force: bool = False,
+    aggregate: bool = False,
 ) -> ReplaySummary:
     """Discover ``paths``, open the stream and replay at ``speed``, with progress on stderr.
 
     ``pipeline`` (read and encode in a forked process) defaults to on when this
     process runs no other thread. The replay ledger (`petrostream.producer.ledger`)
     skips instances an earlier replay put; ``resume`` continues a replay that did not
-    finish, exactly once; ``force`` replays everything given again.
+    finish, exactly once; ``force`` replays everything given again; ``aggregate`` packs
+    the readings bound for one shard into KPL aggregated records.
 
     Raises:
         DatasetError: a path is not a 3W file or folder.
@@ -114,6 +116,7 @@ def run_replay(
             skip=todo.skip,
             schedule=todo.run.schedule([ledger.key(i) for i in instances]) if todo.run else None,
             on_start=begin,
+            aggregate=aggregate,
         )
         summary.skipped = todo.skipped
         if todo.skip:
@@ -183,6 +186,12 @@ def run_replay(
     is_flag=True,
     help="Replay files an earlier replay already put (their readings are put again).",
 )
+@click.option(
+    "--aggregate",
+    is_flag=True,
+    help="Pack the readings of each put bound for one shard into one KPL aggregated record "
+    "(Kinesis bills 25 KB PUT units by size: ~60 readings per unit instead of one each).",
+)
 @click.option("--quiet", is_flag=True, help="No progress lines, no per-instance table.")
 @click.pass_context
 def replay_command(
@@ -196,6 +205,7 @@ def replay_command(
     fault_rate: float | None,
     resume: bool,
     force: bool,
+    aggregate: bool,
     quiet: bool,
 ) -> None:
     """Replay 3W files (CSV 1.x or Parquet 2.x; files or folders) into the stream.
@@ -252,6 +262,7 @@ def replay_command(
             progress=not quiet,
             resume=resume,
             force=force,
+            aggregate=aggregate,
         )
     except ReplayInterrupted as stop:
         print_summary(stop.summary, per_instance=True)

@@ -76,7 +76,7 @@ class CostInputs:
         region: AWS region (prices are known for us-east-1 only).
         record_bytes: bytes of one reading as JSON on the stream (a 3W reading is ~400).
         aggregate: the producer packs readings bound for one shard into one stream
-            record, KPL-style (`petrostream.aggregate.pack`); False = one record per
+            record, KPL-style (`replay --aggregate`); False = one record per
             reading. Assumed: Firehose (s3-parquet) bills an aggregate as one record,
             before it de-aggregates it.
         aggregate_max_bytes: size an aggregated record is filled up to (one 25 KB
@@ -388,7 +388,7 @@ def estimate(inputs: CostInputs) -> Estimate:
     if not inputs.aggregate and inputs.record_bytes < p.FIREHOSE_RECORD_ROUNDING_BYTES:
         notes.append(
             f"every {inputs.record_bytes}-byte reading is its own stream record: "
-            "KPL-style aggregation (--aggregate) packs ~60 into one: fewer PUT units and shards"
+            "`replay --aggregate` packs ~60 into one PUT unit: fewer PUT units and shards"
         )
     return Estimate(inputs, fleet, services, tuple(notes))
 

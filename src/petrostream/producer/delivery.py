@@ -4,6 +4,13 @@ A put may refuse single records while storing the others (Kinesis semantics).
 Only the refused ones are sent again, in their original order, after a backoff
 with full jitter, before anything newer is sent: a refused record is never
 overtaken by a later put of its well.
+
+With ``aggregate`` the readings of one put bound for one shard are packed into one
+KPL aggregated record (`petrostream.aggregate`), so the stream bills PUT payload
+units (25 KB each) by bytes, not by reading; a reading alone on its shard stays a
+plain record. An aggregate is stored or refused whole, one per shard and put (so a
+well's readings stay in order through retries), and the counts stay counts of
+readings.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from petrostream import aggregate as kpl
 from petrostream.errors import PetroStreamError
 from petrostream.stream.base import MAX_PUT_BYTES, MAX_PUT_RECORDS, PutRecord, Stream
 
@@ -61,8 +69,9 @@ class Delivery:
     """Puts batches into one stream and counts what it stored, per instance.
 
     Attributes:
-        put_per_owner: records stored per instance index.
-        records_put, put_calls, retries, reordered: running counts.
+        put_per_owner: readings stored per instance index.
+        records_put, put_calls, retries, reordered: running counts (of readings).
+        stream_records: records the stream stored (fewer than readings when aggregating).
     """
 
     def __init__(
@@ -76,15 +85,28 @@ class Delivery:
         max_batch_records: int = MAX_PUT_RECORDS,
         max_batch_bytes: int = MAX_PUT_BYTES,
         on_stored: Callable[[np.ndarray, np.ndarray], None] | None = None,
+        aggregate: bool = False,
     ) -> None:
-        """Deliver into ``stream``; ``on_stored(owners, rows)`` hears of every stored record."""
+        """Deliver into ``stream``; ``on_stored(owners, rows)`` hears of every stored reading.
+
+        ``aggregate``: pack the readings bound for one shard into KPL aggregates (the
+        shard map is read from the stream once, here).
+        """
         self.stream, self.clock, self.retry, self.rng = stream, clock, retry, rng
         self.instance_ids = list(instance_ids)
         self.max_records = min(max_batch_records, MAX_PUT_RECORDS)
         self.max_bytes = min(max_batch_bytes, MAX_PUT_BYTES)
         self.put_per_owner = np.zeros(len(self.instance_ids), dtype=np.int64)
         self.records_put = self.put_calls = self.retries = self.reordered = 0
+        self.stream_records = 0
         self.on_stored = on_stored
+        self.shard_of: kpl.ShardOf | None = None
+        if aggregate:
+            self.shard_of = kpl.shard_router(
+                (s.shard_id, s.starting_hash_key, s.ending_hash_key) for s in stream.list_shards()
+            )
+            # room for the aggregates' framing inside one put's 5 MiB
+            self.max_bytes = int(self.max_bytes * 0.9)
         blobs = getattr(stream, "put_record_blobs", None)  # the local stream's fast path
         self.put_blobs: Callable[[list[str], list[bytes]], PutBlobsResult] | None = (
             blobs if callable(blobs) else None
@@ -106,6 +128,22 @@ class Delivery:
         Raises:
             DeliveryError: records still refused after ``retry.max_attempts`` puts.
         """
+        if self.shard_of is not None:
+            for round_keys, round_blobs, members in self._pack(keys, blobs):
+                self._deliver(round_keys, round_blobs, owner, rows, summary, members)
+            return
+        self._deliver(keys, blobs, owner, rows, summary, None)
+
+    def _deliver(
+        self,
+        keys: list[str],
+        blobs: list[bytes],
+        owner: np.ndarray,
+        rows: np.ndarray,
+        summary: ReplaySummary,
+        members: list[np.ndarray] | None,
+    ) -> None:
+        """`deliver`'s retry loop; ``members``: the readings each aggregate holds."""
         pending = np.arange(len(keys))
         attempt = 1
         while True:
@@ -116,16 +154,56 @@ class Delivery:
             self.put_calls += 1
             accepted = np.ones(len(pending), dtype=bool)
             accepted[failed] = False
-            self._count(owner[pending[accepted]], rows[pending[accepted]])
+            stored = _readings(pending[accepted], members)
+            self.stream_records += int(accepted.sum())
+            self._count(owner[stored], rows[stored])
             if not failed:
                 return
             self._note_reordering(keys, pending, failed)
             pending = pending[np.asarray(failed)]
             if attempt >= self.retry.max_attempts:
-                self._give_up(pending, owner, error, summary)
+                self._give_up(_readings(pending, members), owner, error, summary)
             self.retries += len(pending)
             self.clock.sleep(self.retry.backoff(attempt, self.rng))
             attempt += 1
+
+    def _pack(
+        self, keys: list[str], blobs: list[bytes]
+    ) -> list[tuple[list[str], list[bytes], list[np.ndarray]]]:
+        """The batch as rounds of aggregates, at most one per shard in a round.
+
+        One aggregate per shard and put keeps each well's readings in order whatever
+        the stream refuses: a refused aggregate is sent again before the next round.
+        An aggregate holds what the put has for its shard, up to 1 MiB (Kinesis bills
+        25 KB units by size, so one big record costs what several small ones would).
+        """
+        assert self.shard_of is not None  # noqa: S101 - called only when aggregating
+        groups: dict[object, list[int]] = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(self.shard_of(key), []).append(i)
+        rounds: list[tuple[list[str], list[bytes], list[np.ndarray]]] = []
+        for indices in groups.values():
+            start, n = 0, 0
+            while start < len(indices):
+                size, end = 0, start
+                while end < len(indices) and (
+                    end == start or size + len(blobs[indices[end]]) + 40 <= kpl.MAX_AGGREGATE_BYTES
+                ):
+                    size += len(blobs[indices[end]]) + 40
+                    end += 1
+                part = indices[start:end]
+                if n == len(rounds):
+                    rounds.append(([], [], []))
+                out_keys, out_blobs, members = rounds[n]
+                out_keys.append(keys[part[0]])
+                out_blobs.append(
+                    blobs[part[0]]
+                    if len(part) == 1
+                    else kpl.aggregate([(keys[i], blobs[i]) for i in part])
+                )
+                members.append(np.asarray(part, dtype=np.int64))
+                start, n = end, n + 1
+        return rounds
 
     def _put(self, keys: list[str], blobs: list[bytes]) -> tuple[list[int], str]:
         """One put: the indices refused (ascending) and the last refusal's ``code: message``.
@@ -172,3 +250,12 @@ class Delivery:
         raise DeliveryError(
             f"{summary.error}. Slow down (--speed), add shards, or retry later", summary
         )
+
+
+def _readings(records: np.ndarray, members: list[np.ndarray] | None) -> np.ndarray:
+    """The reading indices the put records hold (themselves when nothing is aggregated)."""
+    if members is None:
+        return records
+    if not len(records):
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([members[i] for i in records.tolist()])

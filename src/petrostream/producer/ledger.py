@@ -31,8 +31,9 @@ from typing import Final
 
 import numpy as np
 
+from petrostream.aggregate import deaggregate, is_aggregated
 from petrostream.dataset.base import Instance
-from petrostream.errors import ConfigError
+from petrostream.errors import ConfigError, InvalidRecord
 from petrostream.producer.clock import ClockMode, Schedule
 from petrostream.sqlite import open_wal
 from petrostream.stream.base import IteratorType, Stream
@@ -204,16 +205,27 @@ class Ledger:
                 for record in page.records:
                     if record.arrival < since:
                         continue  # put before the run started
-                    found = _INSTANCE_ID.search(record.data, 0, 400)
-                    if found is None:
-                        continue
-                    iid = json.loads(b'"' + found.group(1) + b'"')
-                    if iid in instance_ids:
-                        counts[iid] += 1
+                    for data in _readings_of(record.data):
+                        found = _INSTANCE_ID.search(data, 0, 400)
+                        if found is None:
+                            continue
+                        iid = json.loads(b'"' + found.group(1) + b'"')
+                        if iid in instance_ids:
+                            counts[iid] += 1
                 if not page.records:
                     break
                 iterator = page.next_iterator
         return counts
+
+
+def _readings_of(data: bytes) -> list[bytes]:
+    """The readings a stream record holds: itself, or a KPL aggregate's (none if broken)."""
+    if not is_aggregated(data):
+        return [data]
+    try:
+        return deaggregate(data)
+    except InvalidRecord:
+        return []
 
 
 @dataclass

@@ -226,6 +226,8 @@ class _Replay:
         s.records_put, s.put_calls, s.retries, s.reordered = (
             d.records_put, d.put_calls, d.retries, d.reordered,
         )  # fmt: skip
+        if d.shard_of is not None:
+            s.aggregates = d.stream_records
         # A file skipped as unreadable is listed under SKIPPED FILE, not as put.
         kept = [
             (n, inst)
@@ -273,6 +275,7 @@ def replay(
     schedule: Schedule | None = None,
     on_stored: StoredFn | None = None,
     on_start: Callable[[Schedule], None] | None = None,
+    aggregate: bool = False,
 ) -> ReplaySummary:
     """Replay 3W instances into a stream as a fleet; one record per reading.
 
@@ -311,6 +314,9 @@ def replay(
         schedule: the timeline of an earlier run to continue (resume); default a new one.
         on_stored: called with (instance indices, row numbers) of every stored record.
         on_start: called with the timeline before the first put (the ledger records it).
+        aggregate: pack the readings of each put bound for one shard into one KPL
+            aggregated record (`petrostream.aggregate`): PUT payload units and stream
+            records follow bytes, not readings. The counts stay counts of readings.
 
     Returns:
         The summary: rows read, records put (per instance and well), rejects, retries,
@@ -338,6 +344,7 @@ def replay(
         max_batch_records=max_batch_records,
         max_batch_bytes=max_batch_bytes,
         on_stored=on_stored,
+        aggregate=aggregate,
     )
     job = _Replay(
         instances,

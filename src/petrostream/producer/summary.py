@@ -45,6 +45,7 @@ class ReplaySummary:
         rejects_path: the JSON-lines file holding every rejected row, if any.
         retries: records sent again after the stream refused them.
         put_calls: ``put_records`` calls.
+        aggregates: stream records that carried the readings when aggregating, else None.
         reordered: records the stream accepted ahead of an earlier, refused record
             of the same well in the same call (Kinesis does not promise per-key
             order inside a failed ``PutRecords``); 0 on the local stream.
@@ -72,6 +73,7 @@ class ReplaySummary:
     rejects_path: Path | None = None
     retries: int = 0
     put_calls: int = 0
+    aggregates: int | None = None
     reordered: int = 0
     elapsed: float = 0.0
     per_instance: dict[str, int] = field(default_factory=dict)
@@ -103,7 +105,12 @@ class ReplaySummary:
         out = [
             f"files      {self.files_done}/{self.files} done",
             f"rows read  {self.rows_read:,}",
-            f"records    {self.records_put:,} put in {self.put_calls:,} calls",
+            f"records    {self.records_put:,} put in {self.put_calls:,} calls"
+            + (
+                f" ({self.aggregates:,} aggregated stream records)"
+                if self.aggregates is not None
+                else ""
+            ),
             f"rejects    {self.reject_count:,} ({rejects})"
             + (f" -> {self.rejects_path}" if self.rejects_path else ""),
             f"retries    {self.retries:,}"
