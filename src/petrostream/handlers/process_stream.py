@@ -49,6 +49,7 @@ from petrostream.metrics.base import MetricPoint, MetricsSink
 
 if TYPE_CHECKING:
     from petrostream.alerts.dispatch import OutboxNotifier
+    from petrostream.stream.base import StreamRecord
 
 _LOG = logging.getLogger(__name__)
 
@@ -95,6 +96,21 @@ def parse_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
     return out
 
 
+BulkCheck = Callable[[Sequence[bytes], record.ColumnBudget], bool]
+BULK_MIN_RECORDS = 128  # below this, one pyarrow parse (~1.3 ms) costs more than it saves
+
+
+def bulk_check() -> BulkCheck | None:
+    """`petrostream.lake.decode.all_valid` where pyarrow imports, else None (the Lambda zip)."""
+    try:
+        import pyarrow.json  # noqa: F401
+
+        from petrostream.lake.decode import all_valid
+    except ImportError:
+        return None
+    return all_valid
+
+
 @dataclass
 class Backends:
     """What the handler talks to; built once per process (`build_backends`)."""
@@ -107,6 +123,9 @@ class Backends:
     clock: Callable[[], float] = time.time
     cache: StateCache = field(default_factory=lambda: StateCache())
     columns: record.ColumnBudget = field(default_factory=record.ColumnBudget)
+    # A vectorized "every record is valid" test (`lake.decode.all_valid`, where
+    # pyarrow imports: the local runtime); None in the Lambda zip.
+    bulk_check: BulkCheck | None = None
 
 
 @dataclass
@@ -297,7 +316,16 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
 
     per_well: dict[str, list[tuple[KinesisRecord, dict[str, Any]]]] = defaultdict(list)
     letters: list[DeadLetter] = []
-    for rec in records:
+    if _all_valid(records, backends):
+        loads, admit = record.loads_valid, backends.columns.admit
+        for rec in records:
+            reading = loads(rec.data)  # type: ignore[arg-type]
+            admit(reading)
+            per_well[reading["well_id"]].append((rec, reading))
+        records_to_check: Sequence[KinesisRecord] = ()
+    else:
+        records_to_check = records
+    for rec in records_to_check:
         if rec.data is None:
             letters.append(_dead_letter(rec, "bad_base64", "data is not valid base64"))
             continue
@@ -337,6 +365,17 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
     return report
 
 
+def _all_valid(records: Sequence[KinesisRecord], backends: Backends) -> bool:
+    """True when the bulk check passes every record (then each needs a JSON parse only)."""
+    check = backends.bulk_check
+    if check is None or len(records) < BULK_MIN_RECORDS:
+        return False
+    datas = [r.data for r in records]
+    if None in datas:
+        return False
+    return check(datas, backends.columns)  # type: ignore[arg-type]
+
+
 def _emit_metrics(
     records: Sequence[KinesisRecord], report: BatchReport, backends: Backends, started: float
 ) -> None:
@@ -366,18 +405,56 @@ def handle_event(event: Mapping[str, Any], backends: Backends) -> BatchReport:
     return process_batch(parse_event(event), backends)
 
 
-def make_handler(
-    backends: Backends, *, on_report: Callable[[BatchReport], None] | None = None
-) -> Callable[[Mapping[str, Any], Any], dict[str, list[dict[str, str]]]]:
-    """A Lambda-shaped function over given backends (the local runtime's handler)."""
+def from_stream_records(records: Sequence[StreamRecord], stream_arn: str) -> list[KinesisRecord]:
+    """The records `parse_event` would read from the event of ``records``, without base64.
 
-    def handler(event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-        report = handle_event(event, backends)
-        if on_report is not None:
-            on_report(report)
+    The local runtime's entry point: the event source hands the handler the raw
+    record bytes instead of base64-encoding them into an event that the handler
+    decodes again (15 % of the detector's time on the real set).
+    """
+    return [
+        KinesisRecord(
+            r.shard_id, r.sequence_number, r.partition_key, r.data, r.arrival.timestamp(), stream_arn
+        )
+        for r in records
+    ]
+
+
+class LocalHandler:
+    """The handler over given backends, for the local runtime (`make_handler`).
+
+    Called as ``handler(event, context)`` it is the Lambda function. The local
+    event source calls `handle_records` instead: same processing and answer, from
+    the stream's records themselves (no base64 round trip).
+    """
+
+    def __init__(
+        self, backends: Backends, on_report: Callable[[BatchReport], None] | None = None
+    ) -> None:
+        self.backends = backends
+        self.on_report = on_report
+
+    def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+        """The Lambda contract: a Kinesis event in, ``{"batchItemFailures": [...]}`` out."""
+        return self._answer(handle_event(event, self.backends))
+
+    def handle_records(
+        self, records: Sequence[StreamRecord], stream_arn: str
+    ) -> dict[str, list[dict[str, str]]]:
+        """What ``self(kinesis_event(records), context)`` answers, from the records."""
+        return self._answer(process_batch(from_stream_records(records, stream_arn), self.backends))
+
+    def _answer(self, report: BatchReport) -> dict[str, list[dict[str, str]]]:
+        if self.on_report is not None:
+            self.on_report(report)
         return report.response()
 
-    return handler
+
+def make_handler(
+    backends: Backends, *, on_report: Callable[[BatchReport], None] | None = None
+) -> LocalHandler:
+    """A Lambda-shaped function over given backends (the local runtime's handler)."""
+    return LocalHandler(backends, on_report)
 
 
 def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -> Backends:
@@ -435,6 +512,7 @@ def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -
         metrics_sink,
         detection_engine(config.rules_file),
         columns=record.ColumnBudget(config.max_new_columns, max_fields=config.max_new_fields),
+        bulk_check=bulk_check(),
     )
 
 

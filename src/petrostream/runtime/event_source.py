@@ -242,9 +242,7 @@ class LocalEventSource:
             error = ""
             self.stats.invocations += 1
             try:
-                response = self.handler(
-                    kinesis_event(pending, stream_arn=self.stream_arn), LocalContext()
-                )
+                response = self._invoke(pending)
             except Exception as exc:  # a function error: the handler itself failed
                 _LOG.warning("handler raised on %d records: %r", len(pending), exc)
                 if self.bisect and len(pending) > 1:
@@ -273,6 +271,18 @@ class LocalEventSource:
                 return
             self.stats.retries += 1
             self._sleep(min(5.0, self.retry_backoff_s * 2 ** (attempts - 1)))
+
+    def _invoke(self, records: Sequence[StreamRecord]) -> Mapping[str, Any] | None:
+        """Call the handler with the event of ``records``, or with the records themselves.
+
+        A handler with ``handle_records(records, stream_arn)`` (the local runtime's,
+        `petrostream.handlers.process_stream.LocalHandler`) gets the raw records: the
+        same answer without base64-encoding every record into an event it decodes again.
+        """
+        raw = getattr(self.handler, "handle_records", None)
+        if raw is not None:
+            return raw(records, self.stream_arn)  # type: ignore[no-any-return]
+        return self.handler(kinesis_event(records, stream_arn=self.stream_arn), LocalContext())
 
     def _first_failure(
         self, records: Sequence[StreamRecord], response: Mapping[str, Any] | None
