@@ -30,7 +30,15 @@ class Settings(BaseSettings):
     fault_rate: float = Field(
         0.0, ge=0.0, le=1.0, description="local stream: fraction of put records to fail (tests)"
     )
-    batch_size: int = Field(100, ge=1, le=10_000, description="records per handler invocation")
+    batch_size: int = Field(
+        1000,
+        ge=1,
+        le=10_000,
+        description=(
+            "local detector: records per handler invocation, at most (a backlog drains in"
+            " large batches; a live stream hands over what it has)"
+        ),
+    )
     max_retry_attempts: int = Field(
         3,
         ge=-1,

@@ -239,8 +239,10 @@ class ColumnarDetectionEngine(PureDetectionEngine):
         """Columnar ``detect_table`` for ``min_rows`` readings or more, else ``Detector.detect``."""
         if len(readings) < self.min_rows:
             return super().detect(state, readings)
+        columns = getattr(readings, "columns", None)  # bulk-decoded: already columns
         new_state, alerts = self._columnar.detect_table(
-            state, self._columns_of(readings, self._sensors)
+            state,
+            columns(self._sensors) if columns else self._columns_of(readings, self._sensors),
         )
         return new_state, list(alerts)
 

@@ -27,7 +27,6 @@ import functools
 import logging
 import os
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,19 +95,22 @@ def parse_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
     return out
 
 
-BulkCheck = Callable[[Sequence[bytes], record.ColumnBudget], bool]
+# Where pyarrow and numpy import (the local runtime): a batch's readings per well,
+# decoded in one vectorized pass (`handlers.columnar.decode_batch`), or None when a
+# record is in doubt. None in the Lambda zip.
+BulkDecoder = Callable[[Sequence[bytes], record.ColumnBudget], Mapping[str, Sequence[Any]] | None]
 BULK_MIN_RECORDS = 128  # below this, one pyarrow parse (~1.3 ms) costs more than it saves
 
 
-def bulk_check() -> BulkCheck | None:
-    """`petrostream.lake.decode.all_valid` where pyarrow imports, else None (the Lambda zip)."""
+def bulk_decoder() -> BulkDecoder | None:
+    """`petrostream.handlers.columnar.decode_batch` where it imports, else None (Lambda zip)."""
     try:
         import pyarrow.json  # noqa: F401
 
-        from petrostream.lake.decode import all_valid
+        from petrostream.handlers.columnar import decode_batch
     except ImportError:
         return None
-    return all_valid
+    return decode_batch
 
 
 @dataclass
@@ -123,9 +125,7 @@ class Backends:
     clock: Callable[[], float] = time.time
     cache: StateCache = field(default_factory=lambda: StateCache())
     columns: record.ColumnBudget = field(default_factory=record.ColumnBudget)
-    # A vectorized "every record is valid" test (`lake.decode.all_valid`, where
-    # pyarrow imports: the local runtime); None in the Lambda zip.
-    bulk_check: BulkCheck | None = None
+    bulk: BulkDecoder | None = None
 
 
 @dataclass
@@ -197,13 +197,17 @@ def _dead_letter(rec: KinesisRecord, reason: str, detail: str) -> DeadLetter:
     )
 
 
+# One well's records of a batch and their readings, in the same order. The readings
+# are a list of dicts, or (bulk-decoded) a sequence that also has ``subset`` and
+# ``columns`` (`petrostream.handlers.columnar.WellRows`).
+WellItems = tuple[list[KinesisRecord], Sequence[Mapping[str, Any]]]
+
+
 def _process_well(
-    well_id: str,
-    items: list[tuple[KinesisRecord, dict[str, Any]]],
-    backends: Backends,
-    report: BatchReport,
+    well_id: str, items: WellItems, backends: Backends, report: BatchReport
 ) -> None:
     """Detect and notify for one well; raises on a failure that must retry its records."""
+    recs, readings = items
     cached = backends.cache.get(well_id)
     if cached is None:
         stored = backends.state.load(well_id)
@@ -211,15 +215,19 @@ def _process_well(
         data = stored.data
     positions = dict(cached.positions)
     fresh = [
-        (rec, reading)
-        for rec, reading in items
+        i
+        for i, rec in enumerate(recs)
         if rec.shard_id not in positions or int(rec.sequence_number) > int(positions[rec.shard_id])
     ]
-    report.duplicates += len(items) - len(fresh)
+    report.duplicates += len(recs) - len(fresh)
     if not fresh:
         return
+    if len(fresh) < len(recs):  # a retried batch: detect on the records not yet covered
+        subset = getattr(readings, "subset", None)
+        readings = subset(fresh) if subset else [readings[i] for i in fresh]
+        recs = [recs[i] for i in fresh]
     state = cached.state if cached.state is not None else backends.engine.load_state(data)
-    state, alerts = backends.engine.detect(state, [reading for _, reading in fresh])
+    state, alerts = backends.engine.detect(state, readings)
     for alert in alerts:
         key = notification_key(alert)
         if backends.state.was_notified(key):
@@ -231,17 +239,17 @@ def _process_well(
             report.errors.append(f"{key}: {exc}")
         backends.state.mark_notified(key)
         report.alerts.append(alert)
-    for rec, _ in fresh:
+    for rec in recs:
         positions[rec.shard_id] = rec.sequence_number
     version = backends.state.save(
         well_id, backends.engine.dump_state(state), positions, expected_version=cached.version
     )
     backends.cache.put(well_id, _Cached(version, positions, state))
-    report.processed += len(fresh)
+    report.processed += len(recs)
 
 
 def _process_wells(
-    per_well: Mapping[str, list[tuple[KinesisRecord, dict[str, Any]]]],
+    per_well: Mapping[str, WellItems],
     backends: Backends,
     report: BatchReport,
     fail: Callable[[KinesisRecord], None],
@@ -254,13 +262,13 @@ def _process_wells(
             backends.cache.drop(well_id)
             _LOG.warning("well %s will be retried: %s", well_id, exc)
             report.errors.append(f"{well_id}: {exc}")
-            for rec, _ in items:
+            for rec in items[0]:
                 fail(rec)
         except Exception as exc:  # a bug must fail its records, not the whole batch
             backends.cache.drop(well_id)
             _LOG.exception("detection failed for well %s", well_id)
             report.errors.append(f"{well_id}: {type(exc).__name__}: {exc}")
-            for rec, _ in items:
+            for rec in items[0]:
                 fail(rec)
 
 
@@ -314,14 +322,12 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
         seq = int(rec.sequence_number)
         failed[rec.shard_id] = min(seq, failed.get(rec.shard_id, seq))
 
-    per_well: dict[str, list[tuple[KinesisRecord, dict[str, Any]]]] = defaultdict(list)
+    per_well: dict[str, WellItems] = {}
     letters: list[DeadLetter] = []
-    if _all_valid(records, backends):
-        loads, admit = record.loads_valid, backends.columns.admit
-        for rec in records:
-            reading = loads(rec.data)  # type: ignore[arg-type]
-            admit(reading)
-            per_well[reading["well_id"]].append((rec, reading))
+    wells = _bulk_decode(records, backends)
+    if wells is not None:  # every record valid: each well's readings as columns
+        for well_id, rows in wells.items():
+            per_well[well_id] = ([records[i] for i in rows.rows], rows)  # type: ignore[attr-defined]
         records_to_check: Sequence[KinesisRecord] = ()
     else:
         records_to_check = records
@@ -339,7 +345,9 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
         except InvalidRecord as exc:
             letters.append(_dead_letter(rec, exc.reason, exc.detail))
             continue
-        per_well[str(reading["well_id"])].append((rec, reading))
+        recs, readings = per_well.setdefault(str(reading["well_id"]), ([], []))
+        recs.append(rec)
+        readings.append(reading)  # type: ignore[attr-defined]
     if letters:
         try:
             backends.dead_letters.put(letters)
@@ -365,15 +373,17 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
     return report
 
 
-def _all_valid(records: Sequence[KinesisRecord], backends: Backends) -> bool:
-    """True when the bulk check passes every record (then each needs a JSON parse only)."""
-    check = backends.bulk_check
-    if check is None or len(records) < BULK_MIN_RECORDS:
-        return False
+def _bulk_decode(
+    records: Sequence[KinesisRecord], backends: Backends
+) -> Mapping[str, Sequence[Any]] | None:
+    """Each well's readings when the bulk decoder passes every record, else None."""
+    decode = backends.bulk
+    if decode is None or len(records) < BULK_MIN_RECORDS:
+        return None
     datas = [r.data for r in records]
     if None in datas:
-        return False
-    return check(datas, backends.columns)  # type: ignore[arg-type]
+        return None
+    return decode(datas, backends.columns)  # type: ignore[arg-type]
 
 
 def _emit_metrics(
@@ -512,7 +522,7 @@ def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -
         metrics_sink,
         detection_engine(config.rules_file),
         columns=record.ColumnBudget(config.max_new_columns, max_fields=config.max_new_fields),
-        bulk_check=bulk_check(),
+        bulk=bulk_decoder(),
     )
 
 

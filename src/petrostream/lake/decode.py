@@ -180,21 +180,20 @@ def _expand(
     return out, lambda j: origin(parents[j])
 
 
-def all_valid(datas: Sequence[bytes], budget: ColumnBudget) -> bool:
-    """True when `petrostream.record.decode` would accept every record of ``datas``.
+def bulk_table(datas: Sequence[bytes], budget: ColumnBudget) -> pa.Table | None:
+    """The decoded table of ``datas`` if `petrostream.record.decode` would accept every record.
 
-    The vectorized "all good" test of the bulk decode, for the real-time consumer:
-    a batch it passes needs only a JSON parse per record (``record.loads_valid``);
-    any doubt (False) sends the batch to the record validator, which finds the dead
-    letters and their reasons. Admits the batch's new columns into ``budget``.
+    The vectorized "all good" test of the bulk decode, for the real-time consumer
+    (`petrostream.handlers.columnar`): any doubt (None) sends the batch to the
+    record validator, which finds the dead letters and their reasons. Admits the
+    batch's new columns into ``budget``. A KPL aggregate is a doubt (not ``{``).
     """
     if not datas or max(map(len, datas)) > MAX_RECORD_BYTES:
-        return False
+        return None
     try:
-        _bulk(datas, budget)
+        return _bulk(datas, budget)
     except (_ChunkInvalid, ValueError, TypeError):  # pyarrow.ArrowInvalid is a ValueError
-        return False
-    return True
+        return None
 
 
 def _shifted(origin: OriginFn, offset: int) -> OriginFn:
