@@ -203,9 +203,7 @@ def _dead_letter(rec: KinesisRecord, reason: str, detail: str) -> DeadLetter:
 WellItems = tuple[list[KinesisRecord], Sequence[Mapping[str, Any]]]
 
 
-def _process_well(
-    well_id: str, items: WellItems, backends: Backends, report: BatchReport
-) -> None:
+def _process_well(well_id: str, items: WellItems, backends: Backends, report: BatchReport) -> None:
     """Detect and notify for one well; raises on a failure that must retry its records."""
     recs, readings = items
     cached = backends.cache.get(well_id)
@@ -424,7 +422,12 @@ def from_stream_records(records: Sequence[StreamRecord], stream_arn: str) -> lis
     """
     return [
         KinesisRecord(
-            r.shard_id, r.sequence_number, r.partition_key, r.data, r.arrival.timestamp(), stream_arn
+            r.shard_id,
+            r.sequence_number,
+            r.partition_key,
+            r.data,
+            r.arrival.timestamp(),
+            stream_arn,
         )
         for r in records
     ]

@@ -17,7 +17,14 @@ from petrostream import record
 from petrostream.handlers.base import ColumnarDetectionEngine, PureDetectionEngine
 from petrostream.handlers.config import HandlerConfig
 from petrostream.handlers.local_backends import SqliteDeadLetters, SqliteStateStore
-from petrostream.handlers.process_stream import Backends, build_backends, make_handler
+from petrostream.handlers.process_stream import (
+    BULK_MIN_RECORDS,
+    Backends,
+    build_backends,
+    bulk_decoder,
+    make_handler,
+)
+from petrostream.stream.base import StreamRecord
 from petrostream.testing.notifier import RecordingNotifier
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -124,17 +131,26 @@ def test_the_handler_applies_the_column_rules_and_the_configured_caps(tmp_path: 
     assert report.processed == 3
 
 
-def _run(tmp_path: Path, engine: Any, batches: list[list[bytes]]) -> tuple[list[str], bytes]:
+def _run(
+    tmp_path: Path,
+    engine: Any,
+    batches: list[list[bytes]],
+    *,
+    bulk: bool = False,
+    offsets: list[int] | None = None,
+) -> tuple[list[str], bytes]:
     backends = Backends(
         state=SqliteStateStore(tmp_path / "realtime.db"),
         notifier=RecordingNotifier(),
         dead_letters=SqliteDeadLetters(tmp_path / "realtime.db"),
         metrics=MemoryMetrics(),
         engine=engine,
+        bulk=bulk_decoder() if bulk else None,
     )
     handler = make_handler(backends)
     offset = 0
-    for batch in batches:
+    for n, batch in enumerate(batches):
+        offset = offsets[n] if offsets else offset
         event = kinesis_event(batch)
         for i, item in enumerate(event["Records"]):  # sequence numbers keep rising
             seq = str(49590338271490256608559692538361571095921575989136600000 + offset + i)
@@ -161,6 +177,79 @@ def test_the_columnar_engine_behind_the_handler_raises_what_the_per_record_one_d
     columnar = _run(tmp_path / "columnar", ColumnarDetectionEngine(min_rows=256), batches)
     # then the same alerts are notified and the same state is stored
     assert pure[0] and columnar == pure
+    # and so with the batch decoded in bulk (columns straight to the columnar detector)
+    bulk = _run(tmp_path / "bulk", ColumnarDetectionEngine(min_rows=256), batches, bulk=True)
+    assert bulk == pure
+
+
+def test_a_retried_bulk_decoded_batch_detects_only_the_records_not_yet_covered(
+    tmp_path: Path,
+) -> None:
+    # given 900 readings of a stepping well: 600 delivered, then a retry from reading 300
+    payloads = readings(900, step_at=700)
+    batches, offsets = [payloads[:600], payloads[300:]], [0, 300]
+    # when the per-record engine and the bulk-decoded columnar one get the same deliveries
+    pure = _run(tmp_path / "pure", PureDetectionEngine(), batches, offsets=offsets)
+    engine = ColumnarDetectionEngine(min_rows=256)
+    bulk = _run(tmp_path / "bulk", engine, batches, bulk=True, offsets=offsets)
+    # then the 300 duplicates are skipped alike: same alerts, same state
+    assert pure[0] and bulk == pure
+
+
+def test_a_poison_record_in_a_bulk_sized_batch_is_the_same_dead_letter(tmp_path: Path) -> None:
+    # given a batch large enough for the bulk decoder, with one poison timestamp in it
+    payloads = readings(2 * BULK_MIN_RECORDS, step_at=BULK_MIN_RECORDS)
+    poison = json.dumps({"well_id": "WELL-00011", "ts": POISONS[0]}).encode()
+    payloads.insert(10, poison)
+    config = HandlerConfig.from_environ(
+        {"PETROSTREAM_HOME": str(tmp_path), "PETROSTREAM_METRICS": "none"}
+    )
+    backends = build_backends(config, notifier=RecordingNotifier())
+    assert backends.bulk is not None
+    reports: list[Any] = []
+    # when
+    make_handler(backends, on_report=reports.append)(kinesis_event(payloads), None)
+    # then the record validator found it, with its reason; the others were detected on
+    [report] = reports
+    assert [(d.reason, d.data) for d in report.dead_letters] == [("bad_timestamp", poison)]
+    assert report.processed == 2 * BULK_MIN_RECORDS
+    assert {a.rule for a in report.alerts} >= {"pressure_jump"}
+
+
+def test_the_local_entry_point_answers_as_the_lambda_event_does(tmp_path: Path) -> None:
+    # given the same batch (one poison) as a Kinesis event and as the stream's records
+    payloads = readings(300, step_at=200)
+    payloads.insert(5, b"not json")
+    event = kinesis_event(payloads)
+    records = [
+        StreamRecord(
+            shard_id="shardId-000000000000",
+            sequence_number=item["kinesis"]["sequenceNumber"],
+            partition_key=item["kinesis"]["partitionKey"],
+            data=data,
+            arrival=datetime.fromtimestamp(item["kinesis"]["approximateArrivalTimestamp"], UTC),
+        )
+        for item, data in zip(event["Records"], payloads, strict=True)
+    ]
+    outcomes = []
+    for name in ("event", "records"):
+        config = HandlerConfig.from_environ(
+            {"PETROSTREAM_HOME": str(tmp_path / name), "PETROSTREAM_METRICS": "none"}
+        )
+        reports: list[Any] = []
+        handler = make_handler(
+            build_backends(config, notifier=RecordingNotifier()), on_report=reports.append
+        )
+        arn = event["Records"][0]["eventSourceARN"]
+        answer = handler(event, None) if name == "event" else handler.handle_records(records, arn)
+        [r] = reports
+        letters = [
+            (d.reason, d.sequence_number, d.data, d.event_source_arn) for d in r.dead_letters
+        ]
+        outcomes.append((answer, r.processed, letters, [a.alert_id for a in r.alerts]))
+    # then both answer the same, with the same dead letter and alerts
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][2][0][0] == "bad_json"
 
 
 def test_the_handler_runs_the_columnar_engine_where_numpy_imports(tmp_path: Path) -> None:
