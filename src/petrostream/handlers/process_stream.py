@@ -273,7 +273,7 @@ def _process_wells(
 def _decode_aggregate(
     rec: KinesisRecord,
     backends: Backends,
-    per_well: dict[str, list[tuple[KinesisRecord, dict[str, Any]]]],
+    per_well: dict[str, WellItems],
 ) -> DeadLetter | None:
     """Add a KPL aggregate's readings to ``per_well``; return the dead letter of its bad ones.
 
@@ -297,12 +297,18 @@ def _decode_aggregate(
         except InvalidRecord as exc:
             bad.append((i, data, exc))
             continue
-        per_well[str(reading["well_id"])].append((rec, reading))
+        _add(per_well, rec, reading)
     if not bad:
         return None
     i, data, first = bad[0]
     detail = f"{len(bad)} of {len(inner)} aggregated readings rejected; reading {i}: {first.detail}"
     return dataclasses.replace(_dead_letter(rec, first.reason, detail), data=data)
+
+
+def _add(per_well: dict[str, WellItems], rec: KinesisRecord, reading: dict[str, Any]) -> None:
+    recs, readings = per_well.setdefault(str(reading["well_id"]), ([], []))
+    recs.append(rec)
+    readings.append(reading)  # type: ignore[attr-defined]
 
 
 def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> BatchReport:
@@ -343,9 +349,7 @@ def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> Batch
         except InvalidRecord as exc:
             letters.append(_dead_letter(rec, exc.reason, exc.detail))
             continue
-        recs, readings = per_well.setdefault(str(reading["well_id"]), ([], []))
-        recs.append(rec)
-        readings.append(reading)  # type: ignore[attr-defined]
+        _add(per_well, rec, reading)
     if letters:
         try:
             backends.dead_letters.put(letters)
