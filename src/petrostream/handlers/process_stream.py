@@ -212,11 +212,18 @@ def _process_well(well_id: str, items: WellItems, backends: Backends, report: Ba
         cached = _Cached(stored.version, dict(stored.positions), None)
         data = stored.data
     positions = dict(cached.positions)
-    fresh = [
-        i
-        for i, rec in enumerate(recs)
-        if rec.shard_id not in positions or int(rec.sequence_number) > int(positions[rec.shard_id])
-    ]
+    first, shard = recs[0], recs[0].shard_id
+    if all(r.shard_id == shard for r in recs) and (
+        shard not in positions or int(first.sequence_number) > int(positions[shard])
+    ):  # one shard (as Kinesis delivers), in order, its first record new: all are new
+        fresh: Sequence[int] = range(len(recs))
+    else:
+        fresh = [
+            i
+            for i, rec in enumerate(recs)
+            if rec.shard_id not in positions
+            or int(rec.sequence_number) > int(positions[rec.shard_id])
+        ]
     report.duplicates += len(recs) - len(fresh)
     if not fresh:
         return
