@@ -281,7 +281,7 @@ class LocalEventSource:
         """
         raw = getattr(self.handler, "handle_records", None)
         if raw is not None:
-            return raw(records, self.stream_arn)  # type: ignore[no-any-return]
+            return raw(records, self.stream_arn)
         return self.handler(kinesis_event(records, stream_arn=self.stream_arn), LocalContext())
 
     def _first_failure(
