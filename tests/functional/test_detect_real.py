@@ -15,6 +15,7 @@ from petrostream.dataset import synthesize
 from petrostream.detect.base import DetectionState, Detector, format_ts, from_millis
 from petrostream.detect.evaluation import load_instances
 from petrostream.detect.vectorized import VectorizedDetector
+from petrostream.schema import event_type
 from petrostream.settings import Settings
 
 
@@ -37,9 +38,21 @@ def real_instances(bundled_3w_dir: Path) -> list:
 
 
 def onset_of(instance) -> int:
+    """The first transient label's ts; without one, the first event label's (docs/detection.md)."""
     labels = instance.labels
     transient = np.flatnonzero(labels > 100)
-    return int(instance.ts[transient[0]])
+    event = transient if transient.size else np.flatnonzero(labels > 0)
+    return int(instance.ts[event[0]])
+
+
+SWING_WARM_UP_S = 8 * 60
+"""A swing needs 8 minutes of a well before it speaks (docs/detection.md)."""
+
+
+def delay_limit_s(event_class: int) -> float:
+    """How late a detection may come: 5 minutes after the onset, plus the swings' warm-up
+    for classes 3 and 4, which 3W labels from a file's first reading (scored from there)."""
+    return 300.0 + (SWING_WARM_UP_S if event_class in (3, 4) else 0.0)
 
 
 def test_every_real_event_is_detected_early_and_the_normal_stretch_stays_quiet(
@@ -53,11 +66,12 @@ def test_every_real_event_is_detected_early_and_the_normal_stretch_stays_quiet(
         opened = [a for a in alerts if a.status == "open" and a.category == "process"]
         before = [a for a in opened if a.ts < from_millis(onset)]
         after = [a for a in opened if a.ts >= from_millis(onset)]
-        # then no process alert in the normal stretch, and one within 5 minutes of onset
+        # then no process alert before the onset, and one soon after it
         assert before == [], f"{instance.instance_id}: false alert {before[0].message}"
         assert after, f"{instance.instance_id}: event not detected"
         delay = (after[0].ts - from_millis(onset)).total_seconds()
-        assert 0 <= delay <= 300, f"{instance.instance_id}: detected after {delay} s"
+        limit = delay_limit_s(instance.class_folder)
+        assert 0 <= delay <= limit, f"{instance.instance_id}: detected after {delay} s"
         assert after[0].well_id == instance.well_id
         assert after[0].instance_id == instance.instance_id
         # and the columnar path raises the very same alerts
@@ -80,13 +94,15 @@ def test_evaluate_json_reports_detector_and_baseline(bundled_3w_dir: Path) -> No
         assert all(class_keys <= set(c) for c in side["classes"])
         assert all(instance_keys <= set(i) for i in side["instances"])
     ours = {c["event_class"]: c for c in doc["detector"]["classes"]}
-    assert {2, 5} <= set(ours)
-    for event_class in (2, 5):
+    bundled = {int(f.parent.name) for f in bundled_3w_dir.rglob("*.csv")}
+    assert {2, 5} <= bundled <= set(ours)
+    for event_class in bundled:
         row = ours[event_class]
-        assert row["event_type"] in ("SPURIOUS_CLOSURE_OF_DHSV", "RAPID_PRODUCTIVITY_LOSS")
+        assert row["event_type"] == event_type(event_class)
         assert row["detected"] == row["total"] >= 1
-        assert row["median_delay_s"] <= 300
-        assert row["false_alerts_per_24h"] == 0
+        assert row["median_delay_s"] <= delay_limit_s(event_class)
+        # classes 3 and 4 have no normal stretch to raise a false alert in: null
+        assert row["false_alerts_per_24h"] == (None if event_class in (3, 4) else 0)
     # the seed rule (p_pdg > 300 bar) fires in WELL-00011's normal stretch (380 bar at the PDG)
     seed = {i["instance_id"]: i for i in doc["baseline"]["instances"]}
     assert seed["WELL-00011_20140530100015"]["false_alerts"] == 1
@@ -115,7 +131,10 @@ def test_evaluate_table_has_a_baseline_row_per_class(bundled_3w_dir: Path) -> No
     result = CliRunner().invoke(main, ["evaluate", str(bundled_3w_dir)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert any(line.startswith("2 ") and "rules" in line and "1/1" in line for line in lines)
+    dhsv = len(list((bundled_3w_dir / "2").glob("*.csv")))
+    assert dhsv >= 1
+    assert any(line.startswith("2 ") and "rules" in line and f"{dhsv}/{dhsv}" in line
+               for line in lines)  # fmt: skip
     assert any(line.startswith("2 ") and "seed baseline" in line for line in lines)
 
 
@@ -155,10 +174,8 @@ def test_evaluate_cv_by_well_reports_diagnosis_folds_and_unscored_rows(
         assert {"diagnosis", "diagnosis_correct", "unlabelled_rows", "rejected_rows"} <= set(item)
         if item["detected"]:
             assert item["diagnosis"]
-            assert item["diagnosis_correct"] == (
-                item["diagnosis"] == {2: "SPURIOUS_CLOSURE_OF_DHSV",
-                                      5: "RAPID_PRODUCTIVITY_LOSS"}.get(item["event_class"])
-            )  # fmt: skip
+            named = item["diagnosis"] == event_type(item["event_class"])
+            assert item["diagnosis_correct"] == named
     # and each class counts its correct diagnoses; folds are the wells
     for row in doc["classes"]:
         assert "diagnosed" in row

@@ -15,6 +15,11 @@ from petrostream.cli import main
 from petrostream.schema import event_type
 from petrostream.testing.lakefiles import read_3w_csv, write_by_partition
 
+WHOLE_SAMPLE = ("--param", "hours=2")
+"""The seed question's window, widened to hold every reading: a bundled instance spans up
+to an hour and ends up to a minute before now (here by construction; the replay shifts
+spans by whole minutes, up to one earlier)."""
+
 
 def expected_from_sources(files: list[Path]) -> dict[str, dict[str, float]]:
     """Average P-PDG and P-TPT per event type, straight from the CSV files."""
@@ -66,7 +71,16 @@ def test_crawl_then_seed_question_matches_the_source_files(bundled_3w_files, tmp
     crawled = runner.invoke(main, ["--home", str(home), "crawl"])
     answer = runner.invoke(
         main,
-        ["--home", str(home), "query", "--named", "avg_pressure_last_hour", "--format", "json"],
+        [
+            "--home",
+            str(home),
+            "query",
+            "--named",
+            "avg_pressure_last_hour",
+            *WHOLE_SAMPLE,
+            "--format",
+            "json",
+        ],  # fmt: skip
     )
 
     # then one row per event type, with the sources' averages
@@ -92,7 +106,16 @@ def test_replay_run_crawl_query_matches_the_source_files(
     crawled = runner.invoke(main, ["--home", str(home), "crawl"])
     answer = runner.invoke(
         main,
-        ["--home", str(home), "query", "--named", "avg_pressure_last_hour", "--format", "json"],
+        [
+            "--home",
+            str(home),
+            "query",
+            "--named",
+            "avg_pressure_last_hour",
+            *WHOLE_SAMPLE,
+            "--format",
+            "json",
+        ],  # fmt: skip
     )
 
     # then one row per event type, averages as computed from the CSV files

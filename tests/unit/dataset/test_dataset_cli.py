@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
+from helpers_3w import bundled_3w_table
 
 from petrostream.cli import main
 
@@ -33,7 +34,9 @@ def test_inspect_lists_instances_with_counts(bundled_3w_dir: Path) -> None:
     row = next(line for line in lines if line.startswith("WELL-00011_20140530100015"))
     assert row.split() == ["WELL-00011_20140530100015", "WELL-00011", "real", "2", "csv",
                            "1,980", "8", "1,972", "0"]  # fmt: skip
-    assert lines[-1].startswith("2 instances, 3,420 rows, 0 rejects")
+    # the total is the bundled README's table: every instance, every row
+    table = bundled_3w_table()
+    assert lines[-1].startswith(f"{len(table)} instances, {sum(table.values()):,} rows, 0 rejects")
 
 
 def test_inspect_counts_every_instance_of_the_shared_set(shared_3w_dir: Path) -> None:
