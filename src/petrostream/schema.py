@@ -160,3 +160,14 @@ PHYSICAL_RANGES: Final[dict[str, tuple[float, float]]] = {
 }
 
 WELL_ID_PATTERN: Final = re.compile(r"^(WELL-\d{5}|SIMULATED|DRAWN)$")
+
+SYNTHETIC_FIRST_WELL: Final = 90_001
+"""Wells numbered from here on (WELL-90001 to WELL-99999) are synthetic by convention: no 3W
+well has such a number; the demo's fleet starts there (`dataset synth --first-well 90001`)."""
+
+
+def is_synthetic_well(well_id: str) -> bool:
+    """True for ``WELL-90001`` and up, the numbers kept for synthetic wells."""
+    if len(well_id) != 10 or not well_id.startswith("WELL-") or not well_id[5:].isdigit():
+        return False
+    return int(well_id[5:]) >= SYNTHETIC_FIRST_WELL

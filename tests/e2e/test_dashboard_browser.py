@@ -22,9 +22,17 @@ from typing import Any
 
 import pytest
 
+from petrostream.cli.demo import SYNTH_WELLS
+from petrostream.dataset import instance_of
+from petrostream.schema import is_synthetic_well
+
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+BUNDLED = Path(__file__).resolve().parents[2] / "src" / "petrostream" / "data" / "3w"
+REAL_WELLS = sorted({instance_of(path).well_id for path in BUNDLED.rglob("*.csv")})
+"""The bundled sample's wells: the demo's real wells (its synthetic ones are WELL-90001 on)."""
+DEMO_WELLS = len(REAL_WELLS) + SYNTH_WELLS
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -112,7 +120,7 @@ def test_dashboard_shows_chart_alerts_and_sql_results(dashboard: str) -> None:
                 timeout=30_000,
             )
             well = page.text_content("#chart-well")
-            assert well and well.startswith("WELL-")
+            assert well in REAL_WELLS, f"the first chart is of {well}, not a real well"
             # and the 3W event of that well is shaded
             assert page.locator("#chart rect.event-span").count() >= 1
 
@@ -132,17 +140,30 @@ def test_dashboard_shows_chart_alerts_and_sql_results(dashboard: str) -> None:
             # then its rows are in the results table: one per well of the demo
             page.wait_for_selector("#sql-result tbody tr", timeout=30_000)
             rows = page.locator("#sql-result tbody tr")
-            assert rows.count() == 10
+            assert rows.count() == DEMO_WELLS
             # (the real bundled wells sort first; the synthetic ones are WELL-90001 on)
-            assert (rows.first.text_content() or "").startswith("WELL-00011")
-            assert "10 rows" in (page.text_content("#sql-status") or "")
+            assert (rows.first.text_content() or "").startswith(REAL_WELLS[0])
+            assert f"{DEMO_WELLS} rows" in (page.text_content("#sql-status") or "")
 
             # and the page settles before the screenshot (fleet and health filled)
             page.wait_for_function(
-                "() => document.querySelectorAll('#fleet-table tbody tr').length === 10"
+                f"() => document.querySelectorAll('#fleet-table tbody tr').length === {DEMO_WELLS}"
                 " && document.querySelector('#health .kv') !== null",
                 timeout=30_000,
             )
+            # and the fleet tags the synthetic wells so, and only them
+            fleet = page.locator("#fleet-table tbody tr")
+            tagged = {
+                fleet.nth(i).get_attribute("data-well"): fleet.nth(i)
+                .locator("[data-testid=synthetic-tag]")
+                .count()
+                for i in range(fleet.count())
+            }
+            assert tagged == {w: int(is_synthetic_well(w)) for w in tagged}
+            assert sum(tagged.values()) == SYNTH_WELLS
+            assert set(REAL_WELLS) <= {w for w, n in tagged.items() if n == 0}
+            tag = page.locator("[data-testid=synthetic-tag]").first
+            assert tag.text_content() == "synthetic" and tag.is_visible()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 

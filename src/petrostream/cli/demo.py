@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import click
 
+from petrostream.schema import SYNTHETIC_FIRST_WELL
+
 if TYPE_CHECKING:
     from petrostream.dashboard.app import BackgroundServer
     from petrostream.lake.writer import WriterStats
@@ -38,8 +40,8 @@ if TYPE_CHECKING:
     from petrostream.runtime.detector import DetectorSummary
     from petrostream.settings import Settings
 
-SYNTH_WELLS = 8
-SYNTH_FIRST_WELL = 90_001  # WELL-90001 on: never one of 3W's real well numbers
+SYNTH_WELLS = 3  # a few, so the real wells are most of what the demo shows
+SYNTH_FIRST_WELL = SYNTHETIC_FIRST_WELL  # WELL-90001 on: never a 3W well; tagged "synthetic"
 SYNTH_HOURS = 1.0
 SYNTH_SEED = 42
 DEFAULT_SPEED: Final = 60.0
@@ -70,6 +72,7 @@ class DemoRun:
     fresh_home: bool = True
     paths: list[Path] = field(default_factory=list)
     real_instances: int = 0
+    real_wells: int = 0
     replay: ReplaySummary | None = None
     stream_info: dict[str, Any] | None = None
     lake: WriterStats | None = None
@@ -102,11 +105,19 @@ def bundled_sample(run: DemoRun) -> None:
     """The real 3W instances shipped in the package (petrostream/data/3w; its README lists them)."""
     from importlib.resources import as_file, files
 
+    from petrostream.dataset import instance_of
+
     folder = run.resources.enter_context(as_file(files("petrostream") / "data" / "3w"))
     csvs = sorted(Path(folder).rglob("*.csv"))
-    click.echo(f"    {len(csvs)} real 3W instances from {folder}")
+    wells = {instance_of(path).well_id for path in csvs}
+    classes = ", ".join(sorted({path.parent.name for path in csvs}))
+    click.echo(
+        f"    {len(csvs)} real 3W instances from {len(wells)} wells "
+        f"(event classes {classes}) in {folder}"
+    )
     run.paths.extend(csvs)
     run.real_instances = len(csvs)
+    run.real_wells = len(wells)
 
 
 def synthetic_fleet(run: DemoRun) -> None:
@@ -271,8 +282,8 @@ def print_summary(run: DemoRun) -> None:
         (
             "rows read",
             f"{replayed.rows_read + replayed.reject_count:,}",
-            f"{replayed.files} instances: {run.real_instances} of them real 3W wells, "
-            f"{synthetic} synthetic",
+            f"{replayed.files} instances: {run.real_instances} of them real 3W instances "
+            f"from {run.real_wells} wells, {synthetic} synthetic",
         ),
         (
             "rejects",
@@ -560,7 +571,7 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
 def demo_command(ctx: click.Context, speed: float, no_serve: bool, port: int, host: str) -> None:
     """Run the whole local pipeline on the bundled sample, print a summary, serve the dashboard.
 
-    Replays the bundled real 3W instances and a small synthetic fleet (8 wells
+    Replays the bundled real 3W instances and a small synthetic fleet (3 wells
     x 1 h, WELL-90001 on) into the local stream under --home while the lake writer and the
     detector consume it, crawls the lake, runs the seed's query (average
     pressure per event type over the last hour), prints a summary and serves

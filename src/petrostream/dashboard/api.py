@@ -325,7 +325,8 @@ OPENAPI: Final[dict[str, Any]] = {
                 "responses": {
                     "200": _json(
                         "wells (well_id, ts, p_pdg, p_tpt, t_tpt, event_type, instance_id, "
-                        "readings, age_s, alerts, open_alerts) and totals"
+                        "readings, age_s, alerts, open_alerts, synthetic: WELL-90001 on) "
+                        "and totals"
                     )
                 },
             }

@@ -276,7 +276,7 @@ class DashboardData:
     # ---------------------------------------------------------------- fleet
 
     def fleet(self) -> dict[str, Any]:
-        """Wells with their latest reading, readings count, alerts and data freshness."""
+        """Wells with their latest reading, readings count, alerts, freshness, synthetic or not."""
         now = datetime.now(UTC)
         catalog = self.lake.catalog()
         sensors = catalog.tables.get("sensors")
@@ -318,6 +318,8 @@ class DashboardData:
             entry["alerts"] = entry.get("alerts", 0) + 1
             entry["open_alerts"] = entry.get("open_alerts", 0) + (status == "open")
         ordered = [wells[k] for k in sorted(wells)]
+        for entry in ordered:  # WELL-90001 on: a synthetic well, tagged so on the dashboard
+            entry["synthetic"] = schema.is_synthetic_well(entry["well_id"])
         ages = [w["age_s"] for w in ordered if w.get("age_s") is not None]
         return {
             "generated_at": _iso(now),

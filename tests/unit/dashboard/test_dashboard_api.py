@@ -352,6 +352,22 @@ def test_new_lake_files_show_up_without_a_crawl_command(tmp_path: Path) -> None:
     assert not settings.catalog_path.exists()
 
 
+def test_fleet_says_which_wells_are_synthetic(tmp_path: Path) -> None:
+    # given a real well number and the first and last numbers kept for synthetic wells
+    settings = Settings(home=tmp_path / "home")
+    wells = ("WELL-00011", "WELL-89999", "WELL-90001", "WELL-99999")
+    _fill(settings, [r for w in wells for r in steady(30, well_id=w, start=START, **LEVELS)])
+    # when the fleet overview is fetched
+    with TestClient(
+        create_app(settings, data=DashboardData(settings, crawl_interval=0.0)), base_url=BASE_URL
+    ) as c:
+        fleet = c.get("/api/fleet").json()
+    # then WELL-90001 and up are tagged synthetic, the others are not
+    assert {w["well_id"]: w["synthetic"] for w in fleet["wells"]} == {
+        "WELL-00011": False, "WELL-89999": False, "WELL-90001": True, "WELL-99999": True,
+    }  # fmt: skip
+
+
 def test_an_empty_home_serves_empty_answers_not_errors(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     with TestClient(create_app(settings), base_url=BASE_URL) as c:

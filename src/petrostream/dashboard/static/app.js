@@ -125,7 +125,9 @@ async function loadFleet() {
     const ageClass = w.age_s !== null && w.age_s < 120 ? "age-ok" : "age-old";
     const evt = w.event_type || "";
     const row = el("tr", { "data-well": w.well_id, class: w.well_id === state.well ? "selected" : "" },
-      el("td", { text: w.well_id }),
+      el("td", {}, w.well_id, w.synthetic
+        ? el("span", { class: "tag synthetic", "data-testid": "synthetic-tag", title: "a synthetic well (WELL-90001 on), not 3W data", text: "synthetic" })
+        : ""),
       el("td", { class: ageClass, text: w.age_s === null || w.age_s === undefined ? "–" : age(w.age_s) }),
       el("td", { class: "num", text: bar(w.p_pdg) }),
       el("td", { class: "num", text: bar(w.p_tpt) }),
@@ -143,9 +145,11 @@ async function loadFleet() {
     select.replaceChildren(...wells.map((w) => el("option", { value: w, text: w })));
   }
   if (!state.well && wells.length) {
-    // Start on the well with the most alerts: it tells the best story.
+    // Start on the real well with the most alerts: it tells the best story.
     const withData = fleet.wells.filter((w) => w.readings > 0);
-    const busiest = withData.reduce((best, w) => ((w.alerts || 0) > (best.alerts || 0) ? w : best), withData[0]);
+    const real = withData.filter((w) => !w.synthetic);
+    const pool = real.length ? real : withData;
+    const busiest = pool.reduce((best, w) => ((w.alerts || 0) > (best.alerts || 0) ? w : best), pool[0]);
     selectWell(busiest.well_id);
   } else if (state.well) {
     select.value = state.well;
