@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers_3w import named_3w_files
@@ -89,6 +90,14 @@ def stream(home: Path) -> Iterator[LocalStream]:
     s = LocalStream(home / "stream.db", name="test", shard_count=2)
     yield s
     s.close()
+
+
+@pytest.fixture
+def catalog(home: Path) -> Any:
+    """The Iceberg catalog of a local lake in the test's home (``<home>/lake``)."""
+    from petrostream.lake.tables import open_catalog
+
+    return open_catalog(home, str(home / "lake"))
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from petrostream.lake import compaction
-from petrostream.lake.commitlog import COMPACTION, WRITER
-from petrostream.lake.factory import open_lake
 from petrostream.lake.locks import ActorLock
-from petrostream.lake.writer import LakeWriter, ProgressFn, WriterStats
+from petrostream.lake.tables import open_catalog
+from petrostream.lake.writer import CONSUMER, LakeWriter, ProgressFn, WriterStats
 
 if TYPE_CHECKING:
     from petrostream.settings import Settings
@@ -32,30 +30,21 @@ def run_lake_writer(
 ) -> WriterStats:
     """Run the lake writer until ``stop`` is set or, with ``drain``, the stream is caught up.
 
-    Takes the writer's lock in the home (one writer per home), deletes what a killed
-    flush left uncommitted (and an interrupted compaction's orphans when no
-    compaction is running), then consumes from the committed checkpoint.
+    Takes the writer's lock in the home (one writer per home), then consumes from the
+    checkpoint of the writer's newest snapshot (what a killed flush wrote is in no
+    snapshot: no reader sees it).
 
     Raises:
         ConfigError: another lake writer holds the lock, or a setting is wrong.
         OSError: the lake cannot be written after retries.
     """
-    from petrostream.lake.local import LocalLakeStore
     from petrostream.stream.factory import open_stream
 
-    store = open_lake(settings)
-    with ActorLock(settings.home, WRITER):
-        compaction_lock = ActorLock(settings.home, COMPACTION)
-        if compaction_lock.try_acquire():
-            try:
-                compaction.recover(store)
-            finally:
-                compaction_lock.release()
-        if isinstance(store, LocalLakeStore):
-            store.clean_temp()
+    with ActorLock(settings.home, CONSUMER):
+        catalog = open_catalog(settings.home, settings.lake_uri)
         stream = open_stream(settings, backend=backend)
         try:
-            writer = LakeWriter.from_settings(stream, store, settings)
+            writer = LakeWriter.from_settings(stream, catalog, settings)
             return writer.run(drain=drain, stop=stop, progress=progress)
         finally:
             stream.close()

@@ -1,27 +1,26 @@
 """The lake writer: a stream consumer that lands every reading in Parquet exactly once.
 
 Loop: read pages from every shard, decode each page into Arrow and split it by
-partition ``dt=<date of ts>/well_id=<well>`` as it arrives (a late reading lands in
-the partition of its own ``ts``; rejects go by ``dt=<arrival date>``), and flush when
-the records of one partition reach ``buffer_bytes`` (5 MB, Firehose's default), all
-of them reach ``buffer_total_bytes`` (64 MB), or the oldest has waited
-``buffer_seconds``. A flush:
+partition (day of ``ts``, ``well_id``) as it arrives, and flush when the records of
+one partition reach ``buffer_bytes`` (5 MB, Firehose's default), all of them reach
+``buffer_total_bytes`` (64 MB), or the oldest has waited ``buffer_seconds``. A flush
+is one Iceberg append per table (`petrostream.lake.tables.commit_append`): pyiceberg
+writes the data files, then one atomic catalog commit makes them visible, and the
+snapshot's summary carries, per shard, the last sequence number read. That snapshot
+is the only checkpoint that counts; it lives in the table, beside the data. The
+checkpoint is then mirrored into the stream's `CheckpointStore` (for lag display).
 
-1. gathers each partition's rows of the buffer's pages into one file's table;
-2. puts an *intent* naming the files it is about to write, then each file,
-   atomically (`LakeStore`), under a name derived from the shard ranges it covers,
-   so that retrying the same flush overwrites rather than duplicates;
-3. puts the *commit*: the files and, per shard, the last sequence number read.
-   This is the only checkpoint that counts; it lives in the lake, beside the data;
-4. mirrors the checkpoint into the stream's `CheckpointStore` (for lag display).
-
-A restart runs `CommitLog.recover` first (deleting the files of an intent that
-never got its commit), then resumes every shard after the committed sequence
-number. A kill at any moment therefore loses nothing and duplicates nothing.
+A flush that holds rejects commits ``rejects`` first, then ``sensors``, both with the
+same checkpoint. A restart resumes every shard after the checkpoint of the newest
+``sensors`` snapshot of this writer; rejects a crash between the two commits had
+already committed are recognised by their sequence number against the ``rejects``
+checkpoint and dropped. A file of a flush killed before its commit is in no snapshot:
+no reader sees it, and `petrostream maintain` deletes it as an orphan. A kill at any
+moment therefore loses nothing and duplicates nothing.
 
 Partitions fill on their own (size per partition, as Firehose's dynamic
 partitioning counts it), yet every flush writes every partition the buffer holds:
-one flush, one commit, one exact checkpoint per shard. With an even fleet the
+one flush, one snapshot, one exact checkpoint per shard. With an even fleet the
 partitions fill together and their files hold up to ``buffer_bytes`` of records
 each (per-partition flushes would need per-partition checkpoints; compaction merges
 what a hot partition's flushes leave small in the others). ``buffer_total_bytes``
@@ -40,7 +39,6 @@ through `get_records`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -52,8 +50,7 @@ from typing import TYPE_CHECKING, Final
 
 from petrostream import schema
 from petrostream.errors import TransientError
-from petrostream.lake.base import REJECTS, SENSORS
-from petrostream.lake.commitlog import WRITER, Commit, CommitLog, FileEntry
+from petrostream.lake import tables
 from petrostream.lake.decode import (
     Origin,
     Reject,
@@ -66,23 +63,28 @@ from petrostream.stream.base import CheckpointStore, GetRecordsResult, IteratorT
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from petrostream.lake.base import LakeStore
+    from pyiceberg.catalog import Catalog
     from petrostream.settings import Settings
     from petrostream.stream.base import Stream
     from petrostream.stream.local import RecordBlobs
 
 log = logging.getLogger(__name__)
 
-CONSUMER: Final = WRITER
+CONSUMER: Final = "lake-writer"
 PAGE_LIMIT: Final = 10_000
 DECODE_AHEAD: Final = 2  # pages read and not yet decoded that a size check does not wait for
 DECODERS: Final = 2  # threads decoding pages (one page each at a time)
 POLL_SECONDS: Final = 0.2
 FLUSH_ATTEMPTS: Final = 5
-PUT_THREADS: Final = 2  # files of one flush written at once (fsync latency overlaps)
 STREAM_CACHE_MIB: Final = 8  # SQLite page cache of a local stream the writer reads
 # Columns every sensors file carries, even when all null; sensors come and go.
-ALWAYS: Final[tuple[str, ...]] = ("instance_id", "ts", "source_ts", *schema.LABEL_COLUMNS)
+ALWAYS: Final[tuple[str, ...]] = (
+    "well_id",
+    "instance_id",
+    "ts",
+    "source_ts",
+    *schema.LABEL_COLUMNS,
+)
 _CANONICAL_ORDER: Final = {c: i for i, c in enumerate(schema.RECORD_COLUMNS)}
 
 
@@ -244,10 +246,20 @@ class _Buffer:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """A decoded buffer: its shard ranges, the files to put, its commit stats."""
+    """A decoded buffer: its shard ranges, the rows of each table, its stats."""
 
     ranges: dict[str, tuple[str, str]]
-    files: list[tuple[str, str, pa.Table]]
+    sensors: pa.Table | None
+    rejects: pa.Table | None
+    stats: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """What one flush committed: the snapshot ids per table, the checkpoint, the counts."""
+
+    snapshots: dict[str, int]
+    checkpoint: dict[str, str]
     stats: dict[str, int]
 
 
@@ -257,12 +269,12 @@ class LakeWriter:
     Args:
         stream: where records come from; if it is also a `CheckpointStore`, the
             committed checkpoint is mirrored into it after every commit.
-        store: the lake.
+        catalog: the lake's Iceberg catalog (`petrostream.lake.tables.open_catalog`).
         buffer_seconds: flush when the oldest buffered record has waited this long.
         buffer_bytes: flush when the records of one partition reach this size.
         buffer_total_bytes: flush when the records of all partitions reach this size
             (bounds memory whatever the number of partitions).
-        codec: Parquet compression codec.
+        codec: Parquet compression codec (a table property of tables it creates).
         consumer: the name checkpoints and rejects carry.
         clock: monotonic seconds (injectable for tests).
 
@@ -272,7 +284,7 @@ class LakeWriter:
     def __init__(
         self,
         stream: Stream,
-        store: LakeStore,
+        catalog: Catalog,
         *,
         buffer_seconds: float = 60.0,
         buffer_bytes: int = 5 * 1024 * 1024,
@@ -283,7 +295,7 @@ class LakeWriter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream
-        self.store = store
+        self.catalog = catalog
         self.buffer_seconds = buffer_seconds
         self.buffer_bytes = buffer_bytes
         self.buffer_total_bytes = buffer_total_bytes
@@ -291,17 +303,19 @@ class LakeWriter:
         self.consumer = consumer
         self.page_limit = page_limit
         self.clock = clock
-        self.log = CommitLog(store, WRITER)
+        self._tables = {
+            name: tables.open_table(catalog, name) for name in (tables.SENSORS, tables.REJECTS)
+        }
         self.stats = WriterStats()
         self.checkpoint: dict[str, str] = {}
-        self._last_number = 0
+        self._rejects_checkpoint: dict[str, str] = {}
         self._buffer = _Buffer()
         self._iterators: dict[str, str] = {}
         self._recovered = False
         # Set while `run` flushes in the background: the executor and the flush in flight.
         self._pool: ThreadPoolExecutor | None = None
         self._decoder: ThreadPoolExecutor | None = None  # decodes pages as they are read
-        self._pending: Future[Commit] | None = None
+        self._pending: Future[Flush] | None = None
         blobs = getattr(stream, "get_record_blobs", None)
         self._get_blobs: Callable[..., RecordBlobs] | None = blobs if callable(blobs) else None
         cache = getattr(stream, "set_page_cache", None)
@@ -311,12 +325,11 @@ class LakeWriter:
             cache(STREAM_CACHE_MIB)
 
     @classmethod
-    def from_settings(cls, stream: Stream, store: LakeStore, settings: Settings) -> LakeWriter:
-        """A writer with the buffer, codec and encoding settings."""
-        store.float_encoding = settings.parquet_float_encoding  # also for a store from elsewhere
+    def from_settings(cls, stream: Stream, catalog: Catalog, settings: Settings) -> LakeWriter:
+        """A writer with the buffer and codec settings."""
         return cls(
             stream,
-            store,
+            catalog,
             buffer_seconds=settings.buffer_seconds,
             buffer_bytes=settings.buffer_bytes,
             buffer_total_bytes=settings.buffer_total_bytes,
@@ -326,17 +339,16 @@ class LakeWriter:
     # -- start-up -----------------------------------------------------------------
 
     def recover(self) -> dict[str, str]:
-        """Drop orphans of an uncommitted flush and load the committed checkpoint.
+        """Load the committed checkpoint: that of this writer's newest ``sensors`` snapshot.
 
         Called by `run` before reading; returns ``{shard_id: sequence number}``.
         """
-        recovery = self.log.recover()
-        if recovery.orphans_deleted:
-            log.warning("deleted %d uncommitted file(s) of an interrupted flush",
-                     len(recovery.orphans_deleted))  # fmt: skip
-        last = recovery.last
-        self._last_number = last.number if last else 0
-        self.checkpoint = dict(last.checkpoint) if last else {}
+        for name in self._tables:
+            self._tables[name] = self.catalog.load_table(tables.DEFS[name].identifier)
+        self.checkpoint = tables.writer_checkpoint(self._tables[tables.SENSORS], self.consumer)
+        self._rejects_checkpoint = tables.writer_checkpoint(
+            self._tables[tables.REJECTS], self.consumer
+        )
         self._iterators = {}
         for shard in self.stream.list_shards():
             seq = self.checkpoint.get(shard.shard_id)
@@ -458,20 +470,20 @@ class LakeWriter:
 
     # -- flush and commit ---------------------------------------------------------
 
-    def flush(self) -> Commit | None:
-        """Write the buffer as Parquet and commit it with the checkpoint; None if empty.
+    def flush(self) -> Flush | None:
+        """Commit the buffer to the tables with the checkpoint; None if empty.
 
         Waits first for a background flush in flight (and raises its error).
-        Retries on I/O errors (the files of a retried flush keep their names).
+        Retries on I/O errors and on a commit that lost a race (`maintain`'s).
         """
         self._wait_flush()
         if not self._buffer.records:
             return None
         buffer = self._buffer
-        commit = self._flush_buffer(buffer)
+        flushed = self._flush_buffer(buffer)
         self._buffer = _Buffer()
         self.stats.buffered = 0
-        return commit
+        return flushed
 
     def _hand_off(self) -> None:
         """Flush the buffer: in the background inside `run` (one at a time), else now."""
@@ -493,81 +505,99 @@ class LakeWriter:
         if self._pending is not None and self._pending.done():
             self._wait_flush()
 
-    def _flush_buffer(self, buffer: _Buffer) -> Commit:
-        plan = self._plan(buffer)  # the files' tables replace the buffer's decoded pages
+    def _flush_buffer(self, buffer: _Buffer) -> Flush:
+        from pyiceberg.exceptions import CommitFailedException
+
+        plan = self._plan(buffer)  # the tables' rows replace the buffer's decoded pages
         for attempt in range(1, FLUSH_ATTEMPTS + 1):
             try:
-                commit = self._flush_once(plan)
+                flushed = self._flush_once(plan)
                 break
-            except OSError as exc:
+            except (OSError, CommitFailedException) as exc:
                 if attempt == FLUSH_ATTEMPTS:
                     raise
                 log.warning("flush failed (attempt %d), retrying: %s", attempt, exc)
                 time.sleep(min(5.0, 0.2 * 2**attempt))
-        # No `release_unused()` of Arrow's pool here: the next flush reuses the cached
-        # blocks, where giving them back cost ~8 % of the CPU in page faults (peak RSS
-        # +30 MB, within 2 x buffer + 300 MB: benchmarks/RESULTS.md).
-        self._mirror(commit.checkpoint)
-        return commit
+                self._reload()
+        self._mirror(flushed.checkpoint)
+        return flushed
+
+    def _reload(self) -> None:
+        for name in self._tables:
+            self._tables[name] = self.catalog.load_table(tables.DEFS[name].identifier)
 
     def _plan(self, buffer: _Buffer) -> _Plan:
-        """Gather a buffer into the files of its flush, one per partition (no I/O)."""
-        ranges = dict(buffer.ranges)
-        tag = ";".join(f"{s}:{a}-{b}" for s, (a, b) in sorted(ranges.items()))
-        parts, rejected = buffer.decoded()
-        planned: list[tuple[str, str, pa.Table]] = []
-        readings = 0
-        for (dt, well_id), tables in sorted(parts.items()):
-            table = sensors_file_table(concat_tables(tables))
-            readings += table.num_rows
-            folder = f"{SENSORS}/dt={dt}/well_id={well_id}"
-            planned.append((SENSORS, _file_path(folder, tag), table))
-        if rejected:
-            for (dt,), part in _partitions(rejects_table(rejected, self.consumer), ("dt",)):
-                planned.append((REJECTS, _file_path(f"{REJECTS}/dt={dt}", tag), part))
-        stats = {"records": buffer.records, "readings": readings, "rejects": len(rejected)}
-        return _Plan(ranges, planned, stats)
+        """Gather a buffer into the rows of each table (no I/O)."""
+        import pyarrow as pa
 
-    def _flush_once(self, plan: _Plan) -> Commit:
-        ranges, planned = plan.ranges, plan.files
-        number = self._last_number + 1
-        self.log.write_intent(number, [path for _, path, _ in planned])
-        # The files of a flush are independent: serialize and put them a few at a time
-        # (Parquet encoding and fsync release the GIL). A file that fails fails the flush.
-        if len(planned) == 1:
-            sizes = [self._put_file(planned[0])]
-        else:
-            workers = min(PUT_THREADS, len(planned))
-            with ThreadPoolExecutor(workers, thread_name_prefix="lake-put") as pool:
-                sizes = list(pool.map(self._put_file, planned))
-        added = [
-            FileEntry(path, table_name, table.num_rows, size)
-            for (table_name, path, table), size in zip(planned, sizes, strict=True)
-        ]
+        ranges = dict(buffer.ranges)
+        parts, rejected = buffer.decoded()
+        sensors = []
+        for (_, well_id), chunks in sorted(parts.items()):
+            table = concat_tables(chunks)
+            sensors.append(table.append_column("well_id", pa.array([well_id] * table.num_rows)))
+        sensors_rows = sensors_file_table(concat_tables(sensors)) if sensors else None
+        rejects_rows = None
+        if rejected:
+            rejects_rows = rejects_table(rejected, self.consumer).drop_columns(["dt"])
+        readings = sensors_rows.num_rows if sensors_rows is not None else 0
+        stats = {"records": buffer.records, "readings": readings, "rejects": len(rejected)}
+        return _Plan(ranges, sensors_rows, rejects_rows, stats)
+
+    def _flush_once(self, plan: _Plan) -> Flush:
         checkpoint = dict(self.checkpoint)
-        checkpoint.update({s: b for s, (_, b) in ranges.items()})
-        commit = Commit(
-            number=number,
-            actor=WRITER,
-            added=tuple(added),
-            checkpoint=checkpoint,
-            committed_at=datetime.now(UTC).isoformat(),
-            stats=dict(plan.stats),
-        )
-        self.log.append(commit)
-        self.log.clear_intent(number)
-        self._last_number = number
+        checkpoint.update({s: b for s, (_, b) in plan.ranges.items()})
+        snapshots: dict[str, int] = {}
+        rejects = self._new_rejects(plan.rejects)
+        if rejects is not None and rejects.num_rows:
+            committed = self._append(tables.REJECTS, rejects, checkpoint)
+            self._rejects_checkpoint = checkpoint
+            snapshots[tables.REJECTS] = committed
+        # Always a sensors snapshot, empty if need be: it holds the checkpoint.
+        sensors = plan.sensors if plan.sensors is not None else _empty_sensors()
+        snapshots[tables.SENSORS] = self._append(tables.SENSORS, sensors, checkpoint)
         self.checkpoint = checkpoint
         self.stats.readings += plan.stats["readings"]
         self.stats.rejects += plan.stats["rejects"]
-        self.stats.files += len(added)
         self.stats.commits += 1
-        self.stats.bytes += sum(f.bytes for f in added)
-        return commit
+        for snapshot_id in snapshots.values():
+            summary = self._summary(snapshot_id)
+            self.stats.files += int(summary.get("added-data-files", 0))
+            self.stats.bytes += int(summary.get("added-files-size", 0))
+        return Flush(snapshots, checkpoint, dict(plan.stats))
 
-    def _put_file(self, planned: tuple[str, str, pa.Table]) -> int:
-        _, path, table = planned
-        return self.store.write_parquet(path, table, codec=self.codec)
+    def _append(self, name: str, rows: pa.Table, checkpoint: dict[str, str]) -> int:
+        table = tables.commit_append(
+            self._tables[name], rows, writer=self.consumer, checkpoint=checkpoint
+        )
+        self._tables[name] = table
+        snapshot = table.current_snapshot()
+        assert snapshot is not None  # noqa: S101 - an append always makes one
+        return int(snapshot.snapshot_id)
+
+    def _summary(self, snapshot_id: int) -> dict[str, str]:
+        for table in self._tables.values():
+            snapshot = table.snapshot_by_id(snapshot_id)
+            if snapshot is not None and snapshot.summary is not None:
+                return dict(snapshot.summary.additional_properties)
+        return {}
+
+    def _new_rejects(self, rows: pa.Table | None) -> pa.Table | None:
+        """Rejects past the ``rejects`` checkpoint (a crash may have committed some already)."""
+        if rows is None or not self._rejects_checkpoint:
+            return rows
+        import pyarrow as pa
+
+        done = self._rejects_checkpoint
+        keep = [
+            not _at_or_before(seq, done.get(shard))
+            for shard, seq in zip(
+                rows.column("shard_id").to_pylist(),
+                rows.column("sequence_number").to_pylist(),
+                strict=True,
+            )
+        ]
+        return rows.filter(pa.array(keep))
 
     def _mirror(self, checkpoint: dict[str, str]) -> None:
         if not isinstance(self.stream, CheckpointStore):
@@ -597,9 +627,25 @@ def prefer_jemalloc() -> None:
         log.debug("pyarrow has no jemalloc: Arrow keeps mimalloc")
 
 
-def _file_path(folder: str, tag: str) -> str:
-    digest = hashlib.sha256(f"{folder}|{tag}".encode()).hexdigest()[:24]
-    return f"{folder}/part-{digest}.parquet"
+def _at_or_before(seq: str, checkpoint: str | None) -> bool:
+    """Whether sequence number ``seq`` is covered by a shard's checkpoint."""
+    if checkpoint is None:
+        return False
+    if seq.isdigit() and checkpoint.isdigit():
+        return int(seq) <= int(checkpoint)
+    return (len(seq), seq) <= (len(checkpoint), checkpoint)
+
+
+def _empty_sensors() -> pa.Table:
+    """A sensors table of no rows (the key columns only)."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "well_id": pa.array([], pa.string()),
+            "ts": pa.array([], pa.timestamp("us", tz="UTC")),
+        }
+    )
 
 
 def _partitions(table: pa.Table, keys: tuple[str, ...]) -> list[tuple[tuple[str, ...], pa.Table]]:
@@ -631,9 +677,9 @@ def _partitions(table: pa.Table, keys: tuple[str, ...]) -> list[tuple[tuple[str,
 
 
 def sensors_file_table(part: pa.Table) -> pa.Table:
-    """The columns a sensors file stores: no partition columns, no all-null sensors.
+    """The columns a flush appends to ``sensors``: no ``dt``, no all-null sensors.
 
-    A file's schema is the union of its buffer's columns: key and label columns
+    A flush's schema is the union of its buffer's columns: key and label columns
     always, a sensor (canonical or new) only if some reading of the file has it.
     Canonical columns keep canonical order; new ones follow, sorted by name.
     """

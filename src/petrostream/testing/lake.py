@@ -87,6 +87,21 @@ def read_committed(store: LakeStore, table: str = "sensors") -> pa.Table:
     return pa.concat_tables(parts, promote_options="default")
 
 
+def read_table(catalog: Any, name: str = "sensors") -> pa.Table:
+    """Every row of lake table ``name`` in its current snapshot, read through pyiceberg."""
+    from petrostream.lake.tables import DEFS
+
+    return catalog.load_table(DEFS[name].identifier).scan().to_arrow()
+
+
+def table_files(catalog: Any, name: str = "sensors") -> list[str]:
+    """Local paths of the data files of table ``name``'s current snapshot."""
+    from petrostream.lake.tables import DEFS, data_files
+
+    paths = data_files(catalog.load_table(DEFS[name].identifier))
+    return [p.removeprefix("file://") for p in paths]
+
+
 def duckdb_count(files: Sequence[str], what: str = "count(*)") -> Any:
     """``SELECT <what>`` over Parquet files read as DuckDB does (hive partitions, union by name)."""
     import duckdb

@@ -1,44 +1,30 @@
-"""The lake writer: layout, buffering, commit with checkpoint, exactly once across crashes."""
+"""The lake writer: Iceberg appends, buffering, checkpoint in the snapshot, exactly once."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from pyiceberg.catalog.sql import SqlCatalog
 
-from petrostream.lake.commitlog import WRITER, CommitLog, committed_files, snapshot
-from petrostream.lake.local import LocalLakeStore
-from petrostream.lake.writer import LakeWriter
+from petrostream.lake import tables
+from petrostream.lake.tables import open_catalog
+from petrostream.lake.writer import CONSUMER, LakeWriter
 from petrostream.record import encode
 from petrostream.testing.lake import (
     START,
     duckdb_count,
     put_all,
     put_readings,
-    read_committed,
+    read_table,
     reading,
+    table_files,
 )
 
 
 class Crash(Exception):
     """Stands for the process dying (not an OSError, so the writer does not retry)."""
-
-
-class CrashingLake(LocalLakeStore):
-    """A local lake that dies on its n-th put."""
-
-    def __init__(self, root, crash_at: int) -> None:
-        super().__init__(root)
-        self.puts = 0
-        self.crash_at = crash_at
-
-    def _put_bytes(self, path: str, data: bytes) -> None:
-        self.puts += 1
-        if self.puts == self.crash_at:
-            raise Crash(path)
-        super()._put_bytes(path, data)
 
 
 def fleet(n: int) -> list[dict]:
@@ -53,7 +39,7 @@ def fleet(n: int) -> list[dict]:
     return out
 
 
-def test_readings_land_in_hive_partitions_by_their_ts(stream, lake):
+def test_readings_land_in_day_and_well_bucket_partitions_by_their_ts(stream, catalog):
     # given: readings of two wells on two days, one arriving late for the first day
     readings = [
         reading(0, ts=datetime(2024, 5, 1, 23, 59, 59, tzinfo=UTC)),
@@ -63,63 +49,69 @@ def test_readings_land_in_hive_partitions_by_their_ts(stream, lake):
     ]
     put_readings(stream, readings)
     # when
-    LakeWriter(stream, lake).run(drain=True)
-    # then
-    files = snapshot(lake, "sensors")
-    folders = sorted({f.rsplit("/", 1)[0] for f in files})
-    assert folders == [
-        "sensors/dt=2024-05-01/well_id=WELL-00001",
-        "sensors/dt=2024-05-02/well_id=WELL-00001",
-        "sensors/dt=2024-05-02/well_id=WELL-00002",
+    LakeWriter(stream, catalog).run(drain=True)
+    # then: one file per (day, bucket of the well), sorted by well and ts inside
+    table = catalog.load_table("petrostream_db.sensors")
+    tasks = list(table.scan().plan_files())
+    days = sorted({t.file.partition[0] for t in tasks})
+    assert [str(datetime(1970, 1, 1, tzinfo=UTC).date() + timedelta(days=d)) for d in days] == [
+        "2024-05-01",
+        "2024-05-02",
     ]
-    [first_file] = [path for path in files if path.startswith(folders[0])]
-    first_day = pq.read_table(lake.root / first_file)
-    assert first_day.num_rows == 2
-    assert "dt" not in first_day.column_names and "well_id" not in first_day.column_names
-    assert first_day.schema.field("ts").type == pa.timestamp("ms", tz="UTC")
-    assert first_day.schema.field("source_ts").type == pa.timestamp("ms", tz="UTC")
-    assert first_day.schema.field("p_pdg").type == pa.float64()
-    # all-null sensors of this buffer are not columns of the file
-    assert "p_anular" not in first_day.column_names
+    rows = read_table(catalog)
+    assert rows.num_rows == 4
+    assert rows.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    assert rows.schema.field("source_ts").type == pa.timestamp("us", tz="UTC")
+    assert rows.schema.field("p_pdg").type == pa.float64()
+    first_day = [r for r in rows.to_pylist() if r["ts"].date().isoformat() == "2024-05-01"]
+    assert [r["ts"].hour for r in first_day] == [8, 23]  # the table's sort order
+    # one well-day is pruned to the files of its day and bucket
+    pruned = table.scan(
+        row_filter="well_id == 'WELL-00002' and ts >= '2024-05-02T00:00:00+00:00'"
+    ).plan_files()
+    assert len(list(pruned)) == 1
 
 
-def test_size_flushes_commit_files_and_checkpoint_together(stream, lake):
+def test_size_flushes_commit_rows_and_checkpoint_in_one_snapshot(stream, catalog):
     # given: ~300 KB of records in 9 partitions (~33 KB each) and a 5 KB partition buffer
-    readings = fleet(1500)
-    put_readings(stream, readings)
-    writer = LakeWriter(stream, lake, buffer_bytes=5_000, page_limit=50)
+    put_readings(stream, fleet(1500))
+    writer = LakeWriter(stream, catalog, buffer_bytes=5_000, page_limit=50)
     # when
     stats = writer.run(drain=True)
     # then
-    commits = CommitLog(lake, WRITER).commits()
-    assert len(commits) > 5
-    assert stats.commits == len(commits)
-    assert duckdb_count(committed_files(lake, "sensors")) == 1500
+    table = catalog.load_table("petrostream_db.sensors")
+    snapshots = list(tables.writer_snapshots(table, CONSUMER))
+    assert len(snapshots) > 5
+    assert stats.commits == len(snapshots)
+    assert duckdb_count(table_files(catalog)) == 1500
     last_seq = {s.shard_id: stream.latest_sequence(s.shard_id) for s in stream.list_shards()}
-    assert commits[-1].checkpoint == last_seq
-    assert stream.checkpoints()[WRITER] == last_seq  # mirrored for lag display
-    assert sum(c.stats["readings"] for c in commits) == 1500
+    assert tables.writer_checkpoint(table, CONSUMER) == last_seq
+    assert stream.checkpoints()[CONSUMER] == last_seq  # mirrored for lag display
+    added = sum(int(s.summary.additional_properties["added-records"]) for s in snapshots)
+    assert added == 1500
 
 
-def test_one_full_partition_or_all_partitions_together_trigger_a_flush(stream, lake, tmp_path):
+def test_one_full_partition_or_all_partitions_together_trigger_a_flush(stream, home, catalog):
     # given: 50 readings of each of 5 wells (~14 KB a partition), then 300 of a hot well
     put_readings(stream, [reading(i, well_id=f"WELL-0000{i % 5}") for i in range(250)])
     put_readings(stream, [reading(i, well_id="WELL-00009") for i in range(250, 550)])
     # when: partitions may hold 30 KB each, all of them 1 MB; read until a flush
     writer = LakeWriter(
-        stream, lake, buffer_bytes=30_000, buffer_total_bytes=1 << 20, page_limit=50
+        stream, catalog, buffer_bytes=30_000, buffer_total_bytes=1 << 20, page_limit=50
     )
     writer.recover()
     while not writer.stats.commits:
         assert writer.poll()
     # then: the hot partition filled its buffer (~110 readings) before the rest was
-    # read, and the flush wrote every partition the buffer held
-    rows = {f.path.split("/")[2]: f.rows for f in CommitLog(lake, WRITER).commits()[0].added}
-    assert set(rows) == {*(f"well_id=WELL-0000{i}" for i in (0, 1, 2, 3, 4, 9))}
-    assert max(rows, key=rows.__getitem__) == "well_id=WELL-00009"
-    assert 100 < rows["well_id=WELL-00009"] < 300
+    # read, and the flush wrote every well the buffer held
+    rows = read_table(catalog).group_by("well_id").aggregate([("ts", "count")]).to_pylist()
+    counts = {r["well_id"]: r["ts_count"] for r in rows}
+    assert set(counts) == {*(f"WELL-0000{i}" for i in (0, 1, 2, 3, 4, 9))}
+    assert max(counts, key=counts.__getitem__) == "WELL-00009"
+    assert 100 < counts["WELL-00009"] < 300
     # when: no partition is full, but all of them together reach the total
-    other = LakeWriter(stream, LocalLakeStore(tmp_path / "other"), buffer_bytes=1 << 20)
+    other_catalog = open_catalog(home / "other", str(home / "other" / "lake"))
+    other = LakeWriter(stream, other_catalog, buffer_bytes=1 << 20)
     other.recover()
     other.poll()
     # then
@@ -128,10 +120,10 @@ def test_one_full_partition_or_all_partitions_together_trigger_a_flush(stream, l
     assert other._due()
 
 
-def test_time_flush_after_buffer_seconds(stream, lake):
+def test_time_flush_after_buffer_seconds(stream, catalog):
     # given: a big size budget, a fake clock
     now = [0.0]
-    writer = LakeWriter(stream, lake, buffer_seconds=5, clock=lambda: now[0])
+    writer = LakeWriter(stream, catalog, buffer_seconds=5, clock=lambda: now[0])
     writer.recover()
     put_readings(stream, [reading(i) for i in range(10)])
     # when: polled before and after the buffer's age reaches 5 s
@@ -143,42 +135,62 @@ def test_time_flush_after_buffer_seconds(stream, lake):
     # then
     assert (early, late) == (False, True)
     assert writer.flush() is not None
-    assert duckdb_count(committed_files(lake, "sensors")) == 10
+    assert duckdb_count(table_files(catalog)) == 10
 
 
-def test_restart_resumes_after_the_committed_checkpoint(stream, lake):
+def test_restart_resumes_after_the_committed_checkpoint(stream, catalog):
     # given: a first run that committed everything
     put_readings(stream, [reading(i) for i in range(100)])
-    LakeWriter(stream, lake).run(drain=True)
+    LakeWriter(stream, catalog).run(drain=True)
     # when: more data, a new writer
     put_readings(stream, [reading(i) for i in range(100, 150)])
-    stats = LakeWriter(stream, lake).run(drain=True)
+    stats = LakeWriter(stream, catalog).run(drain=True)
     # then
     assert stats.records == 50
-    assert duckdb_count(committed_files(lake, "sensors")) == 150
+    assert duckdb_count(table_files(catalog)) == 150
 
 
-@pytest.mark.parametrize("crash_at", [1, 2, 3, 4, 5, 7, 9, 12])
-def test_a_crash_at_any_put_loses_and_duplicates_nothing(stream, home, crash_at):
-    # given: a flush sequence interrupted at its crash_at-th put (intent, file, commit...)
+@pytest.mark.parametrize("crash_at", [1, 2, 3, 4])
+def test_a_crash_at_any_commit_loses_and_duplicates_nothing(stream, home, crash_at, monkeypatch):
+    # given: flushes with rejects (two commits each: rejects, then sensors), the
+    # process dying at its crash_at-th catalog commit, after the files were written
     readings = fleet(600)
-    put_readings(stream, readings)
-    crashing = CrashingLake(home / "lake", crash_at)
+    payloads = [(r["well_id"], encode(r)) for r in readings]
+    for i in range(0, 600, 50):
+        payloads.insert(i, ("WELL-00001", b"{not json %d" % i))
+    put_all(stream, payloads)
+    real_commit = SqlCatalog.commit_table
+    calls = [0]
+
+    def crashing(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == crash_at:
+            raise Crash(calls[0])
+        return real_commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlCatalog, "commit_table", crashing)
+    lake = str(home / "lake")
     with pytest.raises(Crash):
-        LakeWriter(stream, crashing, buffer_bytes=30_000, page_limit=100).run(drain=True)
+        LakeWriter(stream, open_catalog(home, lake), buffer_bytes=15_000, page_limit=100).run(
+            drain=True
+        )
+    monkeypatch.setattr(SqlCatalog, "commit_table", real_commit)
     # when: a new process starts on the same lake
-    lake = LocalLakeStore(home / "lake")
-    LakeWriter(stream, lake, buffer_bytes=30_000, page_limit=100).run(drain=True)
-    # then: every reading once, and no uncommitted file left in the table folders
-    files = committed_files(lake, "sensors")
+    catalog = open_catalog(home, lake)
+    LakeWriter(stream, catalog, buffer_bytes=15_000, page_limit=100).run(drain=True)
+    # then: every reading and every reject once, through pyiceberg and DuckDB
+    files = table_files(catalog)
     assert duckdb_count(files) == 600
     assert duckdb_count(files, "count(DISTINCT (instance_id, source_ts))") == 600
-    on_disk = sorted(p.as_posix() for p in (home / "lake" / "sensors").rglob("*.parquet"))
-    assert on_disk == sorted(files)
-    assert duckdb_count([str(home / "lake" / "sensors" / "**" / "*.parquet")]) == 600
+    assert read_table(catalog).num_rows == 600
+    rejects = read_table(catalog, "rejects").column("sequence_number").to_pylist()
+    assert len(rejects) == len(set(rejects)) == 12
+    # the killed flush's files are on disk but in no snapshot
+    on_disk = {p.as_posix() for p in (home / "lake").rglob("sensors/data/**/*.parquet")}
+    assert set(files) <= on_disk
 
 
-def test_rejects_go_to_their_table_and_the_writer_keeps_going(stream, lake):
+def test_rejects_go_to_their_table_and_the_writer_keeps_going(stream, catalog):
     # given
     good = [reading(i) for i in range(20)]
     bad = [
@@ -191,12 +203,12 @@ def test_rejects_go_to_their_table_and_the_writer_keeps_going(stream, lake):
     payloads += [(r["well_id"], encode(r)) for r in good[10:]]
     put_all(stream, payloads)
     # when
-    stats = LakeWriter(stream, lake).run(drain=True)
+    stats = LakeWriter(stream, catalog).run(drain=True)
     # then
     assert (stats.readings, stats.rejects) == (20, 3)
-    assert duckdb_count(committed_files(lake, "sensors")) == 20
+    assert duckdb_count(table_files(catalog)) == 20
     rows = sorted(
-        read_committed(lake, "rejects").to_pylist(), key=lambda r: int(r["sequence_number"])
+        read_table(catalog, "rejects").to_pylist(), key=lambda r: int(r["sequence_number"])
     )
     assert [(r["reason"], r["payload"], r["consumer"]) for r in rows] == [
         ("bad_json", "{not json", "lake-writer"),
@@ -206,25 +218,29 @@ def test_rejects_go_to_their_table_and_the_writer_keeps_going(stream, lake):
     assert all(r["shard_id"] and r["arrival"] and r["detail"] for r in rows)
 
 
-def test_schema_evolution_1x_then_2x_reads_back_every_column(stream, lake, home):
-    # given: 3W 1.x readings, then 2.x readings with sensors the lake has not seen
+def test_schema_evolution_1x_then_2x_adds_columns_in_the_commit_of_their_rows(stream, catalog):
+    # given: 3W 1.x readings, then 2.x readings with a sensor the lake has not seen
     put_readings(stream, [reading(i, version=1) for i in range(30)])
-    LakeWriter(stream, lake).run(drain=True)
+    LakeWriter(stream, catalog).run(drain=True)
+    before = catalog.load_table("petrostream_db.sensors")
     put_readings(stream, [reading(i, version=2, p_brand_new=7.5) for i in range(30, 60)])
-    LakeWriter(stream, lake).run(drain=True)
-    # when: read as DuckDB does, straight from the folders
-    glob = [str(home / "lake" / "sensors" / "**" / "*.parquet")]
+    LakeWriter(stream, catalog).run(drain=True)
+    # when
+    table = catalog.load_table("petrostream_db.sensors")
+    # then: the new column joined with the snapshot of its rows; old rows read NULL
+    assert "p_brand_new" not in before.schema().column_names
+    snapshot = table.current_snapshot()
+    assert table.schemas()[snapshot.schema_id].find_field("p_brand_new")
+    assert before.schemas()[before.current_snapshot().schema_id].find_field("p_pdg")
     row = duckdb_count(
-        glob,
+        table_files(catalog),
         "count(*), count(p_pdg), count(p_anular), count(t_pdg), count(aber_ckp), "
-        "count(state), count(p_brand_new), count(DISTINCT well_id), min(dt)",
+        "count(state), count(p_brand_new), count(DISTINCT well_id)",
     )
-    # then
-    assert row[:8] == (60, 60, 30, 30, 30, 30, 30, 1)
-    assert str(row[8]) == "2024-05-01"
+    assert row == (60, 60, 30, 30, 30, 30, 30, 1)
 
 
-def test_run_moves_arrow_from_mimalloc_to_jemalloc_and_keeps_any_other_pool(stream, lake):
+def test_run_moves_arrow_from_mimalloc_to_jemalloc_and_keeps_any_other_pool(stream, catalog):
     # given: Arrow's default pool, mimalloc, in a pyarrow that has jemalloc too
     try:
         jemalloc, mimalloc = pa.jemalloc_memory_pool(), pa.mimalloc_memory_pool()
@@ -234,13 +250,13 @@ def test_run_moves_arrow_from_mimalloc_to_jemalloc_and_keeps_any_other_pool(stre
     try:
         pa.set_memory_pool(mimalloc)
         # when
-        LakeWriter(stream, lake).run(drain=True)
+        LakeWriter(stream, catalog).run(drain=True)
         # then
         assert pa.default_memory_pool().backend_name == jemalloc.backend_name
         # given: a pool the user chose (ARROW_DEFAULT_MEMORY_POOL=system)
         pa.set_memory_pool(pa.system_memory_pool())
         # when
-        LakeWriter(stream, lake).run(drain=True)
+        LakeWriter(stream, catalog).run(drain=True)
         # then
         assert pa.default_memory_pool().backend_name == "system"
     finally:
