@@ -45,7 +45,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from petrostream import schema
@@ -62,8 +61,8 @@ from petrostream.stream.base import CheckpointStore, GetRecordsResult, IteratorT
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
     from pyiceberg.catalog import Catalog
+
     from petrostream.settings import Settings
     from petrostream.stream.base import Stream
     from petrostream.stream.local import RecordBlobs
