@@ -1,15 +1,20 @@
 """Pages decoded in the writer's decoder thread (inside `run`) land exactly what pages
-decoded at once (polling and flushing by hand) land: same files, rows, rejects, checkpoint."""
+decoded at once (polling and flushing by hand) land: same snapshots, rows, rejects, checkpoint."""
 
 from __future__ import annotations
 
-from petrostream.lake.commitlog import committed_files
-from petrostream.lake.local import LocalLakeStore
+from petrostream.lake.tables import open_catalog
 from petrostream.lake.writer import LakeWriter
-from petrostream.testing.lake import put_all, put_readings, read_committed, reading
+from petrostream.testing.lake import put_all, put_readings, read_table, reading
 
 
-def test_run_with_the_decoder_thread_lands_what_sequential_flushes_land(stream, lake, tmp_path):
+def snapshot_rows(catalog) -> list[str]:
+    """Rows added by each sensors snapshot, oldest first."""
+    table = catalog.load_table("petrostream_db.sensors")
+    return [s.summary.additional_properties["added-records"] for s in table.snapshots()]
+
+
+def test_run_with_the_decoder_thread_lands_what_sequential_flushes_land(stream, catalog, tmp_path):
     # given: readings of 3 wells with a new sensor column, and bad records among them
     put_readings(stream, [reading(i, well_id=f"WELL-0000{i % 3}") for i in range(600)])
     put_all(
@@ -24,22 +29,20 @@ def test_run_with_the_decoder_thread_lands_what_sequential_flushes_land(stream, 
         ],
     )
     put_readings(stream, [reading(i, well_id="WELL-00004", p_new=1.5) for i in range(600, 900)])
-    other = LocalLakeStore(tmp_path / "sequential-lake")
+    other = open_catalog(tmp_path / "sequential-lake", str(tmp_path / "sequential-lake" / "lake"))
     # when: one writer runs (decoder thread, background flushes); the other polls and
     # flushes by hand, decoding each page at once
-    threaded = LakeWriter(stream, lake, buffer_bytes=40_000, page_limit=100)
+    threaded = LakeWriter(stream, catalog, buffer_bytes=40_000, page_limit=100)
     threaded.run(drain=True)
     sequential = LakeWriter(stream, other, buffer_bytes=40_000, page_limit=100)
     sequential.recover()
     while sequential.poll():
         pass
     sequential.flush()
-    # then: the same files (names derive from the flushes' shard ranges), rows, rejects
+    # then: the same snapshots (flushes fall on the same pages), rows, rejects
     assert threaded.checkpoint == sequential.checkpoint
-    assert [f.rsplit("/", 4)[-3:] for f in committed_files(lake, "sensors")] == [
-        f.rsplit("/", 4)[-3:] for f in committed_files(other, "sensors")
-    ]
-    a, b = read_committed(lake), read_committed(other)
+    assert snapshot_rows(catalog) == snapshot_rows(other)
+    a, b = read_table(catalog), read_table(other)
     assert a.num_rows == b.num_rows == 900
     assert "p_new" in a.column_names
     key = [("well_id", "ascending"), ("instance_id", "ascending"), ("source_ts", "ascending")]
@@ -48,8 +51,8 @@ def test_run_with_the_decoder_thread_lands_what_sequential_flushes_land(stream, 
         .select(sorted(a.column_names))
         .equals(b.sort_by(key).select(sorted(b.column_names)))
     )
-    rejects_a = read_committed(lake, "rejects").sort_by("sequence_number")
-    rejects_b = read_committed(other, "rejects").sort_by("sequence_number")
+    rejects_a = read_table(catalog, "rejects").sort_by("sequence_number")
+    rejects_b = read_table(other, "rejects").sort_by("sequence_number")
     assert sorted(rejects_a.column("reason").to_pylist()) == [
         "bad_json",
         "missing_field",

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from petrostream.lake.base import parquet_encodings
-from petrostream.lake.commitlog import committed_files
 from petrostream.lake.decode import _parse_explicit, _parse_inferred, _validate, decode_data
 from petrostream.lake.writer import LakeWriter
 from petrostream.record import encode
 from petrostream.stream.base import IteratorType
 from petrostream.stream.local import LocalStream
-from petrostream.testing.lake import put_all, put_readings, read_committed, reading
+from petrostream.testing.lake import put_all, put_readings, read_table, reading
 
 
 def _joined(readings: list[dict]) -> bytes:
@@ -96,47 +93,27 @@ class PlainStream:
         return self._inner.get_records(iterator, limit=limit)
 
 
-def test_generic_streams_and_blob_pages_land_the_same_rows_and_rejects(stream, lake, tmp_path):
+def test_generic_streams_and_blob_pages_land_the_same_rows_and_rejects(stream, catalog, tmp_path):
     # given: good readings of 3 wells and two bad records, consumed through both paths
     put_readings(stream, [reading(i, well_id=f"WELL-0000{i % 3}") for i in range(900)])
     put_all(stream, [("WELL-00001", b"not json"), ("WELL-00002", b'{"well_id": "WELL-00002"}')])
-    from petrostream.lake.local import LocalLakeStore
+    from petrostream.lake.tables import open_catalog
 
-    other = LocalLakeStore(tmp_path / "other-lake")
+    other = open_catalog(tmp_path / "other-lake", str(tmp_path / "other-lake" / "lake"))
     # when
-    fast = LakeWriter(stream, lake, buffer_bytes=40_000, page_limit=100).run(drain=True)
+    fast = LakeWriter(stream, catalog, buffer_bytes=40_000, page_limit=100).run(drain=True)
     plain = LakeWriter(PlainStream(stream), other, buffer_bytes=40_000, page_limit=100).run(
         drain=True
     )
     # then
     assert (fast.readings, fast.rejects) == (plain.readings, plain.rejects) == (900, 2)
     key = ["well_id", "instance_id", "source_ts"]
-    a = read_committed(lake).sort_by([(k, "ascending") for k in key])
-    b = read_committed(other).sort_by([(k, "ascending") for k in key])
+    a = read_table(catalog).sort_by([(k, "ascending") for k in key])
+    b = read_table(other).sort_by([(k, "ascending") for k in key])
     assert a.select(sorted(a.column_names)).equals(b.select(sorted(b.column_names)))
-    rejects_a = read_committed(lake, "rejects").sort_by("sequence_number")
-    rejects_b = read_committed(other, "rejects").sort_by("sequence_number")
+    rejects_a = read_table(catalog, "rejects").sort_by("sequence_number")
+    rejects_b = read_table(other, "rejects").sort_by("sequence_number")
     assert rejects_a.drop_columns(["arrival"]).equals(rejects_b.drop_columns(["arrival"]))
-
-
-def test_parquet_encodings_split_doubles_delta_timestamps_and_duckdb_reads_them(stream, lake):
-    # given
-    put_readings(stream, [reading(i) for i in range(500)])
-    # when
-    LakeWriter(stream, lake).run(drain=True)
-    # then: the file's column chunks carry the encodings, and DuckDB reads the values back
-    (path,) = committed_files(lake, "sensors")
-    meta = pq.ParquetFile(path).metadata
-    encodings = {
-        meta.schema.column(i).name: meta.row_group(0).column(i).encodings
-        for i in range(meta.num_columns)
-    }
-    assert "BYTE_STREAM_SPLIT" in encodings["p_pdg"]
-    assert "DELTA_BINARY_PACKED" in encodings["ts"]
-    assert "RLE_DICTIONARY" in encodings["instance_id"]
-    rows = duckdb.sql(f"SELECT p_pdg, t_tpt, ts FROM read_parquet('{path}') ORDER BY ts").fetchall()
-    assert [r[0] for r in rows] == [2.5e7 + i for i in range(500)]
-    assert [r[1] for r in rows] == [90.0 + (i % 7) / 10 for i in range(500)]
 
 
 def test_plain_float_encoding_is_a_choice():
