@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from petrostream.catalog.base import (
@@ -35,6 +36,7 @@ from petrostream.catalog.base import (
 from petrostream.errors import ConfigError, TransientError
 from petrostream.lake.base import META_DIR
 from petrostream.lake.commitlog import ACTORS
+from petrostream.lake.tables import NAMESPACE
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -168,12 +170,20 @@ class Crawler:
     commits it has read.
     """
 
-    def __init__(self, lake_uri: str, *, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        lake_uri: str,
+        *,
+        home: Path | str | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.fs, self.root = open_lake(lake_uri)
+        self.home = home  # where the lake's Iceberg catalog is (None: folders only)
         # A local lake is remembered by its absolute path, so queries work from any folder.
         self.lake_uri = lake_uri.rstrip("/") if lake_uri.startswith("s3://") else self.root
         self._now = now or (lambda: datetime.now(UTC))
         self._committed: CommittedFiles | None = None
+        self._folders: dict[tuple[str, str], str] = {}  # Iceberg partition -> its folder
 
     def crawl(
         self, catalog: Catalog | None, progress: Progress | None = None
@@ -214,7 +224,8 @@ class Crawler:
                     continue
                 partition = table.partitions.get(key)
                 if partition is None:
-                    partition = Partition(values=values, location=self._uri(f"{table_name}/{key}"))
+                    folder = self._folders.get((table_name, key), f"{table_name}/{key}")
+                    partition = Partition(values=values, location=self._uri(folder))
                     table.partitions[key] = partition
                     report.new_partitions.append((table_name, key))
                 names = {f.path.rsplit("/", 1)[-1]: f for f in files}
@@ -274,11 +285,15 @@ class Crawler:
             raise self._list_error(exc) from exc
         found: dict[str, _Listed] = {}
         logged = False
+        iceberg = self._iceberg_files()
+        self._folders = {}
         for info in infos:
             if info.type != pafs.FileType.File:
                 continue
             relative = info.path[len(self.root) :].lstrip("/")
             segments = relative.split("/")
+            if iceberg is not None and segments[0] == NAMESPACE:
+                continue  # the Iceberg tables' files: from their snapshots, below
             if segments[0] == META_DIR and len(segments) > 2 and segments[1] in ACTORS:
                 logged = True
             if any(s.startswith(("_", ".")) for s in segments) or len(segments) < 2:
@@ -300,7 +315,36 @@ class Crawler:
             values = [s.split("=", 1)[1] for s in folders]
             part = tables.setdefault(table, {}).setdefault("/".join(folders), (keys, values, []))
             part[2].append(listed)
+        for table, files in (iceberg or {}).items():
+            parts = tables.setdefault(table, {})
+            for relative, listed in files:
+                folder = relative.rsplit("/", 1)[0]
+                key = folder.split("/data/", 1)[-1]
+                self._folders[table, key] = folder
+                parts.setdefault(key, ([], [], []))[2].append(listed)
         return tables
+
+    def _iceberg_files(self) -> dict[str, list[tuple[str, _Listed]]] | None:
+        """The data files of each Iceberg table's current snapshot; None without a catalog.
+
+        Only these files are cataloged: a killed flush's files are in no snapshot.
+        """
+        if self.home is None:
+            return None
+        from petrostream.lake.tables import DEFS, open_catalog
+
+        catalog = open_catalog(self.home, self.lake_uri)
+        found: dict[str, list[tuple[str, _Listed]]] = {}
+        for name, d in DEFS.items():
+            if not catalog.table_exists(d.identifier):
+                continue
+            files = found.setdefault(name, [])
+            for task in catalog.load_table(d.identifier).scan().plan_files():
+                path = task.file.file_path.split("://", 1)[-1]
+                relative = path[len(self.root) :].lstrip("/")
+                size = int(task.file.file_size_in_bytes)
+                files.append((relative, _Listed(path, size, 0)))
+        return found
 
     def _committed_only(self, found: dict[str, _Listed], report: CrawlReport) -> dict[str, _Listed]:
         """Keep, of the tables that have a commit log, the committed files only."""

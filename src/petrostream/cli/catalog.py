@@ -36,7 +36,9 @@ def crawl(ctx: click.Context, target: str) -> None:
             click.echo(f"\rreading footers {done}/{total}", err=True, nl=done == total)
 
     click.echo(f"crawling {settings.lake_uri}", err=True)
-    catalog, report = Crawler(settings.lake_uri).crawl(store.load(), progress=progress)
+    catalog, report = Crawler(settings.lake_uri, home=settings.home).crawl(
+        store.load(), progress=progress
+    )
     store.save(catalog)
     for line in report.lines():
         click.echo(line)

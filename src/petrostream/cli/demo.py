@@ -236,7 +236,7 @@ def crawl_lake(run: DemoRun) -> None:
     from petrostream.catalog.local import LocalCatalogStore
 
     store = LocalCatalogStore(run.settings.catalog_path)
-    catalog, report = Crawler(run.settings.lake_uri).crawl(store.load())
+    catalog, report = Crawler(run.settings.lake_uri, home=run.settings.home).crawl(store.load())
     store.save(catalog)
     click.echo(f"    {report.summary()}")
     for table in catalog.tables.values():

@@ -206,7 +206,7 @@ class LakeView:
             start = None if base is None else Catalog.from_dict(base.to_dict())
             try:
                 if self._crawler is None:
-                    self._crawler = Crawler(self.settings.lake_uri)
+                    self._crawler = Crawler(self.settings.lake_uri, home=self.settings.home)
                 catalog, report = self._crawler.crawl(start)
             except PetroStreamError as exc:
                 if base is not None:

@@ -87,6 +87,19 @@ def view_columns(table: Table) -> list[Column]:
     return columns
 
 
+# The day an Iceberg table partitions by (hidden partitioning): its views keep the
+# ``dt`` string of the Hive layout for the queries written against it.
+_DAY_OF: Final[dict[str, str]] = {"sensors": "ts", "alerts": "ts", "rejects": "arrival"}
+
+
+def _derived(table: Table) -> list[str]:
+    """``dt`` computed from the day column, for a table whose layout has no ``dt`` key."""
+    day = _DAY_OF.get(table.name)
+    if day is None or table.partition_keys or table.column_type("dt") is not None:
+        return []
+    return [f"strftime({_q(day)}, '%Y-%m-%d') AS dt"]
+
+
 _BATCH: Final = 2_048
 
 
@@ -320,6 +333,7 @@ class DuckDBEngine:
         if not groups:
             cols = [f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}" for c in columns]
             cols += [f"CAST(NULL AS VARCHAR) AS {_q(k)}" for k in keys]
+            cols += ["CAST(NULL AS VARCHAR) AS dt" for _ in _derived(table)]
             return f"SELECT {', '.join(cols) or '1 AS empty'} WHERE false"
         branches = []
         for sid, paths in sorted(groups.items()):
@@ -334,6 +348,7 @@ class DuckDBEngine:
                 else:
                     cols.append(_q(c.name))
             cols += [_q(k) for k in keys]
+            cols += _derived(table)
             files = ", ".join(_lit(p) for p in sorted(paths))
             options = f", hive_partitioning=true, hive_types={{{hive_types}}}" if keys else ""
             branches.append(f"SELECT {', '.join(cols)} FROM read_parquet([{files}]{options})")
