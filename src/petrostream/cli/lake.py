@@ -1,8 +1,9 @@
-"""CLI verbs: compact (merge small lake files per partition)."""
+"""CLI verbs: maintain (compact small files, expire snapshots, delete orphans); compact."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import click
 
@@ -33,58 +34,110 @@ def _size_option(ctx: click.Context, param: click.Parameter, value: str) -> int:
         raise click.BadParameter(str(exc)) from None
 
 
-@click.command("compact")
-@click.option(
-    "--target-size",
-    default="128MB",
-    show_default=True,
-    callback=_size_option,
-    help="Size of the merged files (e.g. 128MB, 1GiB); files of half this size or more stay.",
-)
-@click.option(
-    "--table",
-    "tables",
-    type=click.Choice(["sensors", "rejects", "all"]),
-    default="sensors",
-    show_default=True,
-    help="Table to compact.",
-)
-@click.pass_context
-def compact_command(ctx: click.Context, target_size: int, tables: str) -> None:
-    """Merge the small Parquet files of each lake partition, atomically.
+def _hours_option(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if value < 0:
+        raise click.BadParameter("must be 0 or more hours")
+    return value
 
-    Safe while `petrostream run` writes: each merge is one commit in the lake's
-    commit log that replaces its input files by the merged file, so a reader of
-    the committed files sees every reading exactly once. Reports files before/after.
+
+def _maintain_options(command: Callable[..., None]) -> Callable[..., None]:
+    options = [
+        click.option(
+            "--target-size",
+            default="128MB",
+            show_default=True,
+            callback=_size_option,
+            help="Size of the rewritten files (e.g. 128MB, 1GiB); files of half this size "
+            "or more stay.",
+        ),
+        click.option(
+            "--table",
+            "tables",
+            type=click.Choice(["sensors", "alerts", "rejects", "all"]),
+            default="all",
+            show_default=True,
+            help="Table to maintain.",
+        ),
+        click.option(
+            "--expire-hours",
+            type=float,
+            default=24.0,
+            show_default=True,
+            callback=_hours_option,
+            help="Expire snapshots older than this (time travel reaches back this far).",
+        ),
+        click.option(
+            "--orphan-hours",
+            type=float,
+            default=1.0,
+            show_default=True,
+            callback=_hours_option,
+            help="Delete unreferenced data files older than this (a flush in flight is younger).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.command("maintain")
+@_maintain_options
+@click.pass_context
+def maintain_command(
+    ctx: click.Context, target_size: int, tables: str, expire_hours: float, orphan_hours: float
+) -> None:
+    """Compact each partition's small files, expire old snapshots, delete orphan files.
+
+    Safe while `petrostream run` writes: each partition's rewrite is one Iceberg
+    overwrite commit, and a commit of the writer that comes first makes it start
+    again from the new snapshot, so every reading stays exactly once.
     """
+    from datetime import timedelta
+
     from petrostream.errors import ConfigError
-    from petrostream.lake.commitlog import COMPACTION
-    from petrostream.lake.compaction import compact
-    from petrostream.lake.factory import open_lake
     from petrostream.lake.locks import ActorLock
+    from petrostream.lake.maintain import MaintainReport, maintain
+    from petrostream.lake.tables import DEFS, open_catalog
 
     if target_size < 1024 * 1024:
         raise click.BadParameter("must be at least 1MB", param_hint="--target-size")
     settings = settings_of(ctx)
-    store = open_lake(settings)
-    names = ["sensors", "rejects"] if tables == "all" else [tables]
+    catalog = open_catalog(settings.home, settings.lake_uri)
+    names = list(DEFS) if tables == "all" else [tables]
 
-    def progress(report: object) -> None:
-        click.echo(f"compact: {getattr(report, 'merges', 0):,} merged file(s) so far", err=True)
+    def progress(report: MaintainReport) -> None:
+        click.echo(
+            f"maintain: {report.table}: {report.rewritten_partitions:,} partition(s) "
+            "rewritten so far",
+            err=True,
+        )
 
-    with ActorLock(settings.home, COMPACTION, wait=10.0):
+    with ActorLock(settings.home, "maintain", wait=10.0):
         for name in names:
             try:
-                report = compact(
-                    store,
-                    table=name,
+                report = maintain(
+                    catalog,
+                    name,
                     target_bytes=target_size,
-                    codec=settings.parquet_codec,
+                    expire_older_than=timedelta(hours=expire_hours),
+                    orphan_older_than=timedelta(hours=orphan_hours),
                     progress=progress,
                 )
             except OSError as exc:
-                raise ConfigError(f"cannot compact the lake at {store.uri}: {exc}") from None
+                raise ConfigError(
+                    f"cannot maintain the lake at {settings.lake_uri}: {exc}"
+                ) from None
             click.echo(report.line())
+            for problem in report.problems:
+                click.echo(f"  {problem}", err=True)
 
 
-COMMANDS: list[click.Command] = [compact_command]
+@click.command("compact")
+@_maintain_options
+@click.pass_context
+def compact_command(ctx: click.Context, **options: object) -> None:
+    """The same as `maintain` (its earlier name)."""
+    ctx.invoke(maintain_command, **options)
+
+
+COMMANDS: list[click.Command] = [maintain_command, compact_command]

@@ -39,6 +39,7 @@ CATALOG_NAME: Final = "petrostream"
 CATALOG_FILE: Final = "lake-catalog.db"  # under the home
 WRITER_KEY: Final = "petrostream.writer"
 CHECKPOINT_PREFIX: Final = "petrostream.checkpoint."
+CARRIED_KEY: Final = "petrostream.checkpoint-of"  # a maintenance snapshot carries it forward
 BUCKETS: Final = 16
 SENSORS: Final = "sensors"
 ALERTS: Final = "alerts"
@@ -242,9 +243,18 @@ def writer_snapshots(table: Table, writer: str) -> Iterator[Any]:
 
 
 def writer_checkpoint(table: Table, writer: str) -> dict[str, str]:
-    """``{shard: last sequence}`` of the newest snapshot of ``writer``; empty if none."""
-    for snapshot in writer_snapshots(table, writer):
-        props = snapshot.summary.additional_properties
+    """``{shard: last sequence}`` of the newest snapshot of ``writer``; empty if none.
+
+    A `petrostream maintain` snapshot counts too: it carries the checkpoint of the
+    snapshot it rewrote, so expiring the writer's own snapshots loses nothing.
+    """
+    snapshot = table.current_snapshot()
+    while snapshot is not None:
+        props = snapshot.summary.additional_properties if snapshot.summary else {}
+        if writer not in (props.get(WRITER_KEY), props.get(CARRIED_KEY)):
+            parent = snapshot.parent_snapshot_id
+            snapshot = table.snapshot_by_id(parent) if parent is not None else None
+            continue
         return {
             k.removeprefix(CHECKPOINT_PREFIX): v
             for k, v in props.items()
