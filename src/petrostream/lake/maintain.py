@@ -16,9 +16,10 @@ same overwrite (the same files out, the same new file in) on the new snapshot an
 commits again; the writer's new files stay. When that cannot be done (the files
 were rewritten by another maintain meanwhile: ``CommitFailedException`` or
 ``ValidationException`` after pyiceberg's retries), the partition is read and
-rewritten again from the newest snapshot. Nothing is lost, nothing counted twice. A maintenance snapshot
-carries the writer's checkpoint forward (``petrostream.checkpoint-of``), so expiring
-the writer's older snapshots never loses where the writer resumes.
+rewritten again from the newest snapshot. Nothing is lost, nothing counted twice.
+A maintenance snapshot carries the writer's checkpoint forward
+(``petrostream.checkpoint-of``), so expiring the writer's older snapshots never
+loses where the writer resumes.
 
 Then snapshots older than ``expire_older_than`` are expired (the current one always
 stays) and data files that no remaining snapshot references and that are older than
