@@ -1,4 +1,4 @@
-"""`petrostream run` (lake side) and `petrostream compact` as a user runs them."""
+"""`petrostream run` (lake side) and `petrostream maintain` as a user runs them."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from petrostream.cli import main
-from petrostream.lake.commitlog import committed_files, snapshot
-from petrostream.lake.local import LocalLakeStore
+from petrostream.lake.tables import open_catalog
 from petrostream.record import encode
 from petrostream.stream.local import LocalStream
-from petrostream.testing.lake import duckdb_count, put_all, put_readings, reading
+from petrostream.testing.lake import duckdb_count, put_all, put_readings, reading, table_files
 
 CLI = "from petrostream.cli import main; main()"
 QUERY = "count(*), count(DISTINCT (instance_id, source_ts)), sum(p_pdg), max(ts)"
@@ -39,9 +38,9 @@ def test_run_drain_commits_everything_and_prints_a_summary(home):
     # then
     assert result.exit_code == 0, result.output
     assert "500 readings and 2 rejects committed" in result.stdout
-    lake = LocalLakeStore(home / "lake")
-    assert duckdb_count(committed_files(lake, "sensors")) == 500
-    assert duckdb_count(committed_files(lake, "rejects"), "list(reason ORDER BY reason)") == [
+    catalog = open_catalog(home, str(home / "lake"))
+    assert duckdb_count(table_files(catalog, "sensors")) == 500
+    assert duckdb_count(table_files(catalog, "rejects"), "list(reason ORDER BY reason)") == [
         "bad_json",
         "missing_field",
     ]
@@ -87,10 +86,10 @@ def test_ctrl_c_flushes_commits_and_exits_0(home, tmp_path):
     assert proc.returncode == 0, err
     assert "250 readings" in out
     assert "stopping" in err
-    assert duckdb_count(committed_files(LocalLakeStore(home / "lake"), "sensors")) == 250
+    assert duckdb_count(table_files(open_catalog(home, str(home / "lake")))) == 250
 
 
-def test_compact_while_the_writer_runs_keeps_results_and_reduces_files(home):
+def test_maintain_while_the_writer_runs_keeps_results_and_reduces_files(home):
     # given: a writer running with tiny buffers while data keeps arriving
     env = dict(
         os.environ,
@@ -106,41 +105,42 @@ def test_compact_while_the_writer_runs_keeps_results_and_reduces_files(home):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    lake = LocalLakeStore(home / "lake")
+    catalog = open_catalog(home, str(home / "lake"))
     runner = CliRunner()
     reports = []
-    # when: each new batch of data is committed by the writer, then compacted, 15 times
+    maintain = ["--home", str(home), "maintain", "--target-size", "64MB", "--table", "sensors"]
+    # when: each new batch of data is committed by the writer, then maintained, 15 times
     try:
         for k in range(1, 16):
             fill(home, k * 200, 200)
             while (
-                not (files := committed_files(lake, "sensors"))
-                or duckdb_count(files, QUERY)[0] < (k + 1) * 200
+                not (files := table_files(catalog)) or duckdb_count(files, QUERY)[0] < (k + 1) * 200
             ):
                 assert writer.poll() is None, "the writer stopped"
                 time.sleep(0.02)  # the writer commits every 50 ms
-            result = runner.invoke(main, ["--home", str(home), "compact", "--target-size", "64MB"])
+            result = runner.invoke(main, maintain)
             assert result.exit_code == 0, result.output
             reports.append(result.stdout)
-            counts = duckdb_count(committed_files(lake, "sensors"), QUERY)
+            counts = duckdb_count(table_files(catalog), QUERY)
             assert counts[0] == counts[1]  # never a reading twice, mid-flight
     finally:
         writer.send_signal(signal.SIGINT)
         assert writer.wait(timeout=30) == 0
     drained = runner.invoke(main, ["--home", str(home), "run", "--only", "lake", "--drain"])
     assert drained.exit_code == 0, drained.output
-    files_before = len(snapshot(lake, "sensors"))
-    before = duckdb_count(committed_files(lake, "sensors"), QUERY)
-    result = runner.invoke(main, ["--home", str(home), "compact", "--target-size", "64MB"])
+    files_before = len(table_files(catalog))
+    before = duckdb_count(table_files(catalog), QUERY)
+    result = runner.invoke(main, [*maintain, "--orphan-hours", "0", "--expire-hours", "0"])
     # then
     assert result.exit_code == 0, result.output
     assert "sensors:" in result.stdout and "files" in result.stdout
-    after_files = committed_files(lake, "sensors")
+    after_files = table_files(catalog)
     assert before[0] == 3200 and before[1] == 3200
     assert duckdb_count(after_files, QUERY) == before
     assert len(after_files) < files_before or files_before == 1
     assert len(after_files) == 1  # one partition, far below the target
-    glob = [str(home / "lake" / "sensors" / "**" / "*.parquet")]
-    assert duckdb_count(glob, QUERY) == before
-    merged_mid_flight = [int(m) for r in reports for m in re.findall(r"(\d+) merged file", r)]
-    assert max(merged_mid_flight) >= 1  # compaction did replace files while the writer ran
+    rewritten = [int(m) for r in reports for m in re.findall(r"(\d+) small files", r)]
+    assert max(rewritten) >= 2  # maintain did replace files while the writer ran
+    # no orphan left: every data file on disk is one of the current snapshot's
+    on_disk = {p.as_posix() for p in (home / "lake").rglob("sensors/data/**/*.parquet")}
+    assert on_disk == set(after_files)

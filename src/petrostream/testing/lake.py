@@ -95,9 +95,11 @@ def read_table(catalog: Any, name: str = "sensors") -> pa.Table:
 
 
 def table_files(catalog: Any, name: str = "sensors") -> list[str]:
-    """Local paths of the data files of table ``name``'s current snapshot."""
+    """Local paths of the data files of table ``name``'s current snapshot (none if no table)."""
     from petrostream.lake.tables import DEFS, data_files
 
+    if not catalog.table_exists(DEFS[name].identifier):
+        return []
     paths = data_files(catalog.load_table(DEFS[name].identifier))
     return [p.removeprefix("file://") for p in paths]
 
