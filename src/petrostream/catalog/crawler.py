@@ -6,12 +6,11 @@ modification time. Anything whose path has a segment starting with ``_`` or
 ``.`` is bookkeeping (the lake writer's commit log, temporary files) and is
 ignored. The lake root is a local folder or ``s3://bucket/prefix``.
 
-Exactly once for readers: a table that has a commit log (``sensors`` and
-``rejects`` of the lake writer, and compaction's merges) is cataloged from its
-committed files only (`petrostream.catalog.committed`), so an interrupted
-flush's orphans, a merged file's inputs and a crashed merge are never counted.
-Tables without one (``alerts/``, a lake Firehose writes) are cataloged from
-their folders.
+Exactly once for readers: an Iceberg table of the lake (``sensors``, ``rejects``
+and, once migrated, ``alerts``) is cataloged from the data files of its current
+snapshot (`petrostream.lake.tables`), so a killed flush's files and the inputs of
+a rewrite are never counted. Folders outside the Iceberg namespace (the Hive-layout
+``alerts/``) are cataloged from their files.
 """
 
 from __future__ import annotations
@@ -34,15 +33,12 @@ from petrostream.catalog.base import (
     schema_id,
 )
 from petrostream.errors import ConfigError, TransientError
-from petrostream.lake.base import META_DIR
-from petrostream.lake.commitlog import ACTORS
 from petrostream.lake.tables import NAMESPACE
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs as pafs
-
-    from petrostream.catalog.committed import CommittedFiles
+    import pyarrow.parquet as pq
 
 Progress = Callable[[int, int], None]
 
@@ -60,7 +56,6 @@ class CrawlReport:
     files_read: int = 0
     files_unchanged: int = 0
     files_removed: int = 0
-    files_uncommitted: int = 0  # in a table's folder but not committed: not cataloged
 
     @property
     def changed(self) -> bool:
@@ -95,8 +90,6 @@ class CrawlReport:
             f"{self.files_read} new or changed file(s) read, {self.files_unchanged} unchanged, "
             f"{self.files_removed} removed"
         )
-        if self.files_uncommitted:
-            line += f", {self.files_uncommitted} not committed (left out)"
         return line
 
 
@@ -167,7 +160,7 @@ class Crawler:
     """Catalogs one lake; `crawl` is incremental and idempotent.
 
     Keep one crawler to crawl the same lake again and again: it remembers the
-    commits it has read.
+    footers it has read.
     """
 
     def __init__(
@@ -182,7 +175,6 @@ class Crawler:
         # A local lake is remembered by its absolute path, so queries work from any folder.
         self.lake_uri = lake_uri.rstrip("/") if lake_uri.startswith("s3://") else self.root
         self._now = now or (lambda: datetime.now(UTC))
-        self._committed: CommittedFiles | None = None
         self._folders: dict[tuple[str, str], str] = {}  # Iceberg partition -> its folder
 
     def crawl(
@@ -191,7 +183,7 @@ class Crawler:
         """Update ``catalog`` (or a new one) from the lake; return it and what changed.
 
         Only files that are new or whose size or mtime changed have their footer read.
-        A table with a commit log gets its committed files only.
+        An Iceberg table gets the files of its current snapshot only.
 
         Raises:
             ConfigError: the lake root cannot be listed (wrong path, no permission).
@@ -284,7 +276,6 @@ class Crawler:
         except OSError as exc:
             raise self._list_error(exc) from exc
         found: dict[str, _Listed] = {}
-        logged = False
         iceberg = self._iceberg_files()
         self._folders = {}
         for info in infos:
@@ -294,15 +285,9 @@ class Crawler:
             segments = relative.split("/")
             if iceberg is not None and segments[0] == NAMESPACE:
                 continue  # the Iceberg tables' files: from their snapshots, below
-            if segments[0] == META_DIR and len(segments) > 2 and segments[1] in ACTORS:
-                logged = True
             if any(s.startswith(("_", ".")) for s in segments) or len(segments) < 2:
                 continue
             found[relative] = _Listed(info.path, int(info.size or 0), int(info.mtime_ns or 0))
-        if logged:
-            # The logs are read after the folders: a file committed since the walk
-            # is looked up by `_committed_only`, so the view is that of the last commit read.
-            found = self._committed_only(found, report)
 
         tables: dict[str, dict[str, tuple[list[str], list[str], list[_Listed]]]] = {}
         for relative, listed in sorted(found.items()):
@@ -346,45 +331,6 @@ class Crawler:
                 files.append((relative, _Listed(path, size, 0)))
         return found
 
-    def _committed_only(self, found: dict[str, _Listed], report: CrawlReport) -> dict[str, _Listed]:
-        """Keep, of the tables that have a commit log, the committed files only."""
-        import pyarrow.fs as pafs
-
-        from petrostream.catalog.committed import CommittedFiles
-        from petrostream.lake.factory import open_lake_uri
-
-        try:
-            if self._committed is None:
-                self._committed = CommittedFiles(open_lake_uri(self.lake_uri))
-            committed = self._committed.tables()
-        except OSError as exc:
-            raise self._list_error(exc) from exc
-        except (ValueError, KeyError) as exc:  # a commit that is not the log's JSON
-            raise ConfigError(
-                f"lake {self.lake_uri}: unreadable commit log under {META_DIR}/ ({exc}); "
-                "it is the lake writer's, do not edit it"
-            ) from exc
-        kept: dict[str, _Listed] = {}
-        for relative, listed in found.items():
-            files = committed.get(relative.split("/", 1)[0])
-            if files is None or relative in files:
-                kept[relative] = listed
-            else:
-                report.files_uncommitted += 1
-        late = [p for files in committed.values() for p in files if p not in found]
-        if late:
-            try:
-                infos = self.fs.get_file_info([f"{self.root}/{p}" for p in late])
-            except OSError as exc:
-                raise self._list_error(exc) from exc
-            for relative, info in zip(late, infos, strict=True):
-                # Absent: a later compaction commit removed it; the next crawl sees that.
-                if info.type == pafs.FileType.File:
-                    kept[relative] = _Listed(
-                        info.path, int(info.size or 0), int(info.mtime_ns or 0)
-                    )
-        return kept
-
     def _list_error(self, exc: OSError) -> ConfigError | TransientError:
         if self.lake_uri.startswith("s3://"):
             return TransientError(f"cannot list lake {self.lake_uri}: {exc}")
@@ -412,6 +358,8 @@ class Crawler:
             report.problems.append(f"{relative}: unreadable Parquet footer ({exc})")
             return
         keys = {c.name for c in table.partition_keys}
+        if table.name == "sensors":
+            keys |= _all_null_sensors(metadata)
         columns = [
             Column(f.name.lower(), glue_type(f.type)) for f in arrow_schema if f.name not in keys
         ]
@@ -429,3 +377,26 @@ class Crawler:
         table.file_schemas.setdefault(sid, columns)
         partition.files[name] = DataFile(name, listed.size, listed.mtime, metadata.num_rows, sid)
         report.files_read += 1
+
+
+def _all_null_sensors(metadata: pq.FileMetaData) -> set[str]:
+    """Sensor columns with no value in a file (an Iceberg file holds every table column).
+
+    The catalog leaves them out of the file's columns, as the Hive-layout writer did:
+    the engine reads NULL for them without opening the column, and a sensor no
+    reading ever had is not listed as one the lake has.
+    """
+    from petrostream.schema import SENSOR_COLUMNS
+
+    empty = set()
+    for i in range(metadata.num_columns):
+        name = metadata.schema.column(i).name
+        if name not in SENSOR_COLUMNS:
+            continue
+        groups = [metadata.row_group(g) for g in range(metadata.num_row_groups)]
+        stats = [g.column(i).statistics for g in groups]
+        if all(st is not None and st.has_null_count for st in stats) and all(
+            st.null_count == g.num_rows for st, g in zip(stats, groups, strict=True)
+        ):
+            empty.add(name)
+    return empty

@@ -4,7 +4,7 @@ Every read goes through the owners' library functions: the lake through the
 read-only query engine (`DuckDBEngine`, Athena SQL) over a catalog this module
 keeps fresh by crawling in memory (it never writes the catalog file), alerts
 through `AlertStore`, consumer lag through `LocalStream.describe`, the last
-flush through the lake writer's `CommitLog`, detector health through
+flush through the lake's `flush_summary` (its snapshots), detector health through
 `realtime_status`. Nothing here writes to the pipeline's state.
 """
 
@@ -282,14 +282,17 @@ class DashboardData:
         sensors = catalog.tables.get("sensors")
         wells: dict[str, dict[str, Any]] = {}
         if sensors is not None and sensors.partitions:
+            # Partitions are days x well buckets (Iceberg): the counts per well come
+            # from one scan of the well_id and ts columns.
+            counted = self.lake.execute(
+                "SELECT well_id, count(*) AS n, max(dt) AS last_day FROM sensors GROUP BY well_id",
+                limit=None,
+            )
             rows_per_well: Counter[str] = Counter()
             last_day: dict[str, str] = {}
-            keys = [c.name for c in sensors.partition_keys]
-            for partition in sensors.partitions.values():
-                values = dict(zip(keys, partition.values, strict=False))
-                well = values.get("well_id", "?")
-                rows_per_well[well] += partition.rows
-                last_day[well] = max(last_day.get(well, ""), values.get("dt", ""))
+            for well, n, day in counted.rows:
+                rows_per_well[str(well)] = int(n)
+                last_day[str(well)] = str(day)
             # Every well's latest reading lies in its latest day: read only the days
             # from the oldest of those on (the lake may hold years).
             since = min(last_day.values()) if last_day else ""
@@ -580,8 +583,8 @@ class DashboardData:
         }
 
     def _lake_health(self) -> dict[str, Any]:
-        from petrostream.lake.commitlog import WRITER, CommitLog
-        from petrostream.lake.factory import open_lake
+        from petrostream.lake.tables import flush_summary
+        from petrostream.lake.writer import CONSUMER
 
         catalog = self.lake.catalog()
         tables = {
@@ -596,19 +599,9 @@ class DashboardData:
         last: dict[str, Any] | None = None
         commits = 0
         try:
-            log_ = CommitLog(open_lake(self.settings), WRITER)
-            numbers = log_.numbers()
-            commits = len(numbers)
-            if numbers:
-                commit = log_.read(numbers[-1])
-                last = {
-                    "number": commit.number,
-                    "committed_at": commit.committed_at,
-                    "files": len(commit.added),
-                    "rows": sum(f.rows for f in commit.added),
-                }
+            commits, last = flush_summary(self.settings.home, self.settings.lake_uri, CONSUMER)
         except (OSError, ValueError, KeyError) as exc:  # no lake yet, or one being written
-            log.debug("dashboard: commit log unreadable: %s", exc)
+            log.debug("dashboard: lake snapshots unreadable: %s", exc)
         return {
             "uri": self.settings.lake_uri,
             "tables": tables,

@@ -267,3 +267,30 @@ def data_files(table: Table, snapshot_id: int | None = None) -> list[str]:
     """Paths of the data files of the table's current (or a given) snapshot."""
     scan = table.scan(snapshot_id=snapshot_id) if snapshot_id is not None else table.scan()
     return [task.file.file_path for task in scan.plan_files()]
+
+
+def flush_summary(
+    home: Path | str, lake_uri: str, writer: str
+) -> tuple[int, dict[str, Any] | None]:
+    """How many ``sensors`` snapshots ``writer`` made, and its last one (for a dashboard).
+
+    ``(0, None)`` before the first flush. The last one is ``{"number": its snapshot id,
+    "committed_at": ISO time, "files": data files added, "rows": rows added}``.
+    """
+    from datetime import UTC, datetime
+
+    catalog = open_catalog(home, lake_uri)
+    if not catalog.table_exists(SENSORS_DEF.identifier):
+        return 0, None
+    snapshots = list(writer_snapshots(catalog.load_table(SENSORS_DEF.identifier), writer))
+    if not snapshots:
+        return 0, None
+    newest = snapshots[0]
+    props = newest.summary.additional_properties
+    at = datetime.fromtimestamp(newest.timestamp_ms / 1000, UTC).isoformat()
+    return len(snapshots), {
+        "number": newest.snapshot_id,
+        "committed_at": at,
+        "files": int(props.get("added-data-files", 0)),
+        "rows": int(props.get("added-records", 0)),
+    }

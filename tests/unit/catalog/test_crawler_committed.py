@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from petrostream.lake.commitlog import snapshot
+from petrostream.lake.compaction import compact
 
 from petrostream.catalog.base import Catalog
 from petrostream.catalog.crawler import Crawler
 from petrostream.dashboard.data import LakeView
-from petrostream.lake.commitlog import snapshot
-from petrostream.lake.compaction import compact
 from petrostream.lake.local import LocalLakeStore
 from petrostream.lake.writer import LakeWriter
 from petrostream.query.duckdb_engine import DuckDBEngine

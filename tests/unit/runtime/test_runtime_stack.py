@@ -7,13 +7,12 @@ import threading
 import pytest
 
 from petrostream.errors import ConfigError
-from petrostream.lake.commitlog import committed_files
-from petrostream.lake.factory import open_lake
 from petrostream.lake.locks import ActorLock
+from petrostream.lake.tables import open_catalog
 from petrostream.runtime.stack import Stack, run_stack
 from petrostream.settings import Settings
 from petrostream.stream.local import LocalStream
-from petrostream.testing.lake import duckdb_count, put_readings, reading
+from petrostream.testing.lake import duckdb_count, put_readings, reading, table_files
 
 
 def fill(settings: Settings, n: int) -> None:
@@ -34,7 +33,7 @@ def test_drain_runs_both_consumers_to_the_end_of_the_stream(settings: Settings) 
     # then: every reading committed once, every record seen by the detector
     assert summary.lake is not None and summary.lake.readings == 120
     assert summary.detector is not None and summary.detector.records_processed == 120
-    assert duckdb_count(committed_files(open_lake(settings), "sensors")) == 120
+    assert duckdb_count(table_files(open_catalog(settings.home, settings.lake_uri))) == 120
     assert seen == {"lake", "detector"}
 
 
@@ -63,7 +62,7 @@ def test_setting_the_stop_event_stops_a_running_stack_and_commits(settings: Sett
     # then: both returned and the writer committed its buffer on the way out
     assert not stack.running()
     assert summary.lake is not None and summary.lake.readings == 50
-    assert duckdb_count(committed_files(open_lake(settings), "sensors")) == 50
+    assert duckdb_count(table_files(open_catalog(settings.home, settings.lake_uri))) == 50
 
 
 def test_an_error_in_one_consumer_stops_the_other_and_is_raised(settings: Settings) -> None:
