@@ -120,13 +120,33 @@ def catalog_properties(home: Path | str, lake_uri: str) -> dict[str, str]:
     """
     db = Path(home).resolve() / CATALOG_FILE
     warehouse = lake_uri if "://" in lake_uri else Path(lake_uri).resolve().as_uri()
-    return {
+    props = {
         "name": CATALOG_NAME,
         "type": "sql",
         "uri": f"sqlite:///{db.as_posix()}",
         "warehouse": warehouse,
         "py-io-impl": "pyiceberg.io.pyarrow.PyArrowFileIO",
     }
+    if lake_uri.startswith("s3://"):
+        props.update(s3_properties())
+    return props
+
+
+def s3_properties() -> dict[str, str]:
+    """Pyiceberg's ``s3.*`` properties for the S3 endpoint and region boto3 resolves.
+
+    pyiceberg builds its own S3 filesystem, which does not read ``AWS_ENDPOINT_URL``;
+    an endpoint other than AWS's own (MinIO, moto) is passed on explicitly.
+    Credentials stay with the standard AWS chain.
+    """
+    import boto3
+
+    session = boto3.session.Session()
+    props = {"s3.region": session.region_name or "us-east-1"}
+    endpoint = session.client("s3").meta.endpoint_url
+    if endpoint and not endpoint.endswith(".amazonaws.com"):
+        props["s3.endpoint"] = endpoint
+    return props
 
 
 def open_catalog(home: Path | str, lake_uri: str) -> Catalog:

@@ -376,22 +376,21 @@ class DuckDBEngine:
             + [(k, pa.string()) for k in keys]
         )
         paths = [
-            f"{root}/{key}/{f.name}"
-            for key, p in sorted(table.partitions.items())
+            f"{p.location.split('://', 1)[-1]}/{f.name}"
+            for _, p in sorted(table.partitions.items())
             for f in p.files.values()
         ]
-        partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
-        dataset = ds.dataset(
-            paths,
-            schema=schema,
-            format="parquet",
-            filesystem=fs,
-            partitioning=partitioning,
-            partition_base_dir=root,
-        )
+        options: dict[str, Any] = {}
+        if keys:
+            partitioning = pa.schema([(k, pa.string()) for k in keys])
+            options = {
+                "partitioning": ds.partitioning(partitioning, flavor="hive"),
+                "partition_base_dir": root,
+            }
+        dataset = ds.dataset(paths, schema=schema, format="parquet", filesystem=fs, **options)
         name = f"__arrow_{table.name}"
         con.register(name, dataset)
-        return f"SELECT * FROM {_q(name)}"
+        return f"SELECT {', '.join(['*', *_derived(table)])} FROM {_q(name)}"
 
     @staticmethod
     def catalog_uri(table: Table) -> str:
