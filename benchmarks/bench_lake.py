@@ -58,15 +58,26 @@ def bench_dir() -> Path:
 # ----------------------------------------------------------------------------- children
 
 
+def lake_target(lake: str) -> object:
+    """What a `LakeWriter` of this source tree writes to: the Iceberg catalog of a lake
+    (its SQLite file beside the lake folder), or the Hive-layout store of a writer before."""
+    try:
+        from petrostream.lake.tables import open_catalog
+    except ImportError:  # the writer before issue 15
+        from petrostream.lake.local import LocalLakeStore
+
+        return LocalLakeStore(lake)
+    return open_catalog(Path(lake).parent / f"{Path(lake).name}-home", lake)
+
+
 def child_writer(stream_path: str, lake: str, buffer_bytes: int, total_bytes: int = 0) -> dict:
     """One drain of the stream into a fresh lake (``total_bytes`` 0: the writer's default)."""
-    from petrostream.lake.local import LocalLakeStore
     from petrostream.lake.writer import LakeWriter
     from petrostream.stream.local import LocalStream
 
     stream = LocalStream(Path(stream_path), name="bench", shard_count=2)
     total = {"buffer_total_bytes": total_bytes} if total_bytes else {}
-    writer = LakeWriter(stream, LocalLakeStore(lake), buffer_bytes=buffer_bytes,
+    writer = LakeWriter(stream, lake_target(lake), buffer_bytes=buffer_bytes,  # type: ignore[arg-type]
                         buffer_seconds=600, **total)  # fmt: skip
     start = time.perf_counter()
     cpu = cpu_seconds()
@@ -74,7 +85,7 @@ def child_writer(stream_path: str, lake: str, buffer_bytes: int, total_bytes: in
     elapsed = time.perf_counter() - start
     return {"elapsed": elapsed, "readings": stats.readings, "records": stats.records,
             "files": stats.files, "bytes": stats.bytes, "rejects": stats.rejects,
-            "cpu": cpu_seconds() - cpu}  # fmt: skip
+            "commits": stats.commits, "cpu": cpu_seconds() - cpu}  # fmt: skip
 
 
 def cpu_seconds() -> float:
@@ -107,7 +118,6 @@ def child_stream(stream_path: str, method: str = "get_records") -> dict:
 
 def child_decode_write(stream_path: str, lake: str, buffer_bytes: int) -> dict:
     """The writer's flushes on records already read (stream cost excluded)."""
-    from petrostream.lake.local import LocalLakeStore
     from petrostream.lake.writer import LakeWriter
     from petrostream.stream.base import IteratorType
     from petrostream.stream.local import LocalStream
@@ -124,7 +134,7 @@ def child_decode_write(stream_path: str, lake: str, buffer_bytes: int) -> dict:
                 break
             pages.append(_Page.of_blobs(page))
             it = page.next_iterator
-    writer = LakeWriter(stream, LocalLakeStore(lake), buffer_bytes=buffer_bytes)
+    writer = LakeWriter(stream, lake_target(lake), buffer_bytes=buffer_bytes)  # type: ignore[arg-type]
     writer.recover()
     start = time.perf_counter()
     n = 0
@@ -267,19 +277,29 @@ def load_stream(data: Path, path: Path) -> int:
 
 
 def lake_bytes(lake: Path) -> tuple[int, int]:
-    from petrostream.lake.commitlog import snapshot
-    from petrostream.lake.local import LocalLakeStore
+    """Data files and bytes of ``sensors``: its Iceberg snapshot, or (a writer before
+    issue 15, drained without a crash) every Parquet file of its Hive folders."""
+    home = lake.parent / f"{lake.name}-home"
+    if not home.is_dir():
+        files = list((lake / "sensors").rglob("*.parquet"))
+        return len(files), sum(f.stat().st_size for f in files)
+    from petrostream.lake.tables import open_catalog
 
-    live = snapshot(LocalLakeStore(lake), "sensors")
-    return len(live), sum(f.bytes for f in live.values())
+    table = open_catalog(home, str(lake)).load_table("petrostream_db.sensors")
+    tasks = list(table.scan().plan_files())
+    return len(tasks), sum(t.file.file_size_in_bytes for t in tasks)
 
 
 def compact_lake(lake: Path) -> tuple[int, int]:
-    from petrostream.lake.compaction import compact
-    from petrostream.lake.local import LocalLakeStore
+    """`maintain` of an Iceberg lake (the Hive lake of a writer before: not compacted)."""
+    home = lake.parent / f"{lake.name}-home"
+    if not home.is_dir():
+        return lake_bytes(lake)
+    from petrostream.lake.maintain import maintain
+    from petrostream.lake.tables import open_catalog
 
-    report = compact(LocalLakeStore(lake))
-    return report.files_after, report.bytes_after
+    maintain(open_catalog(home, str(lake)), "sensors")
+    return lake_bytes(lake)
 
 
 @dataclass(frozen=True)
@@ -311,6 +331,7 @@ def measured(stream_path: Path, work: Path, config: Config) -> dict:
     lake = work / "lake-run"
     run = writer_run(stream_path, lake, config)
     shutil.rmtree(lake, ignore_errors=True)
+    shutil.rmtree(lake.parent / f"{lake.name}-home", ignore_errors=True)
     print(f"writer {config.label}: {run['rate']:,.0f}/s (load {os.getloadavg()[0]:.1f})",
           file=sys.stderr)  # fmt: skip
     return run
@@ -327,6 +348,7 @@ def long_replay(rows: int, seed: int, work: Path) -> dict:
     res, rss = run_child("writer", stream_path, lake, 5 * MB)
     files, _ = lake_bytes(lake)
     shutil.rmtree(lake, ignore_errors=True)
+    shutil.rmtree(lake.parent / f"{lake.name}-home", ignore_errors=True)
     return {**res, "rss": rss, "files": files, "rate": res["readings"] / res["elapsed"]}
 
 

@@ -1,4 +1,4 @@
-"""Helpers for lake tests: canned readings, filling a stream, reading the committed lake."""
+"""Helpers for lake tests: canned readings, filling a stream, reading the Iceberg tables."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from petrostream.record import encode, format_ts
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from petrostream.lake.base import LakeStore
     from petrostream.stream.base import Stream
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -64,27 +63,6 @@ def put_all(stream: Stream, payloads: Iterable[tuple[str, bytes]], batch: int = 
 def put_readings(stream: Stream, readings: Sequence[dict[str, Any]]) -> int:
     """Encode and put ``readings`` keyed by well; return how many."""
     return put_all(stream, ((r["well_id"], encode(r)) for r in readings))
-
-
-def read_committed(store: LakeStore, table: str = "sensors") -> pa.Table:
-    """Every committed row of ``table``, partition columns added from the path (union by name).
-
-    Reads through the store (pyarrow), so it works on a local and an S3 lake alike.
-    """
-    import pyarrow as pa
-
-    from petrostream.lake.commitlog import snapshot
-
-    parts = []
-    for path in snapshot(store, table):
-        part = store.read_parquet(path)
-        for segment in path.split("/")[1:-1]:
-            key, _, value = segment.partition("=")
-            part = part.append_column(key, pa.array([value] * part.num_rows, pa.string()))
-        parts.append(part)
-    if not parts:
-        return pa.table({})
-    return pa.concat_tables(parts, promote_options="default")
 
 
 def read_table(catalog: Any, name: str = "sensors") -> pa.Table:
