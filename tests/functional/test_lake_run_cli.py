@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -144,3 +145,29 @@ def test_maintain_while_the_writer_runs_keeps_results_and_reduces_files(home):
     # no orphan left: every data file on disk is one of the current snapshot's
     on_disk = {p.as_posix() for p in (home / "lake").rglob("sensors/data/**/*.parquet")}
     assert on_disk == set(after_files)
+
+
+def test_lake_describe_gives_the_props_a_plain_pyiceberg_opens_the_same_tables_with(home):
+    # given: a drained lake, crawled
+    fill(home, 0, 120)
+    runner = CliRunner()
+    assert (
+        runner.invoke(main, ["--home", str(home), "run", "--only", "lake", "--drain"]).exit_code
+        == 0
+    )
+    assert runner.invoke(main, ["--home", str(home), "crawl"]).exit_code == 0
+    # when: another tool takes the properties `lake describe` prints
+    described = runner.invoke(main, ["--home", str(home), "lake", "describe", "--format", "json"])
+    assert described.exit_code == 0, described.output
+    props = json.loads(described.stdout)["catalog"]
+    from pyiceberg.catalog import load_catalog
+
+    plain = load_catalog(**props).load_table("petrostream_db.sensors").scan().to_arrow()
+    queried = runner.invoke(
+        main,
+        ["--home", str(home), "query", "SELECT count(*) AS n FROM sensors", "--format", "json"],
+    )
+    # then: it counts what `petrostream query` counts
+    assert queried.exit_code == 0, queried.output
+    assert plain.num_rows == 120
+    assert str(plain.num_rows) in queried.stdout

@@ -103,6 +103,8 @@ def main(ctx: click.Context, home: Path | None, log_level: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # pyiceberg logs every FileIO it loads at INFO: one line per table opened.
+    logging.getLogger("pyiceberg.io").setLevel(max(logging.WARNING, logging.getLogger().level))
     ctx.obj = settings
 
 

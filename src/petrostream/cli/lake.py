@@ -140,4 +140,65 @@ def compact_command(ctx: click.Context, **options: object) -> None:
     ctx.invoke(maintain_command, **options)
 
 
-COMMANDS: list[click.Command] = [maintain_command, compact_command]
+@click.group("lake")
+def lake_group() -> None:
+    """The lake's Iceberg tables as other tools see them."""
+
+
+@lake_group.command("describe")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the properties `pyiceberg.catalog.load_catalog(**props)` takes.",
+)
+@click.pass_context
+def describe_command(ctx: click.Context, fmt: str) -> None:
+    """Catalog properties and table identifiers, for pyiceberg, DuckDB or Spark.
+
+    `load_catalog(**props)` with the printed ``catalog`` properties opens the same
+    tables (the ``name`` key is the catalog's name); see docs/lake.md.
+    """
+    import json
+
+    from petrostream.lake.tables import DEFS, catalog_properties, open_catalog
+
+    settings = settings_of(ctx)
+    props = catalog_properties(settings.home, settings.lake_uri)
+    catalog = open_catalog(settings.home, settings.lake_uri)
+    tables = []
+    for name, d in DEFS.items():
+        if not catalog.table_exists(d.identifier):
+            continue
+        table = catalog.load_table(d.identifier)
+        snapshot = table.current_snapshot()
+        tables.append(
+            {
+                "name": name,
+                "identifier": d.identifier,
+                "location": table.location(),
+                "metadata_location": table.metadata_location,
+                "snapshot_id": snapshot.snapshot_id if snapshot else None,
+                "records": int(snapshot.summary.additional_properties.get("total-records", 0))
+                if snapshot and snapshot.summary
+                else 0,
+                "partition_spec": str(table.spec()),
+                "sort_order": str(table.sort_order()),
+            }
+        )
+    if fmt == "json":
+        click.echo(json.dumps({"catalog": props, "tables": tables}, indent=2))
+        return
+    click.echo("catalog properties (pyiceberg.catalog.load_catalog(**props)):")
+    for key, value in props.items():
+        click.echo(f"  {key} = {value}")
+    for t in tables:
+        click.echo(f"{t['identifier']}: {t['records']:,} rows, snapshot {t['snapshot_id']}")
+        click.echo(f"  metadata {t['metadata_location']}")
+    if not tables:
+        click.echo("no table yet: `petrostream run` creates them on its first flush")
+
+
+COMMANDS: list[click.Command] = [maintain_command, compact_command, lake_group]
