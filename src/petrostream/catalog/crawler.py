@@ -358,7 +358,7 @@ class Crawler:
             report.problems.append(f"{relative}: unreadable Parquet footer ({exc})")
             return
         keys = {c.name for c in table.partition_keys}
-        if table.name == "sensors":
+        if table.name == "sensors" and not table.partition_keys:  # an Iceberg file
             keys |= _all_null_sensors(metadata)
         columns = [
             Column(f.name.lower(), glue_type(f.type)) for f in arrow_schema if f.name not in keys
