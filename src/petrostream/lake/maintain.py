@@ -121,32 +121,38 @@ def _small_groups(table: Table, target_bytes: int) -> list[tuple[Any, ...]]:
     small: dict[tuple[Any, ...], int] = {}
     for task in table.scan().plan_files():
         if task.file.file_size_in_bytes < target_bytes // 2:
-            key = tuple(task.file.partition)
+            key = _key(task.file)
             small[key] = small.get(key, 0) + 1
     return sorted(k for k, n in small.items() if n > 1)
 
 
-def _partition_filter(d: tables.TableDef, key: tuple[Any, ...], table: Table) -> Any:
+def _partition_filter(d: tables.TableDef, key: tuple[Any, ...], table: Table) -> str | None:
     """A row filter that selects exactly the rows of partition ``key`` of ``table``."""
     import pyarrow.compute as pc
-    from pyiceberg.expressions import And, GreaterThanOrEqual, In, LessThan
 
     day = EPOCH + timedelta(days=int(key[0]))
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    days = And(
-        GreaterThanOrEqual(d.day_of, start.isoformat()),
-        LessThan(d.day_of, (start + timedelta(days=1)).isoformat()),
-    )
+    end = start + timedelta(days=1)
+    days = f"{d.day_of} >= '{start.isoformat()}' and {d.day_of} < '{end.isoformat()}'"
     if d.bucket_of is None:
         return days
     # The wells of this bucket on this day: one well's rows are all in its own bucket.
     wells: set[str] = set()
     scan = table.scan(row_filter=days, selected_fields=(d.bucket_of,))
     for task in scan.plan_files():
-        if tuple(task.file.partition) == key:
+        if _key(task.file) == key:
             column = _read_column(table, task.file.file_path, d.bucket_of)
             wells.update(str(v) for v in pc.unique(column).to_pylist() if v is not None)
-    return And(days, In(d.bucket_of, wells)) if wells else None
+    if not wells:
+        return None
+    listed = ", ".join("'" + w.replace("'", "''") + "'" for w in sorted(wells))
+    return f"{days} and {d.bucket_of} in ({listed})"
+
+
+def _key(data_file: Any) -> tuple[Any, ...]:
+    """A data file's partition values as a tuple (day number, bucket)."""
+    record = data_file.partition
+    return tuple(record[i] for i in range(len(record)))
 
 
 def _read_column(table: Table, path: str, column: str) -> Any:
@@ -168,7 +174,7 @@ def _rewrite(
 
     for attempt in range(1, ATTEMPTS + 1):
         table = catalog.load_table(d.identifier)
-        files = [t.file for t in table.scan().plan_files() if tuple(t.file.partition) == key]
+        files = [t.file for t in table.scan().plan_files() if _key(t.file) == key]
         small = [f for f in files if f.file_size_in_bytes < target_bytes // 2]
         if len(small) < 2:
             return  # another maintain (or Glue's optimizer) got there first

@@ -186,7 +186,7 @@ def open_table(catalog: Catalog, name: str) -> Table:
     fields = [NestedField(ids[c], c, _iceberg_type(t), required=False) for c, t in d.columns]
     parts = [PartitionField(ids[d.day_of], 1000, DayTransform(), f"{d.day_of}_day")]
     if d.bucket_of:
-        bucket = BucketTransform(BUCKETS)
+        bucket: BucketTransform[str] = BucketTransform(BUCKETS)
         parts.append(PartitionField(ids[d.bucket_of], 1001, bucket, f"{d.bucket_of}_bucket"))
     order = SortOrder(*(SortField(ids[c], IdentityTransform()) for c in d.sort))
     return catalog.create_table_if_not_exists(
