@@ -287,16 +287,19 @@ def test_apply_replay_alert_crawl_destroy(
         s3.delete_bucket_policy(Bucket=out["lake_bucket"])
 
         # --- when the lake lands (the lake writer stands in for moto's Firehose) ---------
-        _land_lake(out["stream_name"], out["lake_uri"])
+        # Until the Glue Iceberg catalog lands (issue 15.6), the stand-in writes the
+        # Iceberg tables through the local SQL catalog with the warehouse on moto's S3.
+        landed = _land_lake(home, out["stream_name"], out["lake_uri"])
         expected = {(r["ts"][:10], r["well_id"]) for r in readings}
+        assert landed == expected
         keys = [
             o["Key"]
             for o in boto3.client("s3").list_objects_v2(
-                Bucket=out["lake_bucket"], Prefix="sensors/"
+                Bucket=out["lake_bucket"], Prefix="petrostream_db/sensors/data/"
             )["Contents"]
         ]
-        for dt, well_id in expected:
-            prefix = f"sensors/dt={dt}/well_id={well_id}/"
+        for dt, _ in expected:
+            prefix = f"petrostream_db/sensors/data/ts_day={dt}/"
             assert any(k.startswith(prefix) and k.endswith(".parquet") for k in keys), keys
 
         # --- and the crawler registers the table and its partitions in Glue ---------------
@@ -431,14 +434,19 @@ def _check_configuration(out: dict[str, Any], lambda_zip: Path) -> None:
                 assert "*" not in resources, (role, statement)
 
 
-def _land_lake(stream_name: str, lake_uri: str) -> None:
-    from petrostream.lake.factory import open_lake_uri
+def _land_lake(home: Path, stream_name: str, lake_uri: str) -> set[tuple[str, str]]:
+    """Drain the stream into the Iceberg tables on S3; the (day, well) pairs read back."""
+    from petrostream.lake.tables import open_catalog
     from petrostream.lake.writer import LakeWriter
     from petrostream.stream.kinesis import KinesisStream
 
-    writer = LakeWriter(KinesisStream(stream_name), open_lake_uri(lake_uri), buffer_seconds=3600)
+    catalog = open_catalog(home, lake_uri)
+    writer = LakeWriter(KinesisStream(stream_name), catalog, buffer_seconds=3600)
     stats = writer.run(drain=True)
     assert stats.records > 0
+    rows = catalog.load_table("petrostream_db.sensors").scan().to_arrow()
+    days = [t.date().isoformat() for t in rows.column("ts").to_pylist()]
+    return set(zip(days, rows.column("well_id").to_pylist(), strict=True))
 
 
 def _empty_versioned_buckets() -> None:
