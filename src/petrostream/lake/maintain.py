@@ -4,19 +4,18 @@ pyiceberg 0.12 has no ``rewrite_data_files``; the rewrite is built on its public
 transaction API. For each partition of the current snapshot that holds two or more
 files smaller than half the target size:
 
-1. read the partition's rows from the snapshot (``scan`` with a filter that selects
-   exactly that partition: the day's ``ts`` range and the partition's wells);
-2. commit ``Transaction.overwrite`` with that same filter and the rows, sorted by the
-   table's sort order: the old files leave and the new file arrives in one catalog
-   commit, so a reader sees either the old files or the new, never both.
+1. read the rows of the partition's data files in the current snapshot (in the
+   table's current schema) and write them as new files of that partition
+   (`petrostream.lake.tables.write_data_files`: the writer's encodings, sorted by the
+   table's sort order);
+2. commit one overwrite snapshot that deletes exactly those files and adds the new
+   ones: a reader sees either the old files or the new, never both.
 
-The overwrite is checked against the snapshot the rows were read from: when the
-lake writer commits in between, the catalog refuses it, and pyiceberg rebuilds the
-same overwrite (the same files out, the same new file in) on the new snapshot and
-commits again; the writer's new files stay. When that cannot be done (the files
-were rewritten by another maintain meanwhile: ``CommitFailedException`` or
-``ValidationException`` after pyiceberg's retries), the partition is read and
-rewritten again from the newest snapshot. Nothing is lost, nothing counted twice.
+The commit is checked against the snapshot the files were listed from: when the lake
+writer (or another maintain) commits in between, the catalog refuses it
+(``CommitFailedException``), and the partition is listed, read and rewritten again
+from the newest snapshot; the writer's new files stay. Nothing is lost, nothing
+counted twice; the refused attempt's files are orphans, deleted by step 4 later.
 A maintenance snapshot carries the writer's checkpoint forward
 (``petrostream.checkpoint-of``), so expiring the writer's older snapshots never
 loses where the writer resumes.
@@ -126,41 +125,10 @@ def _small_groups(table: Table, target_bytes: int) -> list[tuple[Any, ...]]:
     return sorted(k for k, n in small.items() if n > 1)
 
 
-def _partition_filter(d: tables.TableDef, key: tuple[Any, ...], table: Table) -> str | None:
-    """A row filter that selects exactly the rows of partition ``key`` of ``table``."""
-    import pyarrow.compute as pc
-
-    day = EPOCH + timedelta(days=int(key[0]))
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    end = start + timedelta(days=1)
-    days = f"{d.day_of} >= '{start.isoformat()}' and {d.day_of} < '{end.isoformat()}'"
-    if d.bucket_of is None:
-        return days
-    # The wells of this bucket on this day: one well's rows are all in its own bucket.
-    wells: set[str] = set()
-    scan = table.scan(row_filter=days, selected_fields=(d.bucket_of,))
-    for task in scan.plan_files():
-        if _key(task.file) == key:
-            column = _read_column(table, task.file.file_path, d.bucket_of)
-            wells.update(str(v) for v in pc.unique(column).to_pylist() if v is not None)
-    if not wells:
-        return None
-    listed = ", ".join("'" + w.replace("'", "''") + "'" for w in sorted(wells))
-    return f"{days} and {d.bucket_of} in ({listed})"
-
-
 def _key(data_file: Any) -> tuple[Any, ...]:
     """A data file's partition values as a tuple (day number, bucket)."""
     record = data_file.partition
     return tuple(record[i] for i in range(len(record)))
-
-
-def _read_column(table: Table, path: str, column: str) -> Any:
-    import pyarrow.parquet as pq
-
-    io = table.io.new_input(path)
-    with io.open() as source:
-        return pq.read_table(source, columns=[column]).column(column)
 
 
 def _rewrite(
@@ -174,27 +142,44 @@ def _rewrite(
 
     for attempt in range(1, ATTEMPTS + 1):
         table = catalog.load_table(d.identifier)
-        files = [t.file for t in table.scan().plan_files() if _key(t.file) == key]
-        small = [f for f in files if f.file_size_in_bytes < target_bytes // 2]
+        tasks = [t for t in table.scan().plan_files() if _key(t.file) == key]
+        small = [t for t in tasks if t.file.file_size_in_bytes < target_bytes // 2]
         if len(small) < 2:
             return  # another maintain (or Glue's optimizer) got there first
-        row_filter = _partition_filter(d, key, table)
-        if row_filter is None:
-            return
-        rows = tables.sort_rows(table.scan(row_filter=row_filter).to_arrow(), d.sort)
+        rows = _rows_of(table, tasks, d)
         summary = _carried_checkpoint(table)
         try:
             with table.transaction() as tx:
-                tx.overwrite(rows, overwrite_filter=row_filter, snapshot_properties=summary)
+                files = tables.write_data_files(tx.table_metadata, table.io, rows, sort=d.sort)
+                with tx.update_snapshot(snapshot_properties=summary).overwrite() as rewrite:
+                    for task in tasks:
+                        rewrite.delete_data_file(task.file)
+                    for data_file in files:
+                        rewrite.append_data_file(data_file)
         except (CommitFailedException, ValidationException) as exc:
             report.retries += 1
             log.info("maintain: %s %s: another commit came first (%s), again", d.name, key, exc)
             time.sleep(min(1.0, 0.05 * attempt))
             continue
         report.rewritten_partitions += 1
-        report.rewritten_files += len(files)
+        report.rewritten_files += len(tasks)
         return
     report.problems.append(f"{d.name} partition {key}: still conflicting after {ATTEMPTS} tries")
+
+
+def _rows_of(table: Table, tasks: list[Any], d: tables.TableDef) -> Any:
+    """Every row of the data files of ``tasks``, in the table's current schema.
+
+    A sensor column all null in these rows is left out, as the writer leaves it out.
+    """
+    from pyiceberg.expressions import AlwaysTrue
+    from pyiceberg.io.pyarrow import ArrowScan
+
+    from petrostream.lake.writer import sensors_file_table
+
+    scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
+    rows = scan.to_table(tasks)
+    return sensors_file_table(rows) if d.name == tables.SENSORS else rows
 
 
 def _carried_checkpoint(table: Table) -> dict[str, str]:

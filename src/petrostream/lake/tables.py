@@ -28,11 +28,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from petrostream import schema
+from petrostream.lake.base import FLOAT_ENCODING, parquet_encodings
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
     from pyiceberg.catalog import Catalog
+    from pyiceberg.io import FileIO
+    from pyiceberg.manifest import DataFile
+    from pyiceberg.partitioning import PartitionKey
+    from pyiceberg.schema import Schema
     from pyiceberg.table import Table
+    from pyiceberg.table.metadata import TableMetadata
 
 NAMESPACE: Final = "petrostream_db"
 CATALOG_NAME: Final = "petrostream"
@@ -41,14 +48,19 @@ WRITER_KEY: Final = "petrostream.writer"
 CHECKPOINT_PREFIX: Final = "petrostream.checkpoint."
 CARRIED_KEY: Final = "petrostream.checkpoint-of"  # a maintenance snapshot carries it forward
 BUCKETS: Final = 16
+ROW_GROUP_ROWS: Final = 1024 * 1024  # pyarrow's default, as the Hive-layout writer had it
 SENSORS: Final = "sensors"
 ALERTS: Final = "alerts"
 REJECTS: Final = "rejects"
-# Parquet as pyiceberg writes it: zstd (level measured in benchmarks/RESULTS.md).
+# Table properties. PetroStream writes its data files itself (`write_data_files`: the
+# encodings of `lake.base.parquet_encodings`, zstd at Arrow's default level); these say
+# the same to other writers (Athena, Spark). Old metadata files are deleted on commit
+# (every commit writes one, listing all snapshots: `maintain` expires those).
 WRITE_PROPERTIES: Final[dict[str, str]] = {
     "write.parquet.compression-codec": "zstd",
-    "write.parquet.compression-level": "9",
     "write.parquet.row-group-limit": "1048576",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "10",
     "format-version": "2",
 }
 
@@ -225,19 +237,24 @@ def commit_append(
     *,
     writer: str | None = None,
     checkpoint: Mapping[str, str] | None = None,
+    codec: str = "zstd",
+    float_encoding: str = FLOAT_ENCODING,
 ) -> Table:
     """Append ``data`` as one snapshot; new columns join the schema in the same commit.
 
-    With ``writer``, the snapshot summary names it and carries ``checkpoint``
-    (``petrostream.checkpoint.<shard>``). Returns the table as committed.
+    One transaction: the schema update (``union_by_name``), then one Parquet file per
+    partition written by `write_data_files`, then a fast append of those files whose
+    snapshot summary names ``writer`` and carries ``checkpoint``
+    (``petrostream.checkpoint.<shard>``). The files are in no snapshot until the
+    catalog commit succeeds: a reader never sees them before, and a failed or killed
+    commit leaves orphans that `petrostream maintain` deletes. Returns the table as
+    committed.
 
     Raises:
         pyiceberg.exceptions.CommitFailedException: another commit won the race.
     """
     d = DEFS.get(table.name()[-1])
     data = to_table_types(data)
-    if d is not None:
-        data = sort_rows(data, d.sort)
     summary: dict[str, str] = {}
     if writer is not None:
         summary[WRITER_KEY] = writer
@@ -247,8 +264,121 @@ def commit_append(
         if any(name not in known for name in data.column_names):
             with tx.update_schema() as update:
                 update.union_by_name(data.schema)
-        tx.append(data, snapshot_properties=summary)
+        files = write_data_files(
+            tx.table_metadata,
+            table.io,
+            data,
+            sort=d.sort if d is not None else (),
+            codec=codec,
+            float_encoding=float_encoding,
+        )
+        with tx.update_snapshot(snapshot_properties=summary).fast_append() as append:
+            for data_file in files:
+                append.append_data_file(data_file)
     return table
+
+
+def write_data_files(
+    metadata: TableMetadata,
+    io: FileIO,
+    data: pa.Table,
+    *,
+    sort: tuple[str, ...] = (),
+    codec: str = "zstd",
+    float_encoding: str = FLOAT_ENCODING,
+) -> list[DataFile]:
+    """Write ``data`` as one Parquet file per partition of the table's spec; commit nothing.
+
+    pyiceberg's own writer has no per-column encodings, so the files are written here
+    with pyarrow as the Hive-layout lake wrote them (`petrostream.lake.base.
+    parquet_encodings`: doubles BYTE_STREAM_SPLIT, timestamps DELTA_BINARY_PACKED,
+    the rest dictionary; ``codec`` at Arrow's default level; one row group up to
+    1,048,576 rows), rows sorted by ``sort``. Each file holds the columns of ``data``
+    only (a column a file lacks reads as null in every Iceberg reader), with their
+    Iceberg field ids, so ``data``'s columns must all be in the table's schema.
+    Returns the `DataFile` entries (partition values, sizes, column statistics)
+    to commit.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyiceberg.io.pyarrow import _determine_partitions
+
+    if not data.num_rows:
+        return []
+    schema = metadata.schema()
+    file_schema = schema.select(*data.column_names)
+    arrow_schema = _file_arrow_schema(file_schema)
+    data = pa.Table.from_arrays(
+        [data.column(f.name).cast(f.type) for f in arrow_schema], schema=arrow_schema
+    )
+    written = []
+    for part in _determine_partitions(metadata.spec(), schema, data):
+        rows = sort_rows(part.arrow_table_partition, sort)
+        sink = pa.BufferOutputStream()
+        with pq.ParquetWriter(
+            sink,
+            rows.schema,
+            compression=None if codec == "none" else codec,
+            **parquet_encodings(rows.schema, float_encoding),
+        ) as parquet:
+            parquet.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+        written.append(_put_data_file(metadata, io, file_schema, part.partition_key, sink, parquet))
+    return written
+
+
+def _file_arrow_schema(file_schema: Schema) -> pa.Schema:
+    """The Arrow schema of a data file: Iceberg field ids, plain (not large) strings."""
+    import pyarrow as pa
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+    fields = []
+    for f in schema_to_pyarrow(file_schema, include_field_ids=True):
+        kind = pa.string() if pa.types.is_large_string(f.type) else f.type
+        fields.append(f.with_type(kind))
+    return pa.schema(fields)
+
+
+def _put_data_file(
+    metadata: TableMetadata,
+    io: FileIO,
+    file_schema: Schema,
+    key: PartitionKey,
+    sink: pa.BufferOutputStream,
+    parquet: pq.ParquetWriter,
+) -> DataFile:
+    """Put one serialized file at a new data location (one PUT); its `DataFile` entry."""
+    import uuid
+
+    from pyiceberg.io.pyarrow import (
+        compute_statistics_plan,
+        data_file_statistics_from_parquet_metadata,
+        parquet_path_to_id_mapping,
+    )
+    from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+    from pyiceberg.table.locations import load_location_provider
+
+    provider = load_location_provider(metadata.location, metadata.properties)
+    path = provider.new_data_location(f"{uuid.uuid4()}.parquet", partition_key=key)
+    payload = sink.getvalue()
+    with io.new_output(path).create(overwrite=True) as out:
+        out.write(payload)
+    stats = data_file_statistics_from_parquet_metadata(
+        parquet_metadata=parquet.writer.metadata,
+        stats_columns=compute_statistics_plan(file_schema, metadata.properties),
+        parquet_column_mapping=parquet_path_to_id_mapping(file_schema),
+    )
+    return DataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=key.partition,
+        file_size_in_bytes=payload.size,
+        sort_order_id=None,
+        spec_id=metadata.default_spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **stats.to_serialized_dict(),
+    )
 
 
 def writer_snapshots(table: Table, writer: str) -> Iterator[Any]:

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Final
 from petrostream import schema
 from petrostream.errors import TransientError
 from petrostream.lake import tables
+from petrostream.lake.base import FLOAT_ENCODING
 from petrostream.lake.decode import (
     Origin,
     Reject,
@@ -273,7 +274,8 @@ class LakeWriter:
         buffer_bytes: flush when the records of one partition reach this size.
         buffer_total_bytes: flush when the records of all partitions reach this size
             (bounds memory whatever the number of partitions).
-        codec: Parquet compression codec (a table property of tables it creates).
+        codec: Parquet compression codec of the files it writes.
+        float_encoding: how doubles are encoded (`petrostream.lake.base.parquet_encodings`).
         consumer: the name checkpoints and rejects carry.
         clock: monotonic seconds (injectable for tests).
 
@@ -289,6 +291,7 @@ class LakeWriter:
         buffer_bytes: int = 5 * 1024 * 1024,
         buffer_total_bytes: int = 64 * 1024 * 1024,
         codec: str = "zstd",
+        float_encoding: str = FLOAT_ENCODING,
         consumer: str = CONSUMER,
         page_limit: int = PAGE_LIMIT,
         clock: Callable[[], float] = time.monotonic,
@@ -299,6 +302,7 @@ class LakeWriter:
         self.buffer_bytes = buffer_bytes
         self.buffer_total_bytes = buffer_total_bytes
         self.codec = codec
+        self.float_encoding = float_encoding
         self.consumer = consumer
         self.page_limit = page_limit
         self.clock = clock
@@ -325,7 +329,7 @@ class LakeWriter:
 
     @classmethod
     def from_settings(cls, stream: Stream, catalog: Catalog, settings: Settings) -> LakeWriter:
-        """A writer with the buffer and codec settings."""
+        """A writer with the buffer, codec and encoding settings."""
         return cls(
             stream,
             catalog,
@@ -333,6 +337,7 @@ class LakeWriter:
             buffer_bytes=settings.buffer_bytes,
             buffer_total_bytes=settings.buffer_total_bytes,
             codec=settings.parquet_codec,
+            float_encoding=settings.parquet_float_encoding,
         )
 
     # -- start-up -----------------------------------------------------------------
@@ -567,7 +572,12 @@ class LakeWriter:
 
     def _append(self, name: str, rows: pa.Table, checkpoint: dict[str, str]) -> int:
         table = tables.commit_append(
-            self._tables[name], rows, writer=self.consumer, checkpoint=checkpoint
+            self._tables[name],
+            rows,
+            writer=self.consumer,
+            checkpoint=checkpoint,
+            codec=self.codec,
+            float_encoding=self.float_encoding,
         )
         self._tables[name] = table
         snapshot = table.current_snapshot()

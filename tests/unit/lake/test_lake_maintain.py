@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pyiceberg.table import Transaction
+import pyarrow.parquet as pq
 
+from petrostream.lake import maintain as maintain_module
 from petrostream.lake import tables
 from petrostream.lake.maintain import maintain
 from petrostream.lake.writer import CONSUMER, LakeWriter
@@ -42,6 +43,10 @@ def test_small_files_of_each_partition_become_one_and_the_rows_stay(stream, cata
     assert report.rewritten_partitions == len(partitions)
     assert sorted(read_table(catalog).column("p_pdg").to_pylist()) == before
     assert duckdb_count(table_files(catalog)) == 240
+    for path in table_files(catalog):  # rewritten with the writer's encodings
+        parquet = pq.ParquetFile(path)
+        p_pdg = parquet.metadata.row_group(0).column(parquet.schema_arrow.names.index("p_pdg"))
+        assert "BYTE_STREAM_SPLIT" in p_pdg.encodings
     sensors = catalog.load_table("petrostream_db.sensors")
     assert tables.writer_checkpoint(sensors, CONSUMER) == checkpoint
     # and a writer restarting after it resumes there: nothing read twice
@@ -56,20 +61,22 @@ def test_a_writer_commit_between_read_and_overwrite_makes_maintain_start_again(
     # given: small files, and a writer that commits just before maintain's first overwrite
     many_small_flushes(stream, catalog, flushes=3)
     put_readings(stream, [reading(i, well_id="WELL-00000") for i in range(1000, 1040)])
-    real_overwrite = Transaction.overwrite
+    real_rows_of = maintain_module._rows_of
     raced = []
 
-    def overwrite_after_a_writer_commit(self, *args, **kwargs):
+    def rows_then_a_writer_commit(*args, **kwargs):
+        rows = real_rows_of(*args, **kwargs)
         if not raced:
             raced.append(LakeWriter(stream, catalog).run(drain=True).readings)
-        return real_overwrite(self, *args, **kwargs)
+        return rows
 
-    monkeypatch.setattr(Transaction, "overwrite", overwrite_after_a_writer_commit)
+    monkeypatch.setattr(maintain_module, "_rows_of", rows_then_a_writer_commit)
     # when
     report = maintain(catalog, "sensors")
-    # then: the overwrite lost the race, was redone on the writer's snapshot (pyiceberg
-    # rebuilds it there), and every reading is there once, the writer's new ones too
+    # then: the overwrite lost the race, was read and written again from the writer's
+    # snapshot, and every reading is there once, the writer's new ones too
     assert raced == [40]
+    assert report.retries == 1
     assert report.rewritten_partitions == 2
     rows = read_table(catalog)
     assert rows.num_rows == 160

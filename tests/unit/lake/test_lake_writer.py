@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
@@ -70,6 +71,55 @@ def test_readings_land_in_day_and_well_bucket_partitions_by_their_ts(stream, cat
         row_filter="well_id == 'WELL-00002' and ts >= '2024-05-02T00:00:00+00:00'"
     ).plan_files()
     assert len(list(pruned)) == 1
+
+
+@pytest.mark.parametrize(
+    ("float_encoding", "double_encoding"),
+    [("byte_stream_split", "BYTE_STREAM_SPLIT"), ("plain", "PLAIN")],
+)
+def test_files_carry_the_lake_encodings_field_ids_and_their_rows_partition_values(
+    stream, catalog, float_encoding, double_encoding
+):
+    # given: readings of 5 wells over two days
+    wells = [f"WELL-0000{i}" for i in range(1, 6)]
+    put_readings(
+        stream,
+        [
+            reading(i, well_id=wells[i % 5], ts=START + timedelta(hours=i))
+            for i in range(60)  # 60 hours: two or three days
+        ],
+    )
+    # when
+    LakeWriter(stream, catalog, float_encoding=float_encoding).run(drain=True)
+    # then: each file holds one (day, bucket) partition, the one its entry names
+    from pyiceberg.transforms import BucketTransform
+    from pyiceberg.types import StringType
+
+    bucket = BucketTransform(tables.BUCKETS).transform(StringType())
+    table = catalog.load_table("petrostream_db.sensors")
+    tasks = list(table.scan().plan_files())
+    seen = set()
+    for task in tasks:
+        day, well_bucket = task.file.partition[0], task.file.partition[1]
+        assert (day, well_bucket) not in seen  # one file per partition and flush
+        seen.add((day, well_bucket))
+        parquet = pq.ParquetFile(task.file.file_path.removeprefix("file://"))
+        rows = parquet.read()
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        assert {(t - epoch).days for t in rows.column("ts").to_pylist()} == {day}
+        assert {bucket(w) for w in rows.column("well_id").to_pylist()} == {well_bucket}
+        assert task.file.record_count == rows.num_rows
+        # the encodings of the Hive-layout lake, and Iceberg field ids
+        columns = parquet.metadata.row_group(0)
+        names = parquet.schema_arrow.names
+        p_pdg = columns.column(names.index("p_pdg"))
+        assert double_encoding in p_pdg.encodings
+        assert "DELTA_BINARY_PACKED" in columns.column(names.index("ts")).encodings
+        assert p_pdg.compression == "ZSTD"
+        field_id = parquet.schema_arrow.field("p_pdg").metadata[b"PARQUET:field_id"]
+        assert int(field_id) == table.schema().find_field("p_pdg").field_id
+    assert sum(t.file.record_count for t in tasks) == 60
+    assert len({d for d, _ in seen}) >= 2
 
 
 def test_size_flushes_commit_rows_and_checkpoint_in_one_snapshot(stream, catalog):
@@ -186,8 +236,9 @@ def test_a_crash_at_any_commit_loses_and_duplicates_nothing(stream, home, crash_
     rejects = read_table(catalog, "rejects").column("sequence_number").to_pylist()
     assert len(rejects) == len(set(rejects)) == 12
     # the killed flush's files are on disk but in no snapshot
-    on_disk = {p.as_posix() for p in (home / "lake").rglob("sensors/data/**/*.parquet")}
-    assert set(files) <= on_disk
+    committed = set(files) | set(table_files(catalog, "rejects"))
+    on_disk = {p.as_posix() for p in (home / "lake").rglob("data/**/*.parquet")}
+    assert committed < on_disk
 
 
 def test_rejects_go_to_their_table_and_the_writer_keeps_going(stream, catalog):
