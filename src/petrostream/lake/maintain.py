@@ -150,7 +150,7 @@ def _rewrite(
         summary = _carried_checkpoint(table)
         try:
             with table.transaction() as tx:
-                files = tables.write_data_files(tx.table_metadata, table.io, rows, sort=d.sort)
+                files = tables.write_data_files(tx.table_metadata, table.io, [rows], sort=d.sort)
                 with tx.update_snapshot(snapshot_properties=summary).overwrite() as rewrite:
                     for task in tasks:
                         rewrite.delete_data_file(task.file)

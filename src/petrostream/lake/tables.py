@@ -22,7 +22,8 @@ restart: the checkpoint of the newest snapshot this writer made.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -233,7 +234,7 @@ def sort_rows(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
 
 def commit_append(
     table: Table,
-    data: pa.Table,
+    data: pa.Table | Sequence[pa.Table],
     *,
     writer: str | None = None,
     checkpoint: Mapping[str, str] | None = None,
@@ -242,32 +243,35 @@ def commit_append(
 ) -> Table:
     """Append ``data`` as one snapshot; new columns join the schema in the same commit.
 
-    One transaction: the schema update (``union_by_name``), then one Parquet file per
-    partition written by `write_data_files`, then a fast append of those files whose
-    snapshot summary names ``writer`` and carries ``checkpoint``
-    (``petrostream.checkpoint.<shard>``). The files are in no snapshot until the
-    catalog commit succeeds: a reader never sees them before, and a failed or killed
-    commit leaves orphans that `petrostream maintain` deletes. Returns the table as
-    committed.
+    ``data`` is one table, or several (the lake writer hands one per partition, so
+    nothing is split or copied whole). One transaction: the schema update
+    (``union_by_name``), then the Parquet files `write_data_files` writes, then a fast
+    append of those files whose snapshot summary names ``writer`` and carries
+    ``checkpoint`` (``petrostream.checkpoint.<shard>``). The files are in no snapshot
+    until the catalog commit succeeds: a reader never sees them before, and a failed
+    or killed commit leaves orphans that `petrostream maintain` deletes. Returns the
+    table as committed.
 
     Raises:
         pyiceberg.exceptions.CommitFailedException: another commit won the race.
     """
+    import pyarrow as pa
+
     d = DEFS.get(table.name()[-1])
-    data = to_table_types(data)
+    parts = [to_table_types(p) for p in ([data] if isinstance(data, pa.Table) else data)]
     summary: dict[str, str] = {}
     if writer is not None:
         summary[WRITER_KEY] = writer
         summary.update({f"{CHECKPOINT_PREFIX}{s}": q for s, q in (checkpoint or {}).items()})
     with table.transaction() as tx:
         known = {f.name for f in table.schema().fields}
-        if any(name not in known for name in data.column_names):
+        if any(name not in known for part in parts for name in part.column_names):
             with tx.update_schema() as update:
-                update.union_by_name(data.schema)
+                update.union_by_name(pa.unify_schemas([p.schema for p in parts]))
         files = write_data_files(
             tx.table_metadata,
             table.io,
-            data,
+            parts,
             sort=d.sort if d is not None else (),
             codec=codec,
             float_encoding=float_encoding,
@@ -281,49 +285,86 @@ def commit_append(
 def write_data_files(
     metadata: TableMetadata,
     io: FileIO,
-    data: pa.Table,
+    parts: Sequence[pa.Table],
     *,
     sort: tuple[str, ...] = (),
     codec: str = "zstd",
     float_encoding: str = FLOAT_ENCODING,
 ) -> list[DataFile]:
-    """Write ``data`` as one Parquet file per partition of the table's spec; commit nothing.
+    """Write ``parts`` as Parquet files, one per partition of the table's spec; commit nothing.
 
     pyiceberg's own writer has no per-column encodings, so the files are written here
     with pyarrow as the Hive-layout lake wrote them (`petrostream.lake.base.
     parquet_encodings`: doubles BYTE_STREAM_SPLIT, timestamps DELTA_BINARY_PACKED,
-    the rest dictionary; ``codec`` at Arrow's default level; one row group up to
-    1,048,576 rows), rows sorted by ``sort``. Each file holds the columns of ``data``
-    only (a column a file lacks reads as null in every Iceberg reader), with their
-    Iceberg field ids, so ``data``'s columns must all be in the table's schema.
-    Returns the `DataFile` entries (partition values, sizes, column statistics)
-    to commit.
+    the rest dictionary; ``codec`` at Arrow's default level; row groups of up to
+    1,048,576 rows), rows sorted by ``sort``. A part whose rows all fall in one
+    partition is one file as it is; any other is split by partition first. Each file
+    holds its part's columns only (a column a file lacks reads as null in every
+    Iceberg reader), with their Iceberg field ids, so every column must be in the
+    table's schema. Returns the `DataFile` entries (partition values, sizes, column
+    statistics) to commit.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from pyiceberg.io.pyarrow import _determine_partitions
 
-    if not data.num_rows:
-        return []
     schema = metadata.schema()
-    file_schema = schema.select(*data.column_names)
-    arrow_schema = _file_arrow_schema(file_schema)
-    data = pa.Table.from_arrays(
-        [data.column(f.name).cast(f.type) for f in arrow_schema], schema=arrow_schema
-    )
     written = []
-    for part in _determine_partitions(metadata.spec(), schema, data):
-        rows = sort_rows(part.arrow_table_partition, sort)
-        sink = pa.BufferOutputStream()
-        with pq.ParquetWriter(
-            sink,
-            rows.schema,
-            compression=None if codec == "none" else codec,
-            **parquet_encodings(rows.schema, float_encoding),
-        ) as parquet:
-            parquet.write_table(rows, row_group_size=ROW_GROUP_ROWS)
-        written.append(_put_data_file(metadata, io, file_schema, part.partition_key, sink, parquet))
+    for part in parts:
+        if not part.num_rows:
+            continue
+        file_schema = schema.select(*part.column_names)
+        arrow_schema = _file_arrow_schema(file_schema)
+        typed = pa.Table.from_arrays(
+            [part.column(f.name).cast(f.type) for f in arrow_schema], schema=arrow_schema
+        )
+        for key, rows in _by_partition(metadata, typed):
+            rows = sort_rows(rows, sort)
+            sink = pa.BufferOutputStream()
+            with pq.ParquetWriter(
+                sink,
+                rows.schema,
+                compression=None if codec == "none" else codec,
+                **parquet_encodings(rows.schema, float_encoding),
+            ) as parquet:
+                parquet.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+            written.append(_put_data_file(metadata, io, file_schema, key, sink, parquet))
     return written
+
+
+def _by_partition(metadata: TableMetadata, rows: pa.Table) -> list[tuple[PartitionKey, pa.Table]]:
+    """``rows`` by partition of the table's spec: as they are if all in one partition."""
+    import pyarrow.compute as pc
+    from pyiceberg.io.pyarrow import _determine_partitions
+    from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
+
+    spec, schema = metadata.spec(), metadata.schema()
+    values = []
+    for field in spec.fields:
+        source = schema.find_field(field.source_id)
+        column = rows.column(source.name)
+        transformed = field.transform.pyarrow_transform(source.field_type)(column)
+        bounds = pc.min_max(transformed)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if transformed.null_count or low != high:
+            parts = _determine_partitions(spec, schema, rows)
+            return [(p.partition_key, p.arrow_table_partition) for p in parts]
+        values.append(PartitionFieldValue(field=field, value=low))
+    return [(PartitionKey(field_values=values, partition_spec=spec, schema=schema), rows)]
+
+
+def well_bucket(well_id: str) -> int:
+    """The ``bucket(16, well_id)`` partition value of a well (Iceberg's murmur3 bucket)."""
+    value = _bucket()(well_id)
+    assert value is not None  # noqa: S101 - a string always has a bucket
+    return value
+
+
+@functools.cache
+def _bucket() -> Callable[[Any], int | None]:
+    from pyiceberg.transforms import BucketTransform
+    from pyiceberg.types import StringType
+
+    return BucketTransform(BUCKETS).transform(StringType())
 
 
 def _file_arrow_schema(file_schema: Schema) -> pa.Schema:
