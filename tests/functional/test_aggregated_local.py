@@ -7,13 +7,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from petrostream.aggregate import pack, shard_router
-from petrostream.lake.factory import open_lake
+from petrostream.lake.tables import open_catalog
 from petrostream.record import encode, format_ts
 from petrostream.runtime.stack import run_stack
 from petrostream.settings import Settings
 from petrostream.stream.base import PutRecord
 from petrostream.stream.local import LocalStream
-from petrostream.testing.lake import read_committed
+from petrostream.testing.lake import read_table
 
 T0 = datetime(2024, 5, 30, 10, tzinfo=UTC)
 
@@ -51,7 +51,7 @@ def test_aggregated_and_single_records_land_once_and_are_detected(settings: Sett
     first = run_stack(settings, drain=True, stop=threading.Event())
     second = run_stack(settings, drain=True, stop=threading.Event())
     # then the lake holds each reading once, and each well raised its alert once
-    table = read_committed(open_lake(settings))
+    table = read_table(open_catalog(settings.home, settings.lake_uri))
     keys = list(
         zip(table.column("well_id").to_pylist(), table.column("ts").to_pylist(), strict=True)
     )
