@@ -43,10 +43,10 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from petrostream import schema
 from petrostream.errors import TransientError
@@ -59,6 +59,7 @@ from petrostream.lake.decode import (
     decode_data,
     rejects_table,
 )
+from petrostream.record import MAX_NEW_COLUMNS, MAX_NEW_FIELDS, ColumnBudget
 from petrostream.stream.base import CheckpointStore, GetRecordsResult, IteratorType
 
 if TYPE_CHECKING:
@@ -166,9 +167,17 @@ class _SplitPage:
     record_bytes: float  # mean size of the page's records on the stream
 
 
-def decode_page(datas: list[bytes], origin: Callable[[int], Origin], size: int) -> _SplitPage:
-    """Decode a page of record payloads (``size`` bytes in all), split by partition."""
-    batch = decode_data(datas, origin)
+def decode_page(
+    datas: list[bytes],
+    origin: Callable[[int], Origin],
+    size: int,
+    budget: ColumnBudget | None = None,
+) -> _SplitPage:
+    """Decode a page of record payloads (``size`` bytes in all), split by partition.
+
+    ``budget``: the new columns the lake admits (the writer's, kept across pages).
+    """
+    batch = decode_data(datas, origin, budget=budget)
     parts: dict[PartitionKey, pa.Table] = {}
     if batch.table is not None:
         for (dt, well_id), table in _partitions(batch.table, ("dt", "well_id")):
@@ -198,17 +207,23 @@ class _Buffer:
     partition_bytes: dict[PartitionKey, float] = field(default_factory=dict)
     _counted: int = 0  # pages (from the start) whose partitions are in `partition_bytes`
 
-    def add(self, page: _Page, now: float, decoder: Executor | None = None) -> None:
+    def add(
+        self,
+        page: _Page,
+        now: float,
+        decoder: Executor | None = None,
+        budget: ColumnBudget | None = None,
+    ) -> None:
         """Append a page (not empty) read at ``now``; decode it in ``decoder`` or now."""
         if not self.records:
             self.since = now
         size = sum(map(len, page.data))
         if decoder is None:
             done: Future[_SplitPage] = Future()
-            done.set_result(decode_page(page.data, page.origin, size))
+            done.set_result(decode_page(page.data, page.origin, size, budget))
             self.pages.append(done)
         else:
-            self.pages.append(decoder.submit(decode_page, page.data, page.origin, size))
+            self.pages.append(decoder.submit(decode_page, page.data, page.origin, size, budget))
         first = self.ranges.get(page.shard_id, (page.first, ""))[0]
         self.ranges[page.shard_id] = (first, page.last)
         self.records += len(page.data)
@@ -277,6 +292,10 @@ class LakeWriter:
             (bounds memory whatever the number of partitions).
         codec: Parquet compression codec of the files it writes.
         float_encoding: how doubles are encoded (`petrostream.lake.base.parquet_encodings`).
+        max_new_columns: new (non-canonical) sensor columns the lake admits in all,
+            counting those ``sensors`` already has; a record that would pass it is a
+            ``too_many_columns`` reject.
+        max_new_fields: new fields one record may carry (``too_many_fields``).
         consumer: the name checkpoints and rejects carry.
         clock: monotonic seconds (injectable for tests).
 
@@ -293,6 +312,8 @@ class LakeWriter:
         buffer_total_bytes: int = 64 * 1024 * 1024,
         codec: str = "zstd",
         float_encoding: str = FLOAT_ENCODING,
+        max_new_columns: int = MAX_NEW_COLUMNS,
+        max_new_fields: int = MAX_NEW_FIELDS,
         consumer: str = CONSUMER,
         page_limit: int = PAGE_LIMIT,
         clock: Callable[[], float] = time.monotonic,
@@ -304,6 +325,9 @@ class LakeWriter:
         self.buffer_total_bytes = buffer_total_bytes
         self.codec = codec
         self.float_encoding = float_encoding
+        self.max_new_columns = max_new_columns
+        self.max_new_fields = max_new_fields
+        self._budget = _SharedBudget(max_new_columns, max_fields=max_new_fields)
         self.consumer = consumer
         self.page_limit = page_limit
         self.clock = clock
@@ -341,6 +365,8 @@ class LakeWriter:
             buffer_total_bytes=settings.buffer_total_bytes,
             codec=settings.parquet_codec,
             float_encoding=settings.parquet_float_encoding,
+            max_new_columns=settings.max_new_columns,
+            max_new_fields=settings.max_new_fields_per_record,
         )
 
     # -- start-up -----------------------------------------------------------------
@@ -356,6 +382,8 @@ class LakeWriter:
         self._rejects_checkpoint = tables.writer_checkpoint(
             self._tables[tables.REJECTS], self.consumer
         )
+        columns = [f.name for f in self._tables[tables.SENSORS].schema().fields]
+        self._budget = _SharedBudget(self.max_new_columns, columns, max_fields=self.max_new_fields)
         self._iterators = {}
         for shard in self.stream.list_shards():
             seq = self.checkpoint.get(shard.shard_id)
@@ -438,7 +466,7 @@ class LakeWriter:
                 self._iterators[shard_id] = next_iterator
             lag = max(lag, behind)
             if page is not None:
-                self._buffer.add(page, self.clock(), self._decoder)
+                self._buffer.add(page, self.clock(), self._decoder, self._budget)
                 got += len(page.data)
                 if self._full():
                     self._hand_off()
@@ -623,6 +651,25 @@ class LakeWriter:
                 self.stream.set_checkpoint(self.consumer, shard_id, seq)
         except Exception as exc:  # noqa: BLE001 - display only; the lake's commit is the truth
             log.warning("could not mirror the checkpoint into the stream: %s", exc)
+
+
+class _SharedBudget(ColumnBudget):
+    """The writer's `ColumnBudget`, shared by its decoder threads: one admission at a time.
+
+    When two pages decoded at once both bring new columns past the limit, which of
+    them is refused depends on which thread admits first.
+    """
+
+    def __init__(
+        self, limit: int, known: Iterable[str] = (), *, max_fields: int = MAX_NEW_FIELDS
+    ) -> None:
+        super().__init__(limit, known, max_fields=max_fields)
+        self._lock = threading.Lock()
+
+    def admit(self, obj: Mapping[str, Any]) -> None:
+        """`ColumnBudget.admit` under the budget's lock."""
+        with self._lock:
+            super().admit(obj)
 
 
 def prefer_jemalloc() -> None:

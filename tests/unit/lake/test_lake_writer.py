@@ -291,6 +291,25 @@ def test_schema_evolution_1x_then_2x_adds_columns_in_the_commit_of_their_rows(st
     assert row == (60, 60, 30, 30, 30, 30, 30, 1)
 
 
+def test_the_new_column_limit_counts_across_pages_and_the_columns_the_table_has(
+    stream, catalog
+):
+    # given: a lake that admits 2 new columns, one page a new column each (one record a page)
+    put_readings(stream, [reading(0, x_first=1.0)])
+    LakeWriter(stream, catalog, max_new_columns=2, page_limit=1).run(drain=True)
+    put_readings(stream, [reading(1, x_second=2.0), reading(2, x_third=3.0)])
+    # when: a restarted writer reads the next two pages
+    stats = LakeWriter(stream, catalog, max_new_columns=2, page_limit=1).run(drain=True)
+    # then: the table's own new column counts, so the third new column is refused
+    columns = catalog.load_table("petrostream_db.sensors").schema().column_names
+    assert {"x_first", "x_second"} <= set(columns)
+    assert "x_third" not in columns
+    assert stats.rejects == 1
+    rejected = read_table(catalog, "rejects").to_pylist()
+    assert [r["reason"] for r in rejected] == ["too_many_columns"]
+    assert "x_third" in rejected[0]["detail"]
+
+
 def test_run_moves_arrow_from_mimalloc_to_jemalloc_and_keeps_any_other_pool(stream, catalog):
     # given: Arrow's default pool, mimalloc, in a pyarrow that has jemalloc too
     try:
