@@ -291,9 +291,7 @@ def test_schema_evolution_1x_then_2x_adds_columns_in_the_commit_of_their_rows(st
     assert row == (60, 60, 30, 30, 30, 30, 30, 1)
 
 
-def test_the_new_column_limit_counts_across_pages_and_the_columns_the_table_has(
-    stream, catalog
-):
+def test_the_new_column_limit_counts_across_pages_and_the_columns_the_table_has(stream, catalog):
     # given: a lake that admits 2 new columns, one page a new column each (one record a page)
     put_readings(stream, [reading(0, x_first=1.0)])
     LakeWriter(stream, catalog, max_new_columns=2, page_limit=1).run(drain=True)
