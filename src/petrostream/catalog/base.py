@@ -108,6 +108,8 @@ class Table:
     schema_versions: list[SchemaVersion] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     file_schemas: dict[str, list[Column]] = field(default_factory=dict)
+    # An Iceberg table of the lake: its current metadata file (what Glue and Athena open)
+    iceberg_metadata: str | None = None
 
     def column_type(self, name: str) -> str | None:
         """The catalog type of column ``name``, None if the table has no such column."""
@@ -212,6 +214,7 @@ def _table_to_dict(t: Table) -> dict[str, Any]:
         ],
         "conflicts": [vars(c) for c in t.conflicts],
         "file_schemas": {k: _columns(v) for k, v in sorted(t.file_schemas.items())},
+        "iceberg_metadata": t.iceberg_metadata,
         "partitions": {
             key: {
                 "values": p.values,
@@ -239,6 +242,7 @@ def _table_from_dict(name: str, d: dict[str, Any]) -> Table:
         ],
         conflicts=[Conflict(**c) for c in d["conflicts"]],
         file_schemas={k: _columns_from(v) for k, v in d["file_schemas"].items()},
+        iceberg_metadata=d.get("iceberg_metadata"),
         partitions={
             key: Partition(
                 values=list(p["values"]),

@@ -176,6 +176,7 @@ class Crawler:
         self.lake_uri = lake_uri.rstrip("/") if lake_uri.startswith("s3://") else self.root
         self._now = now or (lambda: datetime.now(UTC))
         self._folders: dict[tuple[str, str], str] = {}  # Iceberg partition -> its folder
+        self._metadata: dict[str, str] = {}  # Iceberg table -> its current metadata file
 
     def crawl(
         self, catalog: Catalog | None, progress: Progress | None = None
@@ -232,6 +233,7 @@ class Crawler:
                         todo.append((table, partition, listed))
 
         for table_name, table in catalog.tables.items():
+            table.iceberg_metadata = self._metadata.get(table_name)
             for key in sorted(set(table.partitions) - seen.get(table_name, set())):
                 report.files_removed += table.partitions[key].file_count
                 del table.partitions[key]
@@ -320,11 +322,14 @@ class Crawler:
 
         catalog = open_catalog(self.home, self.lake_uri)
         found: dict[str, list[tuple[str, _Listed]]] = {}
+        self._metadata = {}
         for name, d in DEFS.items():
             if not catalog.table_exists(d.identifier):
                 continue
             files = found.setdefault(name, [])
-            for task in catalog.load_table(d.identifier).scan().plan_files():
+            table = catalog.load_table(d.identifier)
+            self._metadata[name] = table.metadata_location
+            for task in table.scan().plan_files():
                 path = task.file.file_path.split("://", 1)[-1]
                 relative = path[len(self.root) :].lstrip("/")
                 size = int(task.file.file_size_in_bytes)

@@ -1,8 +1,9 @@
 """The AWS Glue Data Catalog as a catalog store (what Athena reads).
 
 `GlueCatalogStore.save` publishes a crawled catalog: it creates the database
-if needed, creates or updates each table (Parquet storage descriptor, Hive
-partition keys) and brings the partitions in line: new ones created in
+if needed, creates or updates each table (an Iceberg table as Glue holds one: its
+current metadata file; a Hive-layout table: Parquet storage descriptor, Hive
+partition keys) and brings a Hive table's partitions in line: new ones created in
 batches of 100, changed ones updated, vanished ones deleted in batches of 25
 (the API limits). The crawler's per-file memory stays in the local catalog;
 Glue gets what Athena needs. Endpoint and credentials come from the standard
@@ -60,7 +61,31 @@ def _storage(columns: list[Column], location: str) -> dict[str, Any]:
 
 
 def table_input(table: Table) -> dict[str, Any]:
-    """The Glue ``TableInput`` of a catalog table (external Parquet table, Hive partitions)."""
+    """The Glue ``TableInput`` of a catalog table.
+
+    An Iceberg table (``sensors``, ``rejects``) is registered as Glue holds Iceberg
+    tables (as pyiceberg's Glue catalog and Athena write them): ``table_type``
+    ``ICEBERG`` and its current ``metadata_location``, no Hive partitions (the
+    metadata lists the files and their partition values). A Hive-layout table
+    (``alerts``) is an external Parquet table with Hive partition keys.
+    """
+    if table.iceberg_metadata is not None:
+        location = table.iceberg_metadata.rsplit("/metadata/", 1)[0]
+        return {
+            "Name": table.name,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {
+                "table_type": "ICEBERG",
+                "metadata_location": table.iceberg_metadata,
+                "EXTERNAL": "TRUE",
+                "petrostream_schema_version": str(len(table.schema_versions)),
+            },
+            "PartitionKeys": [],
+            "StorageDescriptor": {
+                "Columns": [{"Name": c.name, "Type": c.type} for c in table.columns],
+                "Location": location,
+            },
+        }
     return {
         "Name": table.name,
         "TableType": "EXTERNAL_TABLE",
@@ -176,8 +201,10 @@ class GlueCatalogStore:
             report.created_tables.append(table.name)
             return
         columns = [(c["Name"], c["Type"]) for c in current["StorageDescriptor"]["Columns"]]
+        keys = [(c["Name"], c["Type"]) for c in current.get("PartitionKeys", [])]
         if (
             columns != [(c.name, c.type) for c in table.columns]
+            or keys != [(k["Name"], k["Type"]) for k in wanted["PartitionKeys"]]
             or current.get("Parameters", {}) != wanted["Parameters"]
         ):
             self.client.update_table(DatabaseName=self.database, TableInput=wanted)
@@ -201,7 +228,11 @@ class GlueCatalogStore:
 
     def _sync_partitions(self, table: Table, report: GlueSyncReport) -> None:
         existing = self._partition_params(table.name)
-        wanted = {tuple(p.values): partition_input(table, p) for p in table.partitions.values()}
+        wanted = {
+            tuple(p.values): partition_input(table, p)
+            for p in table.partitions.values()
+            if table.iceberg_metadata is None  # an Iceberg table has no Glue partitions
+        }
         create = [wanted[v] for v in sorted(set(wanted) - set(existing))]
         update = [
             {"PartitionValueList": list(v), "PartitionInput": wanted[v]}

@@ -132,3 +132,32 @@ def test_load_reads_tables_and_partitions_back(tmp_path, glue, database):
     sensors = loaded.tables["sensors"]
     assert [c.name for c in sensors.columns] == [c.name for c in catalog.tables["sensors"].columns]
     assert sorted(sensors.partitions) == sorted(catalog.tables["sensors"].partitions)
+
+
+def test_an_iceberg_table_is_published_as_glue_holds_iceberg_tables(
+    stream, catalog, home, glue, database
+):
+    # given: a lake whose sensors table is Iceberg, crawled
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    from petrostream.lake.writer import LakeWriter
+    from petrostream.testing.lake import put_readings, reading
+
+    put_readings(stream, [reading(i, well_id=f"WELL-0000{i % 3}") for i in range(90)])
+    LakeWriter(stream, catalog).run(drain=True)
+    crawled, _ = Crawler(str(home / "lake"), home=home).crawl(None)
+    # when: published, twice (the second time changes nothing)
+    store = GlueCatalogStore(database, glue)
+    store.publish(crawled)
+    again = store.publish(crawled)
+    # then: an Iceberg table pointing at the current metadata, no Hive partitions ...
+    table = glue.get_table(DatabaseName=database, Name="sensors")["Table"]
+    metadata = catalog.load_table("petrostream_db.sensors").metadata_location
+    assert table["Parameters"]["table_type"] == "ICEBERG"
+    assert table["Parameters"]["metadata_location"] == metadata
+    assert table.get("PartitionKeys", []) == [] and partitions(glue, database) == {}
+    assert (again.created_tables, again.updated_tables) == ([], [])
+    # ... that pyiceberg's own Glue catalog opens and reads whole
+    rows = GlueCatalog("glue").load_table(f"{database}.sensors").scan().to_arrow()
+    assert rows.num_rows == 90
+    assert len(set(rows.column("well_id").to_pylist())) == 3
