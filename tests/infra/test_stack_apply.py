@@ -8,11 +8,11 @@ cannot do is stood in for, each with the code that does it elsewhere:
   mapping's BatchSize), and invokes the packaged zip the way the Lambda
   runtime does (`petrostream.deploy.lambda_sim`: isolated interpreter, stdlib
   + boto3 only) with the function's own environment variables;
-- moto's Firehose writes raw bytes, not Parquet by dt/well_id, so the lake
-  writer (the local runtime's Firehose) lands the same stream in the bucket in
-  the same layout;
-- moto's Glue crawler does nothing, so `petrostream crawl --catalog glue`
-  registers the table and partitions.
+- moto's Firehose writes raw bytes, not Iceberg, so the lake writer (the local
+  runtime's Firehose) lands the same stream in the bucket as the Iceberg tables;
+- moto's Glue crawler does nothing (and the Iceberg tables need none), so
+  `petrostream crawl --catalog glue` registers the Iceberg tables in Glue (their
+  current metadata file), which pyiceberg's Glue catalog then reads.
 Skipped, with the reason, only when terraform or the provider mirror is absent.
 """
 
@@ -302,15 +302,24 @@ def test_apply_replay_alert_crawl_destroy(
             prefix = f"petrostream_db/sensors/data/ts_day={dt}/"
             assert any(k.startswith(prefix) and k.endswith(".parquet") for k in keys), keys
 
-        # --- and the crawler registers the table and its partitions in Glue ---------------
+        # --- and crawl registers the Iceberg table in Glue, as Athena reads it -------------
         _cli(home, {**aws, "PETROSTREAM_LAKE_ROOT": out["lake_uri"]}, "crawl", "--catalog", "glue")
         glue = boto3.client("glue")
-        partitions = glue.get_partitions(DatabaseName=out["glue_database"], TableName="sensors")
-        assert {tuple(p["Values"]) for p in partitions["Partitions"]} == expected
         table = glue.get_table(DatabaseName=out["glue_database"], Name="sensors")["Table"]
-        assert [k["Name"] for k in table["PartitionKeys"]] == ["dt", "well_id"]
-        data_columns = {c["Name"] for c in table["StorageDescriptor"]["Columns"]}
-        assert not data_columns & {"dt", "well_id"}  # Athena rejects a repeated partition key
+        assert table["Parameters"]["table_type"] == "ICEBERG"
+        assert table.get("PartitionKeys", []) == []  # the metadata holds the partitions
+        partitions = glue.get_partitions(DatabaseName=out["glue_database"], TableName="sensors")
+        assert partitions["Partitions"] == []
+        # pyiceberg's Glue catalog opens it: every reading once, in its (day, well)
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        from petrostream.lake.tables import s3_properties
+
+        glue_catalog = GlueCatalog("glue", **s3_properties())
+        rows = glue_catalog.load_table(f"{out['glue_database']}.sensors").scan().to_arrow()
+        assert rows.num_rows == len(readings)
+        days = [t.date().isoformat() for t in rows.column("ts").to_pylist()]
+        assert set(zip(days, rows.column("well_id").to_pylist(), strict=True)) == expected
     finally:
         # --- then destroy leaves nothing behind --------------------------------------------
         # moto's DeleteObjects fails on delete markers (which force_destroy sends for a
