@@ -176,6 +176,8 @@ class Plan:
         columns: dict[str, None] = {}
         for rule in rules.rules:
             columns.update(dict.fromkeys(rule.sensors))
+        trend_rules = rules.by_kind("trend")
+        trend_n = {r.name: max(2, math.ceil(r.window_ms / rules.sample_ms) + 1) for r in trend_rules}
         sensors: list[SensorPlan] = []
         order = 0
         for column in columns:
@@ -210,10 +212,22 @@ class Plan:
                     jumps=tuple(groups["jump"]),
                     swings=tuple(groups["swing"]),
                     baselines=tuple(groups["baseline"]),
-                    hist_len=max((s.n for s in windowed), default=0),
+                    hist_len=max(
+                        [s.n for s in windowed]
+                        + [trend_n[r.name] for r in trend_rules if column in r.sensors],
+                        default=0,
+                    ),
                 )
             )
         self.sensors: tuple[SensorPlan, ...] = tuple(sensors)
+        self.by_column = {sp.column: sp for sp in sensors}
+        self.trend_columns = frozenset(c for r in trend_rules for c in r.sensors)
+        # Trends read several sensors' samples: evaluated once a reading's sensors are done,
+        # at readings that start a history interval; their alerts follow the sensors'.
+        self.trends = tuple(
+            Slot(r, order + i, n=trend_n[r.name], need=trend_n[r.name])
+            for i, r in enumerate(trend_rules)
+        )
 
 
 # ------------------------------------------------------------------------ messages
@@ -259,6 +273,14 @@ def open_message(slot: Slot, sp: SensorPlan, x: float, a: float, b: float) -> st
             f"{sp.tag} {_fmt(sp, x)} is {gap} {way} its {_duration(rule.window_ms)} baseline "
             f"{_fmt(sp, a)} (z = {z:+.1f}, limit {rule.z_open:g})"
         )
+    if kind == "trend":
+        parts = []
+        for column, direction, net in zip(rule.sensors, rule.directions, (a, b), strict=False):
+            variable = VARIABLES_BY_COLUMN[column]
+            way = "rose" if direction > 0 else "fell"
+            amount = format_value(abs(net), display_unit(variable.unit), difference=True)
+            parts.append(f"{variable.tag} {way} {amount}")
+        return f"{' and '.join(parts)}, steadily over {_duration(rule.window_ms)}"
     if kind == "out_of_range":
         return (
             f"{sp.tag} reads {x:.6g} {sp.unit}, outside its physical range "
@@ -280,6 +302,9 @@ def close_message(slot: Slot, sp: SensorPlan, x: float) -> str:
         return f"{sp.tag} steady again at {_fmt(sp, x)}"
     if kind == "baseline":
         return f"{sp.tag} back within its baseline at {_fmt(sp, x)}"
+    if kind == "trend":
+        tags = " and ".join(VARIABLES_BY_COLUMN[c].tag for c in rule.sensors)
+        return f"{tags} no longer trend that way"
     if kind == "out_of_range":
         return f"{sp.tag} back in its physical range ({x:.6g} {sp.unit})"
     if kind == "frozen":
@@ -595,12 +620,41 @@ class Detector:
                         ss.lo = x
                     if ss.hi is None or x > ss.hi:
                         ss.hi = x
+            if tick and plan.trends:
+                self._trends(alerts, reading, ws, t)
             if self.diagnose and (len(alerts) > start or (tick and ws.incident is not None)):
                 ws.incident, alerts[start:] = follow(
                     ws.incident, well, reading.get("instance_id"), t, tick, alerts[start:],
                     ws.history,
                 )  # fmt: skip
         return state, alerts
+
+    def _trends(
+        self, alerts: list[Alert], reading: Mapping[str, Any], ws: _WellState, t: int
+    ) -> None:
+        for slot in self.plan.trends:
+            rule = slot.rule
+            hists = [ws.sensors[c].hist if c in ws.sensors else None for c in rule.sensors]
+            scores = [None if h is None else trend_score(h, slot.n, rule.min_moves) for h in hists]
+            ready = all(v is not None for v in scores)
+            on = ready and all(
+                d * v >= rule.z_open for d, v in zip(rule.directions, scores, strict=True)  # type: ignore[operator]
+            )
+            off = not ready or any(
+                d * v < rule.z_open * rule.z_close  # type: ignore[operator]
+                for d, v in zip(rule.directions, scores, strict=True)
+            )
+            first = rule.sensors[0]
+            ss = ws.sensors.get(first)
+            if ss is None:
+                continue  # never seen: nothing trends, nothing is open
+            nets = [0.0, 0.0]
+            if on:
+                for i, h in enumerate(hists[:2]):
+                    nets[i] = h[-1] - h[-slot.n] if h else 0.0
+            x = ss.hist[-1] if ss.hist else math.nan
+            sp = self.plan.by_column[first]
+            self._step(alerts, reading, ss, sp, slot, t, x, on, off, nets[0], nets[1])
 
     @staticmethod
     def _step(
@@ -678,6 +732,26 @@ def _push(ss: _SensorState, sp: SensorPlan, k: int, value: float) -> None:
         del ss.hist[0]
     ss.hk = k
     ss.stats = None
+
+
+def trend_score(hist: Sequence[float], n: int, min_moves: float) -> float | None:
+    """Steadiness of the last ``n`` samples: (steps up - steps down) / steps that move.
+
+    The denominator is at least ``min_moves`` of the ``n - 1`` steps, so one step of a
+    coarse gauge is not a trend. Counts, not sums: both paths get exactly the same number.
+    None while fewer than ``n`` samples are held.
+    """
+    if len(hist) < n:
+        return None
+    ups = downs = 0
+    prev = hist[-n]
+    for v in hist[len(hist) - n + 1 :]:
+        if v > prev:
+            ups += 1
+        elif v < prev:
+            downs += 1
+        prev = v
+    return (ups - downs) / max(ups + downs, min_moves * (n - 1))
 
 
 def _stats(ss: _SensorState, sp: SensorPlan) -> dict[str, tuple[float, float] | None]:

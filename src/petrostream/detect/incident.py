@@ -30,6 +30,14 @@ HISTORY_COLUMNS = tuple(UNITS)
 
 History = Mapping[str, Sequence[float]]
 
+WINDOW_SAMPLES = 30
+"""The diagnosis reads a sensor's last 30 history samples (10 minutes at the bundled 20 s
+interval), even when a longer rule (a 30-minute trend) keeps more."""
+
+
+def _recent(history: Callable[[], History]) -> dict[str, Sequence[float]]:
+    return {c: v[-WINDOW_SAMPLES:] for c, v in history().items()}
+
 
 class Incident:
     """What a well remembers of its open incident (serialized in `DetectionState`).
@@ -169,7 +177,7 @@ def follow(
     extra: list[Alert] = []
     if incident is None:
         lead = next(a for a in process if a.status == OPEN)
-        samples = history()
+        samples = _recent(history)
         first = {
             "id": lead.alert_id, "rule": lead.rule, "sensor": lead.sensor,
             "severity": lead.severity, "opened": t, "last": t, "rev": 0,
@@ -178,7 +186,7 @@ def follow(
         incident.diagnosis = _rediagnose(incident, samples)
     elif tick and _due(incident, t):
         incident.alert["last"] = t
-        diagnosis = _rediagnose(incident, history())
+        diagnosis = _rediagnose(incident, _recent(history))
         if diagnosis.differs(incident.diagnosis):
             incident.diagnosis = diagnosis
             incident.alert["rev"] += 1

@@ -61,6 +61,7 @@ KINDS: Final[dict[str, str]] = {
     "jump": PROCESS,
     "swing": PROCESS,
     "baseline": PROCESS,
+    "trend": PROCESS,
     "out_of_range": SENSOR_HEALTH,
     "frozen": SENSOR_HEALTH,
     "data_gap": SENSOR_HEALTH,
@@ -161,7 +162,13 @@ class Rule:
         window_ms: jump / swing / baseline window, frozen duration, or the data gap limit.
         warmup_ms: baseline: history needed before the detector speaks.
         z_open: baseline: |z| at or above which the alert opens.
-        z_close: baseline: |z| below which the alert may close; jump, swing: fraction of the delta.
+        z_close: baseline: |z| below which the alert may close; jump, swing: fraction of the
+            delta; trend: fraction of the steadiness.
+        directions: trend: per sensor, +1 (rises) or -1 (falls).
+        min_moves: trend: the least share of the window's steps that must move (0-1).
+
+    A trend's ``z_open`` is its steadiness: (steps in its direction - steps against) /
+    (steps that move, at least ``min_moves`` of the window's steps).
     """
 
     name: str
@@ -180,6 +187,8 @@ class Rule:
     warmup_ms: int = 0
     z_open: float = 0.0
     z_close: float = 0.0
+    directions: tuple[int, ...] = ()
+    min_moves: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -294,6 +303,7 @@ _ALLOWED: Final[dict[str, set[str]]] = {
     "swing": _COMMON | {"sensors", "units", "delta", "window", "release"},
     "baseline": _COMMON
     | {"sensors", "units", "window", "warmup", "z_open", "z_close", "min_scale"},
+    "trend": _COMMON | {"sensors", "directions", "window", "steadiness", "min_moves", "release"},
     "out_of_range": _COMMON | {"sensors", "units"},
     "frozen": _COMMON | {"sensors", "units", "duration"},
     "data_gap": _COMMON | {"max_gap"},
@@ -439,6 +449,43 @@ def _parse_baseline(raw: dict[str, Any], common: dict[str, Any]) -> Rule:
     )
 
 
+_DIRECTIONS: Final = {"rise": 1, "fall": -1}
+
+
+def _parse_trend(raw: dict[str, Any], common: dict[str, Any]) -> Rule:
+    if "sensors" not in raw:
+        raise ValueError('a trend names its sensors, e.g. sensors = ["p_pdg", "p_tpt"]')
+    sensors = _sensors(raw)
+    directions = raw.get("directions")
+    if (
+        not isinstance(directions, list)
+        or len(directions) != len(sensors)
+        or not all(d in _DIRECTIONS for d in directions)
+    ):
+        raise ValueError(
+            f"'directions' must give \"rise\" or \"fall\" for each of the {len(sensors)} "
+            'sensors, e.g. directions = ["rise", "fall"]'
+        )
+    steadiness = float(raw.get("steadiness", 0.6))
+    min_moves = float(raw.get("min_moves", 0.2))
+    release = float(raw.get("release", 0.5))
+    if not 0 < steadiness <= 1:
+        raise ValueError("steadiness must be in (0, 1]: 1 means every step of the window agrees")
+    if not 0 < min_moves <= 1:
+        raise ValueError("min_moves must be in (0, 1]: the share of the window's steps that move")
+    if not 0 < release <= 1:
+        raise ValueError("release must be in (0, 1]: the fraction of steadiness below which it closes")
+    return Rule(
+        **common,
+        sensors=sensors,
+        window_ms=_positive_duration(raw, "window"),
+        z_open=steadiness,
+        z_close=release,
+        directions=tuple(_DIRECTIONS[d] for d in directions),
+        min_moves=min_moves,
+    )
+
+
 def _parse_out_of_range(raw: dict[str, Any], common: dict[str, Any]) -> Rule:
     return Rule(**common, sensors=_sensors(raw, default_units=tuple(PHYSICAL_RANGES)))
 
@@ -456,6 +503,7 @@ _KIND_PARSERS: Final[dict[str, Callable[[dict[str, Any], dict[str, Any]], Rule]]
     "jump": _parse_jump,
     "swing": _parse_jump,  # same keys: the swing of interval samples instead of a reading's move
     "baseline": _parse_baseline,
+    "trend": _parse_trend,
     "out_of_range": _parse_out_of_range,
     "frozen": _parse_frozen,
     "data_gap": _parse_data_gap,

@@ -36,6 +36,7 @@ from petrostream.detect.base import (
     make_alert,
     open_message,
     robust_stats,
+    trend_score,
     ts_millis,
 )
 from petrostream.detect.incident import HISTORY_COLUMNS, follow
@@ -149,6 +150,7 @@ class VectorizedDetector:
         ticks = (t // plan.sample_ms) != (prev_t // plan.sample_ms)
         ws.t = int(t[-1])
         saved: dict[str, _History] = {}
+        trended: dict[str, _History] = {}
 
         for sp in plan.sensors:
             column = sensors.get(sp.column)
@@ -186,8 +188,13 @@ class VectorizedDetector:
                 off = ~_compare(x, rule.op, rule.release)
                 emit(slot, _episodes(ss, slot, tx, on, off), _zero)
             if sp.hist_len:
-                keep_history = saved if sp.column in HISTORY_COLUMNS else None
-                self._windowed(ss, sp, x, tx, rx, emit, keep_history)
+                history = self._windowed(ss, sp, x, tx, rx, emit)
+                if sp.column in HISTORY_COLUMNS:
+                    saved[sp.column] = history
+                if sp.column in plan.trend_columns:
+                    trended[sp.column] = history
+        if plan.trends:
+            self._trends(ws, well, t, rows, ticks, instances, out, trended)
         if not self.diagnose:
             return
         out[first_alert:] = self._follow_incidents(
@@ -255,9 +262,11 @@ class VectorizedDetector:
         tx: Ints,
         rows: Ints,
         emit: Callable[[Slot, _Events, _Context], None],
-        saved: dict[str, _History] | None,
-    ) -> None:
-        """Jump, swing and baseline detectors over the interval samples `Detector` keeps."""
+    ) -> _History:
+        """Jump, swing and baseline detectors over the interval samples `Detector` keeps.
+
+        Returns the sensor's samples over the batch (for trends and the diagnosis).
+        """
         k = tx // self.plan.sample_ms
         k_before = np.empty_like(k)
         k_before[1:] = k[:-1]
@@ -324,13 +333,61 @@ class VectorizedDetector:
             off = ~ok_r | (z < slot.rule.z_close)
             emit(slot, _episodes(ss, slot, tx, on, off), _pair(med_r, scale_r))
 
-        if saved is not None:
-            saved[sp.column] = _History(samples, starts, rows[pushes], base, sp.hist_len)
+        history = _History(samples, starts, rows[pushes], base, sp.hist_len)
         ss.k, ss.lo, ss.hi = int(k[-1]), float(seg_lo[-1]), float(seg_hi[-1])
         if len(pushes):
             ss.hk = int(intervals[-1])
             ss.hist = samples[starts[-1] :][-sp.hist_len :].tolist()
         ss.stats = None
+        return history
+
+    def _trends(
+        self,
+        ws: _WellState,
+        well: str,
+        t: Ints,
+        rows: Ints,
+        ticks: Bools,
+        instances: Any,
+        out: _Pending,
+        trended: Mapping[str, _History],
+    ) -> None:
+        """Trend rules at the readings that start an interval, as `Detector._trends`."""
+        at = np.flatnonzero(ticks)
+        if not len(at):
+            return
+        tt, rr = t[at], rows[at]
+        for slot in self.plan.trends:
+            rule = slot.rule
+            ss = ws.sensors.get(rule.sensors[0])
+            if ss is None:
+                continue
+            on = np.ones(len(at), dtype=np.bool_)
+            off = np.zeros(len(at), dtype=np.bool_)
+            lasts: list[Floats] = []
+            nets: list[Floats] = []
+            for column, direction in zip(rule.sensors, rule.directions, strict=True):
+                score, ready, last, net = _trend_scores(ws, trended.get(column), column, rr, slot)
+                on &= ready & (direction * score >= rule.z_open)
+                off |= ~ready | (direction * score < rule.z_open * rule.z_close)
+                lasts.append(last)
+                nets.append(net)
+            events = _episodes(ss, slot, tt, on, off)
+            sp = self.plan.by_column[rule.sensors[0]]
+            for i, status, opened in events:
+                value = float(lasts[0][i])
+                if status == "open":
+                    a = float(nets[0][i])
+                    b = float(nets[1][i]) if len(nets) > 1 else 0.0
+                    message = open_message(slot, sp, value, a, b)
+                else:
+                    message = close_message(slot, sp, value)
+                row = int(rr[i])
+                alert = make_alert(
+                    well, _instance(instances, row), slot, sp.column, status, int(tt[i]), opened,
+                    value, message,
+                )  # fmt: skip
+                out.append((row, slot.order, 0, alert))
 
 
 _UPDATE_ORDER = 1 << 30  # an update follows every other alert of its reading
@@ -361,6 +418,43 @@ def _histories(
     for column, history in saved.items():
         out[column] = history.at(int(ends[column][p]))
     return out
+
+
+def _trend_scores(
+    ws: _WellState, history: _History | None, column: str, rows: Ints, slot: Slot
+) -> tuple[Floats, Bools, Floats, Floats]:
+    """At each of ``rows``: the sensor's trend score, ready?, last sample, net change."""
+    count = len(rows)
+    if history is None:  # no reading of this sensor in the batch: its state holds
+        ss = ws.sensors.get(column)
+        hist = [] if ss is None else ss.hist
+        score = trend_score(hist, slot.n, slot.rule.min_moves)
+        last = hist[-1] if hist else np.nan
+        net = hist[-1] - hist[-slot.n] if score is not None else 0.0
+        return (
+            np.full(count, 0.0 if score is None else score),
+            np.full(count, score is not None),
+            np.full(count, last),
+            np.full(count, net),
+        )
+    n = slot.n
+    samples = history.samples
+    ends = history.base + np.searchsorted(history.push_rows, rows, side="right")
+    last = np.full(count, np.nan)
+    has = ends > 0
+    last[has] = samples[ends[has] - 1]
+    if len(samples) < n:  # not a full window anywhere
+        return np.zeros(count), np.zeros(count, dtype=np.bool_), last, np.zeros(count)
+    begin = np.maximum(history.starts[np.maximum(ends - 1, 0)], ends - history.keep)
+    ready = has & (ends - begin >= n)
+    up = np.concatenate([[0], np.cumsum(samples[1:] > samples[:-1])])
+    down = np.concatenate([[0], np.cumsum(samples[1:] < samples[:-1])])
+    e = np.where(ready, ends, n)  # a valid index where not ready (masked below)
+    ups, downs = up[e - 1] - up[e - n], down[e - 1] - down[e - n]
+    moving = np.maximum(ups + downs, slot.rule.min_moves * (n - 1))
+    score = np.where(ready, (ups - downs) / moving, 0.0)
+    net = np.where(ready, samples[e - 1] - samples[e - n], 0.0)
+    return score, ready, last, net
 
 
 _Context = Callable[[int], tuple[float, float]]

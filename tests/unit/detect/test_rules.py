@@ -139,3 +139,30 @@ def test_other_mistakes_are_config_errors(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match="unknown top-level"):
         parse_rules("[rules]\n")
+
+
+def test_a_trend_names_a_direction_per_sensor() -> None:
+    rules = parse_rules(
+        '[[rule]]\nname = "t"\nkind = "trend"\nsensors = ["p_pdg", "p_tpt"]\n'
+        'directions = ["rise", "fall"]\nwindow = "30 min"\n'
+    )
+    (rule,) = rules.rules
+    assert rule.directions == (1, -1)
+    assert (rule.z_open, rule.z_close, rule.min_moves) == (0.6, 0.5, 0.2)
+    assert rule.category == "process"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('sensors = ["p_pdg"]\nwindow = "1 h"', "directions"),
+        ('sensors = ["p_pdg", "p_tpt"]\ndirections = ["rise"]\nwindow = "1 h"', "each of the 2"),
+        ('sensors = ["p_pdg"]\ndirections = ["up"]\nwindow = "1 h"', "rise"),
+        ('sensors = ["p_pdg"]\ndirections = ["rise"]', "window"),
+        ('sensors = ["p_pdg"]\ndirections = ["rise"]\nwindow = "1 h"\nsteadiness = 2', "steadiness"),
+        ('units = ["Pa"]\ndirections = ["rise"]\nwindow = "1 h"', "unknown key"),
+    ],
+)
+def test_a_bad_trend_says_what_to_write(body: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        parse_rules(f'[[rule]]\nname = "t"\nkind = "trend"\n{body}\n', source="r.toml")

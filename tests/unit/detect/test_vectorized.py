@@ -65,6 +65,15 @@ z_close = 2
 min_scale = ["0.2 bar", "0.1 degC"]
 clear = "30 s"
 cooldown = "4 min"
+[[rule]]
+name = "heavier"
+kind = "trend"
+sensors = ["p_pdg", "p_tpt"]
+directions = ["rise", "fall"]
+window = "2 min"
+steadiness = 0.6
+clear = "20 s"
+cooldown = "3 min"
 """
 )
 
@@ -83,6 +92,11 @@ def messy_stream(seed: int) -> list[dict]:
         at, by, ramp = rng.randrange(2600, 5000), rng.choice([-3.0, 2.5]), rng.choice([1, 90])
         for i, r in enumerate(readings[at:]):
             r["t_tpt"] += by * min(1.0, (i + 1) / ramp)
+        drift = rng.randrange(0, 4000)  # P-PDG creeps up while P-TPT creeps down (a trend)
+        for i, r in enumerate(readings[drift : drift + rng.randrange(800, 1500)]):
+            for column, rate in (("p_pdg", 0.01 * BAR), ("p_tpt", -0.015 * BAR)):
+                if column in r and r[column] > 0:
+                    r[column] += rate * i
         gap = rng.randrange(1000, 4000)
         del readings[gap : gap + rng.randrange(150, 400)]  # a data gap
         for r in rng.sample(readings, 300):
@@ -111,6 +125,7 @@ def test_one_pass_gives_the_same_alerts_and_state(seed: int) -> None:
         DetectionState(), columns_of(readings, SENSORS)
     )
     assert len({a.rule for a in per_record}) >= 5  # the stream exercises most detectors
+    assert any(a.rule == "heavier" for a in per_record)
     assert columnar == per_record
     assert state_b.to_bytes() == state_a.to_bytes()
 
