@@ -254,7 +254,8 @@ def open_message(slot: Slot, sp: SensorPlan, x: float, a: float, b: float) -> st
         return f"{sp.tag} {shown} {rule.op} {format_value(rule.threshold, rule.unit)}"
     if kind == "jump":
         window = _duration(rule.window_ms)
-        if x - a >= b - x:
+        rising = rule.directions[0] > 0 if rule.directions else x - a >= b - x
+        if rising:
             change = _fmt(sp, x - a, difference=True)
             return f"{sp.tag} rose {change} within {window} (to {_fmt(sp, x)})"
         change = _fmt(sp, b - x, difference=True)
@@ -593,7 +594,12 @@ class Detector:
                             on, off, lo, hi = False, True, 0.0, 0.0
                         else:
                             lo, hi = st
-                            change = max(x - lo, hi - x)
+                            way = slot.rule.directions
+                            change = (
+                                max(x - lo, hi - x)
+                                if not way
+                                else (x - lo if way[0] > 0 else hi - x)
+                            )
                             on = change >= slot.amount
                             off = change < slot.amount * slot.rule.z_close
                         self._step(alerts, reading, ss, sp, slot, t, x, on, off, lo, hi)

@@ -64,13 +64,15 @@ class Moves:
     span: float  # highest - lowest sample of the window
     change: float  # last sample - first sample of the window
     zigzag: float  # the smaller of the largest rise and the largest fall in the window
+    steady: float = 0.0  # (steps up - steps down) / steps that move (at least a fifth): -1..1
 
 
 def _moves(history: Sequence[float], reference: float | None, scale: float) -> Moves | None:
     if len(history) < 3:
         return None
-    low = high = first = history[0]
+    low = high = prev = first = history[0]
     rise = fall = 0.0
+    ups = downs = 0
     for v in history:  # one pass, no function calls: this runs at every interval of an incident
         if v < low:
             low = v
@@ -80,9 +82,17 @@ def _moves(history: Sequence[float], reference: float | None, scale: float) -> M
             rise = v - low
         if high - v > fall:
             fall = high - v
+        if v > prev:
+            ups += 1
+        elif v < prev:
+            downs += 1
+        prev = v
     last = history[-1]
     since = 0.0 if reference is None else (last - reference) / scale
-    return Moves(since, (high - low) / scale, (last - first) / scale, min(rise, fall) / scale)
+    steady = (ups - downs) / max(ups + downs, 0.2 * (len(history) - 1))
+    return Moves(
+        since, (high - low) / scale, (last - first) / scale, min(rise, fall) / scale, steady
+    )
 
 
 def _at_least(x: float, full: float) -> float:
@@ -121,7 +131,9 @@ def score(
     column = max(_at_least(pdg.span - 0.3, 0.7), 0.8 * _at_least(temp.span - 1.5, 2.0))
     in_phase = 1.0 if pdg.change * tpt.change > 0 else 0.4
     choke_swing = max(
-        _at_least(choke.zigzag, 1.5), _at_least(choke_t.zigzag, 0.8), _at_least(choke.span - 1, 2)
+        _at_least(choke.zigzag, 1.5),
+        _at_least(choke_t.zigzag, 0.8),
+        _at_least(choke.span - 1, 2) * (1 - _at_least(choke.steady - 0.2, 0.4)),
     )
     # A fluid that cools and warms again (within the window, or since its lowest point in
     # this incident) is cycling, not cut off.
@@ -138,24 +150,41 @@ def score(
         * (1 - _at_least(warmed - 1, 2))
     )
     restricted = _at_least(choke.since - 10, 20)  # upstream of the choke rose for good
+    # A column getting heavier, on any scale: P-PDG steadily up while P-TPT steadily down
+    # (counts of samples, like the trend rule), no cooling.
+    heavier = min(_at_least(pdg.steady - 0.2, 0.4), _at_least(-tpt.steady - 0.2, 0.4))
+    # The choke's upstream pressure climbing steadily (not back and forth).
+    choke_climbs = _at_least(choke.steady - 0.2, 0.4)
     scores = {
         # DHSV closes: no more hot fluid from below (T-TPT falls), the wellhead pressure
         # collapses after a short spike (or spikes hard), the downhole pressure builds up.
+        # A P-PDG build-up speaks for the DHSV only while P-TPT does not rise with it (a
+        # closed valve cuts the wellhead off from the reservoir; a weaker inflow does not).
         EventClass.SPURIOUS_CLOSURE_OF_DHSV: steady_cooling
-        * max(_at_least(-tpt.since, 5), _at_least(pdg.since, 2), _at_least(tpt.since, 10)),
+        * max(
+            _at_least(-tpt.since, 5),
+            _at_least(pdg.since, 2) * (1 - _at_least(tpt.since - 1, 2)),
+            _at_least(tpt.since, 10),
+        ),
         # Less flow from the reservoir: the fluid cools on its way up while the pressures
         # at the wellhead and downhole stay near their level (rise a little).
         EventClass.RAPID_PRODUCTIVITY_LOSS: steady_cooling
         * _at_least(tpt.since, 1)
-        * (1 - _at_least(tpt.since - 3, 7))
-        * (1 - _at_least(pdg.since - 2, 3)),
+        * (1 - _at_least(tpt.since - 3, 7)),
         # A restriction at the production choke: the pressure upstream of it rises fast
         # while the fluid keeps its temperature.
-        EventClass.QUICK_RESTRICTION_IN_PCK: _at_least(choke.since, 5) * (1 - _at_least(cooled, 5)),
-        # Heavier fluid (more water): the downhole pressure rises, the wellhead falls.
-        EventClass.ABRUPT_INCREASE_OF_BSW: _at_least(pdg.since, 1)
-        * _at_least(-tpt.since, 1)
-        * (1 - _at_least(cooled, 3)),
+        # A steady climb of a couple of bar is a restriction too; a swing is not.
+        EventClass.QUICK_RESTRICTION_IN_PCK: max(
+            _at_least(choke.since, 5), _at_least(choke.since - 1, 2) * choke_climbs
+        )
+        * (1 - _at_least(cooled, 5)),
+        # Heavier fluid (more water): the downhole pressure rises, the wellhead falls, and
+        # the fluid does not cool (water carries more heat). In bar, or steadily on any scale.
+        EventClass.ABRUPT_INCREASE_OF_BSW: max(
+            _at_least(pdg.since, 1) * _at_least(-tpt.since, 1), heavier
+        )
+        * (1 - _at_least(cooled, 3))
+        * (1 - steady_cooling),
         # Severe slugging: the whole column swings, downhole and wellhead in phase.
         EventClass.SEVERE_SLUGGING: column * in_phase * (1 - steady_cooling) * (1 - restricted),
         # Flow instability: swings at the choke, or of the wellhead pressure alone,

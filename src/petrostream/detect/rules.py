@@ -66,6 +66,8 @@ KINDS: Final[dict[str, str]] = {
     "frozen": SENSOR_HEALTH,
     "data_gap": SENSOR_HEALTH,
 }
+_DIRECTIONS: Final = {"rise": 1, "fall": -1}
+
 UNIT_NAMES: Final = ", ".join(_UNITS)
 
 
@@ -164,7 +166,8 @@ class Rule:
         z_open: baseline: |z| at or above which the alert opens.
         z_close: baseline: |z| below which the alert may close; jump, swing: fraction of the
             delta; trend: fraction of the steadiness.
-        directions: trend: per sensor, +1 (rises) or -1 (falls).
+        directions: trend: per sensor, +1 (rises) or -1 (falls); jump: empty (either way),
+            or one direction it only looks at.
         min_moves: trend: the least share of the window's steps that must move (0-1).
 
     A trend's ``z_open`` is its steadiness: (steps in its direction - steps against) /
@@ -299,7 +302,7 @@ def parse_rules(text: str, *, source: str = "<rules>") -> RuleSet:
 _COMMON: Final = {"name", "kind", "severity", "enabled", "clear", "cooldown", "description"}
 _ALLOWED: Final[dict[str, set[str]]] = {
     "threshold": _COMMON | {"expr", "hysteresis"},
-    "jump": _COMMON | {"sensors", "units", "delta", "window", "release"},
+    "jump": _COMMON | {"sensors", "units", "delta", "window", "release", "direction"},
     "swing": _COMMON | {"sensors", "units", "delta", "window", "release"},
     "baseline": _COMMON
     | {"sensors", "units", "window", "warmup", "z_open", "z_close", "min_scale"},
@@ -417,12 +420,18 @@ def _parse_jump(raw: dict[str, Any], common: dict[str, Any]) -> Rule:
     release = float(raw.get("release", 0.5))
     if not 0 < release <= 1:
         raise ValueError("release must be in (0, 1]: the fraction of delta below which it closes")
+    directions: tuple[int, ...] = ()
+    if "direction" in raw:
+        if common["kind"] != "jump" or raw["direction"] not in _DIRECTIONS:
+            raise ValueError('direction must be "rise" or "fall" (a jump that only goes one way)')
+        directions = (_DIRECTIONS[raw["direction"]],)
     return Rule(
         **common,
         sensors=sensors,
         amount=_per_unit(raw["delta"], "delta", sensors),
         window_ms=_positive_duration(raw, "window"),
         z_close=release,
+        directions=directions,
     )
 
 
@@ -447,9 +456,6 @@ def _parse_baseline(raw: dict[str, Any], common: dict[str, Any]) -> Rule:
         z_open=z_open,
         z_close=z_close,
     )
-
-
-_DIRECTIONS: Final = {"rise": 1, "fall": -1}
 
 
 def _parse_trend(raw: dict[str, Any], common: dict[str, Any]) -> Rule:

@@ -314,7 +314,11 @@ class VectorizedDetector:
         for slot in sp.jumps:
             ok, lo, hi = _rolling(samples, lengths, available, slot, _min_max)
             ok_r, lo_r, hi_r = ok[at], lo[at], hi[at]
-            change = np.maximum(x - lo_r, hi_r - x)
+            way = slot.rule.directions
+            if not way:
+                change = np.maximum(x - lo_r, hi_r - x)
+            else:
+                change = x - lo_r if way[0] > 0 else hi_r - x
             on = ok_r & (change >= slot.amount)
             off = ~ok_r | (change < slot.amount * slot.rule.z_close)
             emit(slot, _episodes(ss, slot, tx, on, off), _pair(lo_r, hi_r))

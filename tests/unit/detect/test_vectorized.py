@@ -66,6 +66,14 @@ min_scale = ["0.2 bar", "0.1 degC"]
 clear = "30 s"
 cooldown = "4 min"
 [[rule]]
+name = "cool"
+kind = "jump"
+sensors = ["t_tpt"]
+direction = "fall"
+delta = "1.5 degC"
+window = "60 s"
+clear = "15 s"
+[[rule]]
 name = "heavier"
 kind = "trend"
 sensors = ["p_pdg", "p_tpt"]
