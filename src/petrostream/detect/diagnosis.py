@@ -27,6 +27,7 @@ UNITS: Final[dict[str, float]] = {  # column -> SI per display unit (bar, °C)
     "p_mon_ckp": _BAR,
     "t_tpt": 1.0,
     "t_jus_ckp": 1.0,
+    "p_jus_ckgl": _BAR,
 }
 """The sensors signatures read (others are ignored)."""
 
@@ -126,6 +127,7 @@ def score(
     temp = moves.get("t_tpt", _NONE)
     choke = moves.get("p_mon_ckp", _NONE)
     choke_t = moves.get("t_jus_ckp", _NONE)
+    lift = moves.get("p_jus_ckgl", _NONE)  # the gas-lift (service) line, downstream of its choke
     cooled = -temp.since  # °C the fluid at the wet christmas tree lost since the incident opened
     # Downhole and wellhead pressures swing together in a slug cycle; beyond its noise.
     column = max(_at_least(pdg.span - 0.3, 0.7), 0.8 * _at_least(temp.span - 1.5, 2.0))
@@ -155,6 +157,18 @@ def score(
     heavier = min(_at_least(pdg.steady - 0.2, 0.4), _at_least(-tpt.steady - 0.2, 0.4))
     # The choke's upstream pressure climbing steadily (not back and forth).
     choke_climbs = _at_least(choke.steady - 0.2, 0.4)
+    fast_choke = _at_least(choke.span - 1, 2)  # P-MON-CKP moved 1-3 bar or more in 10 minutes
+    # A plug in the line between the wet christmas tree and the platform: upstream of it
+    # (P-TPT) the pressure builds, downstream (P-MON-CKP) it sinks, for good.
+    plugged_line = (
+        _at_least(tpt.since - 1, 3)
+        * _at_least(-choke.since - 0.5, 2)
+        * max(_at_least(tpt.steady - 0.2, 0.4), _at_least(-choke.steady - 0.2, 0.4), 0.5)
+    )
+    # A plug in the gas-lift line: the platform side of it (P-JUS-CKGL) builds up toward
+    # the gas header's pressure, by far more than the few bar a slug cycle moves it, and
+    # the well, short of lift gas, gets a heavier column.
+    plugged_lift = _at_least(lift.since - 3, 5) * _at_least(lift.steady - 0.2, 0.4)
     scores = {
         # DHSV closes: no more hot fluid from below (T-TPT falls), the wellhead pressure
         # collapses after a short spike (or spikes hard), the downhole pressure builds up.
@@ -177,23 +191,49 @@ def score(
         EventClass.QUICK_RESTRICTION_IN_PCK: max(
             _at_least(choke.since, 5), _at_least(choke.since - 1, 2) * choke_climbs
         )
-        * (1 - _at_least(cooled, 5)),
+        * (1 - _at_least(cooled, 5))
+        * max(fast_choke, 0.3)
+        * (1 - plugged_line),
+        # Scale builds up in the production choke over hours: P-MON-CKP creeps up,
+        # steadily and slowly (well under the quick restriction's bar a minute), the
+        # fluid keeps its temperature. (No 3W instance in the developers' set: untested.)
+        EventClass.SCALING_IN_PCK: choke_climbs
+        * _at_least(choke.since - 0.2, 0.8)
+        * (1 - fast_choke)
+        * (1 - _at_least(cooled, 5))
+        * (1 - plugged_line),
+        # Hydrate in the production line: P-TPT up, P-MON-CKP down, and the fluid reaching
+        # the platform (T-JUS-CKP) cools as the flow chokes. (Untested on real data.)
+        EventClass.HYDRATE_IN_PRODUCTION_LINE: plugged_line
+        * (1 - column)
+        * (0.7 + 0.3 * _at_least(-choke_t.since, 1)),
+        # Hydrate in the service (gas-lift) line: P-JUS-CKGL builds up, steadily, and the
+        # column gets heavier (P-PDG up, P-TPT down). (Untested on real data.)
+        EventClass.HYDRATE_IN_SERVICE_LINE: plugged_lift
+        * (0.6 + 0.4 * max(heavier, _at_least(pdg.since, 0.5) * _at_least(-tpt.since, 0.5))),
         # Heavier fluid (more water): the downhole pressure rises, the wellhead falls, and
         # the fluid does not cool (water carries more heat). In bar, or steadily on any scale.
         EventClass.ABRUPT_INCREASE_OF_BSW: max(
             _at_least(pdg.since, 1) * _at_least(-tpt.since, 1), heavier
         )
         * (1 - _at_least(cooled, 3))
-        * (1 - steady_cooling),
+        * (1 - steady_cooling)
+        * (1 - plugged_lift),
         # Severe slugging: the whole column swings, downhole and wellhead in phase.
-        EventClass.SEVERE_SLUGGING: column * in_phase * (1 - steady_cooling) * (1 - restricted),
+        # A gas-lift line that builds up for good explains a moving column better.
+        EventClass.SEVERE_SLUGGING: column
+        * in_phase
+        * (1 - steady_cooling)
+        * (1 - restricted)
+        * (1 - plugged_lift),
         # Flow instability: swings at the choke, or of the wellhead pressure alone,
         # with tolerable amplitude and no swing downhole.
         EventClass.FLOW_INSTABILITY: 0.9
         * max(choke_swing, _at_least(tpt.span - 0.5, 2))
         * (1 - column)
         * (1 - steady_cooling)
-        * (1 - restricted),
+        * (1 - restricted)
+        * (1 - plugged_line),
     }
     return {int(c): v for c, v in scores.items()}, moves
 
