@@ -98,7 +98,10 @@ def _moves(history: Sequence[float], reference: float | None, scale: float) -> M
 
 def _at_least(x: float, full: float) -> float:
     """0 at or below 0, rising linearly to 1 at ``full``."""
-    return min(1.0, max(0.0, x / full))
+    r = x / full  # no min/max calls: this runs ~40 times per diagnosis
+    if r > 0.0:
+        return r if r < 1.0 else 1.0
+    return 0.0
 
 
 _NONE: Final = Moves(0.0, 0.0, 0.0, 0.0)
@@ -160,15 +163,19 @@ def score(
     fast_choke = _at_least(choke.span - 1, 2)  # P-MON-CKP moved 1-3 bar or more in 10 minutes
     # A plug in the line between the wet christmas tree and the platform: upstream of it
     # (P-TPT) the pressure builds, downstream (P-MON-CKP) it sinks, for good.
-    plugged_line = (
-        _at_least(tpt.since - 1, 3)
-        * _at_least(-choke.since - 0.5, 2)
-        * max(_at_least(tpt.steady - 0.2, 0.4), _at_least(-choke.steady - 0.2, 0.4), 0.5)
-    )
+    plugged_line = 0.0
+    if tpt.since > 1 and choke.since < -0.5:
+        plugged_line = (
+            _at_least(tpt.since - 1, 3)
+            * _at_least(-choke.since - 0.5, 2)
+            * max(_at_least(tpt.steady - 0.2, 0.4), _at_least(-choke.steady - 0.2, 0.4), 0.5)
+        )
     # A plug in the gas-lift line: the platform side of it (P-JUS-CKGL) builds up toward
     # the gas header's pressure, by far more than the few bar a slug cycle moves it, and
     # the well, short of lift gas, gets a heavier column.
-    plugged_lift = _at_least(lift.since - 3, 5) * _at_least(lift.steady - 0.2, 0.4)
+    plugged_lift = 0.0
+    if lift.since > 3:
+        plugged_lift = _at_least(lift.since - 3, 5) * _at_least(lift.steady - 0.2, 0.4)
     scores = {
         # DHSV closes: no more hot fluid from below (T-TPT falls), the wellhead pressure
         # collapses after a short spike (or spikes hard), the downhole pressure builds up.

@@ -39,7 +39,7 @@ from petrostream.detect.base import (
     trend_score,
     ts_millis,
 )
-from petrostream.detect.incident import HISTORY_COLUMNS, follow
+from petrostream.detect.incident import HISTORY_COLUMNS, WINDOW_SAMPLES, follow
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -407,11 +407,15 @@ class _History:
     base: int  # how many samples came from the state
     keep: int  # the longest window, in samples
 
-    def at(self, end: int) -> list[float]:
-        """The samples `Detector` holds once the first ``end`` samples were pushed."""
+    def at(self, end: int, last: int | None = None) -> list[float]:
+        """The samples `Detector` holds once the first ``end`` samples were pushed.
+
+        ``last``: only the newest ``last`` of them (what the diagnosis reads).
+        """
         if end == 0:
             return []
-        begin = max(int(self.starts[end - 1]), end - self.keep)
+        keep = self.keep if last is None else min(self.keep, last)
+        begin = max(int(self.starts[end - 1]), end - keep)
         return self.samples[begin:end].tolist()
 
 
@@ -420,7 +424,7 @@ def _histories(
 ) -> dict[str, list[float]]:
     out = ws.history()  # sensors without readings in this batch keep their state's samples
     for column, history in saved.items():
-        out[column] = history.at(int(ends[column][p]))
+        out[column] = history.at(int(ends[column][p]), WINDOW_SAMPLES)
     return out
 
 
