@@ -177,7 +177,9 @@ class Plan:
         for rule in rules.rules:
             columns.update(dict.fromkeys(rule.sensors))
         trend_rules = rules.by_kind("trend")
-        trend_n = {r.name: max(2, math.ceil(r.window_ms / rules.sample_ms) + 1) for r in trend_rules}
+        trend_n = {
+            r.name: max(2, math.ceil(r.window_ms / rules.sample_ms) + 1) for r in trend_rules
+        }
         sensors: list[SensorPlan] = []
         order = 0
         for column in columns:
@@ -640,27 +642,26 @@ class Detector:
     ) -> None:
         for slot in self.plan.trends:
             rule = slot.rule
-            hists = [ws.sensors[c].hist if c in ws.sensors else None for c in rule.sensors]
-            scores = [None if h is None else trend_score(h, slot.n, rule.min_moves) for h in hists]
-            ready = all(v is not None for v in scores)
-            on = ready and all(
-                d * v >= rule.z_open for d, v in zip(rule.directions, scores, strict=True)  # type: ignore[operator]
-            )
-            off = not ready or any(
-                d * v < rule.z_open * rule.z_close  # type: ignore[operator]
-                for d, v in zip(rule.directions, scores, strict=True)
-            )
-            first = rule.sensors[0]
-            ss = ws.sensors.get(first)
-            if ss is None:
+            first = ws.sensors.get(rule.sensors[0])
+            if first is None:
                 continue  # never seen: nothing trends, nothing is open
+            hists = [ws.sensors[c].hist if c in ws.sensors else [] for c in rule.sensors]
+            ways: list[float] = []  # each sensor's steadiness in its direction
+            for direction, hist in zip(rule.directions, hists, strict=True):
+                score = trend_score(hist, slot.n, rule.min_moves)
+                if score is None:
+                    break
+                ways.append(direction * score)
+            ready = len(ways) == len(hists)
+            on = ready and all(w >= rule.z_open for w in ways)
+            off = not ready or any(w < rule.z_open * rule.z_close for w in ways)
             nets = [0.0, 0.0]
             if on:
-                for i, h in enumerate(hists[:2]):
-                    nets[i] = h[-1] - h[-slot.n] if h else 0.0
-            x = ss.hist[-1] if ss.hist else math.nan
-            sp = self.plan.by_column[first]
-            self._step(alerts, reading, ss, sp, slot, t, x, on, off, nets[0], nets[1])
+                for i, hist in enumerate(hists[:2]):
+                    nets[i] = hist[-1] - hist[-slot.n]
+            x = first.hist[-1] if first.hist else math.nan
+            sp = self.plan.by_column[rule.sensors[0]]
+            self._step(alerts, reading, first, sp, slot, t, x, on, off, nets[0], nets[1])
 
     @staticmethod
     def _step(

@@ -469,7 +469,7 @@ def _parse_trend(raw: dict[str, Any], common: dict[str, Any]) -> Rule:
         or not all(d in _DIRECTIONS for d in directions)
     ):
         raise ValueError(
-            f"'directions' must give \"rise\" or \"fall\" for each of the {len(sensors)} "
+            f'\'directions\' must give "rise" or "fall" for each of the {len(sensors)} '
             'sensors, e.g. directions = ["rise", "fall"]'
         )
     steadiness = float(raw.get("steadiness", 0.6))
@@ -480,7 +480,7 @@ def _parse_trend(raw: dict[str, Any], common: dict[str, Any]) -> Rule:
     if not 0 < min_moves <= 1:
         raise ValueError("min_moves must be in (0, 1]: the share of the window's steps that move")
     if not 0 < release <= 1:
-        raise ValueError("release must be in (0, 1]: the fraction of steadiness below which it closes")
+        raise ValueError("release must be in (0, 1]: the share of steadiness below which it closes")
     return Rule(
         **common,
         sensors=sensors,

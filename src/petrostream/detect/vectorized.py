@@ -377,21 +377,9 @@ class VectorizedDetector:
                 lasts.append(last)
                 nets.append(net)
             events = _episodes(ss, slot, tt, on, off)
+            context = _pair(nets[0], nets[1] if len(nets) > 1 else None)
             sp = self.plan.by_column[rule.sensors[0]]
-            for i, status, opened in events:
-                value = float(lasts[0][i])
-                if status == "open":
-                    a = float(nets[0][i])
-                    b = float(nets[1][i]) if len(nets) > 1 else 0.0
-                    message = open_message(slot, sp, value, a, b)
-                else:
-                    message = close_message(slot, sp, value)
-                row = int(rr[i])
-                alert = make_alert(
-                    well, _instance(instances, row), slot, sp.column, status, int(tt[i]), opened,
-                    value, message,
-                )  # fmt: skip
-                out.append((row, slot.order, 0, alert))
+            _emit(out, well, instances, sp, slot, events, context, lasts[0], tt, rr)
 
 
 _UPDATE_ORDER = 1 << 30  # an update follows every other alert of its reading
@@ -436,14 +424,12 @@ def _trend_scores(
     if history is None:  # no reading of this sensor in the batch: its state holds
         ss = ws.sensors.get(column)
         hist = [] if ss is None else ss.hist
-        score = trend_score(hist, slot.n, slot.rule.min_moves)
-        last = hist[-1] if hist else np.nan
-        net = hist[-1] - hist[-slot.n] if score is not None else 0.0
+        held = trend_score(hist, slot.n, slot.rule.min_moves)
         return (
-            np.full(count, 0.0 if score is None else score),
-            np.full(count, score is not None),
-            np.full(count, last),
-            np.full(count, net),
+            np.full(count, 0.0 if held is None else held),
+            np.full(count, held is not None),
+            np.full(count, hist[-1] if hist else np.nan),
+            np.full(count, 0.0 if held is None else hist[-1] - hist[-slot.n]),
         )
     n = slot.n
     samples = history.samples

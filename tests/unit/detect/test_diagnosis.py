@@ -46,8 +46,10 @@ def diagnose(samples: dict, reference: dict | None = None) -> EventClass:
         # a heavier column (more water): P-PDG up, P-TPT down, the fluid keeps its heat
         ({"p_pdg": 2 * BAR, "p_tpt": -3 * BAR, "t_tpt": 0.3}, EventClass.ABRUPT_INCREASE_OF_BSW),
         # a DHSV closes: T-TPT falls 10 °C, P-TPT collapses, P-PDG builds up
-        ({"t_tpt": -10.0, "p_tpt": -20 * BAR, "p_pdg": 8 * BAR},
-         EventClass.SPURIOUS_CLOSURE_OF_DHSV),
+        (
+            {"t_tpt": -10.0, "p_tpt": -20 * BAR, "p_pdg": 8 * BAR},
+            EventClass.SPURIOUS_CLOSURE_OF_DHSV,
+        ),
         # the reservoir delivers less: T-TPT falls fast, P-TPT and P-PDG rise a little
         ({"t_tpt": -10.0, "p_tpt": 2 * BAR, "p_pdg": 4 * BAR}, EventClass.RAPID_PRODUCTIVITY_LOSS),
         # a quick restriction at the choke: P-MON-CKP +20 bar within minutes
@@ -55,11 +57,15 @@ def diagnose(samples: dict, reference: dict | None = None) -> EventClass:
         # scale in the choke: P-MON-CKP creeps up 0.9 bar in 10 minutes, steadily
         ({"p_mon_ckp": 0.9 * BAR, "p_tpt": 0.3 * BAR}, EventClass.SCALING_IN_PCK),
         # hydrate in the production line: P-TPT builds up, P-MON-CKP sinks, T-JUS-CKP cools
-        ({"p_tpt": 6 * BAR, "p_mon_ckp": -4 * BAR, "t_jus_ckp": -2.0},
-         EventClass.HYDRATE_IN_PRODUCTION_LINE),
+        (
+            {"p_tpt": 6 * BAR, "p_mon_ckp": -4 * BAR, "t_jus_ckp": -2.0},
+            EventClass.HYDRATE_IN_PRODUCTION_LINE,
+        ),
         # hydrate in the gas-lift line: P-JUS-CKGL builds up, the column gets heavier
-        ({"p_jus_ckgl": 8 * BAR, "p_pdg": 1 * BAR, "p_tpt": -2 * BAR},
-         EventClass.HYDRATE_IN_SERVICE_LINE),
+        (
+            {"p_jus_ckgl": 8 * BAR, "p_pdg": 1 * BAR, "p_tpt": -2 * BAR},
+            EventClass.HYDRATE_IN_SERVICE_LINE,
+        ),
     ],
 )
 def test_each_signature_names_its_event(moves: dict[str, float], expected: EventClass) -> None:

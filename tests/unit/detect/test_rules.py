@@ -159,7 +159,10 @@ def test_a_trend_names_a_direction_per_sensor() -> None:
         ('sensors = ["p_pdg", "p_tpt"]\ndirections = ["rise"]\nwindow = "1 h"', "each of the 2"),
         ('sensors = ["p_pdg"]\ndirections = ["up"]\nwindow = "1 h"', "rise"),
         ('sensors = ["p_pdg"]\ndirections = ["rise"]', "window"),
-        ('sensors = ["p_pdg"]\ndirections = ["rise"]\nwindow = "1 h"\nsteadiness = 2', "steadiness"),
+        (
+            'sensors = ["p_pdg"]\ndirections = ["rise"]\nwindow = "1 h"\nsteadiness = 2',
+            "steadiness",
+        ),
         ('units = ["Pa"]\ndirections = ["rise"]\nwindow = "1 h"', "unknown key"),
     ],
 )
