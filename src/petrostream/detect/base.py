@@ -142,8 +142,12 @@ class SensorPlan:
         jumps: jump slots.
         swings: swing slots.
         baselines: baseline slots.
-        hist_len: history samples kept (the longest window); older samples are dropped,
-            and a history whose last sample is older than this many intervals restarts.
+        hist_len: history samples kept (the longest jump, swing or baseline window, at
+            least 2 for a trend); older samples are dropped.
+        steps_len: trend steps kept (the longest trend window's steps; 0 without a trend):
+            the sign of each sample against the one before, ``+``, ``-`` or ``0``.
+        reset_len: a history (samples and steps) whose last sample is more than this many
+            intervals old restarts (the longest window of any kind).
     """
 
     column: str
@@ -159,6 +163,8 @@ class SensorPlan:
     swings: tuple[Slot, ...]
     baselines: tuple[Slot, ...]
     hist_len: int
+    steps_len: int = 0
+    reset_len: int = 0
 
 
 _SENSOR_KINDS: Final = ("out_of_range", "frozen", "threshold", "jump", "swing", "baseline")
@@ -177,9 +183,8 @@ class Plan:
         for rule in rules.rules:
             columns.update(dict.fromkeys(rule.sensors))
         trend_rules = rules.by_kind("trend")
-        trend_n = {
-            r.name: max(2, math.ceil(r.window_ms / rules.sample_ms) + 1) for r in trend_rules
-        }
+        # a trend's n counts steps: one per history sample against the one before
+        trend_n = {r.name: max(1, math.ceil(r.window_ms / rules.sample_ms)) for r in trend_rules}
         sensors: list[SensorPlan] = []
         order = 0
         for column in columns:
@@ -200,6 +205,9 @@ class Plan:
                     order += 1
             lo, hi = PHYSICAL_RANGES.get(variable.unit, (-math.inf, math.inf))
             windowed = groups["jump"] + groups["swing"] + groups["baseline"]
+            trend_steps = max(
+                (trend_n[r.name] for r in trend_rules if column in r.sensors), default=0
+            )
             sensors.append(
                 SensorPlan(
                     column=column,
@@ -214,11 +222,9 @@ class Plan:
                     jumps=tuple(groups["jump"]),
                     swings=tuple(groups["swing"]),
                     baselines=tuple(groups["baseline"]),
-                    hist_len=max(
-                        [s.n for s in windowed]
-                        + [trend_n[r.name] for r in trend_rules if column in r.sensors],
-                        default=0,
-                    ),
+                    hist_len=max(max((s.n for s in windowed), default=0), 2 if trend_steps else 0),
+                    steps_len=trend_steps,
+                    reset_len=max(max((s.n for s in windowed), default=0), trend_steps + 1),
                 )
             )
         self.sensors: tuple[SensorPlan, ...] = tuple(sensors)
@@ -276,14 +282,16 @@ def open_message(slot: Slot, sp: SensorPlan, x: float, a: float, b: float) -> st
             f"{sp.tag} {_fmt(sp, x)} is {gap} {way} its {_duration(rule.window_ms)} baseline "
             f"{_fmt(sp, a)} (z = {z:+.1f}, limit {rule.z_open:g})"
         )
-    if kind == "trend":
+    if kind == "trend":  # a, b: the first two sensors' steadiness in their direction
         parts = []
-        for column, direction, net in zip(rule.sensors, rule.directions, (a, b), strict=False):
-            variable = VARIABLES_BY_COLUMN[column]
-            way = "rose" if direction > 0 else "fell"
-            amount = format_value(abs(net), display_unit(variable.unit), difference=True)
-            parts.append(f"{variable.tag} {way} {amount}")
-        return f"{' and '.join(parts)}, steadily over {_duration(rule.window_ms)}"
+        for column, direction in zip(rule.sensors, rule.directions, strict=True):
+            way = "rising" if direction > 0 else "falling"
+            parts.append(f"{VARIABLES_BY_COLUMN[column].tag} {way}")
+        scores = ", ".join(f"{v:.2f}" for v in (a, b)[: len(rule.sensors)])
+        return (
+            f"{' and '.join(parts)} steadily over {_duration(rule.window_ms)} "
+            f"(steadiness {scores}, limit {rule.z_open:g})"
+        )
     if kind == "out_of_range":
         return (
             f"{sp.tag} reads {x:.6g} {sp.unit}, outside its physical range "
@@ -404,7 +412,7 @@ class _Episode:
 class _SensorState:
     """Per-sensor state: history samples, the open interval's range, frozen run, episodes."""
 
-    __slots__ = ("eps", "ft", "fv", "hi", "hist", "hk", "k", "lo", "stats")
+    __slots__ = ("eps", "ft", "fv", "hi", "hist", "hk", "k", "lo", "stats", "steps")
 
     def __init__(self, raw: Mapping[str, Any] | None = None) -> None:
         raw = raw or {}
@@ -415,6 +423,7 @@ class _SensorState:
         self.lo: float | None = None if pending is None else pending[0]
         self.hi: float | None = None if pending is None else pending[1]
         self.hist: list[float] = list(raw.get("h", ()))  # one sample per closed interval
+        self.steps: str = raw.get("st", "")  # trends: +/-/0 per sample vs the one before
         self.hk: int | None = raw.get("hk")  # interval of the newest sample in hist
         self.fv: float | None = raw.get("fv")  # frozen check: value of the current run
         self.ft: int = raw.get("ft", 0)  # frozen check: when that run started
@@ -425,6 +434,8 @@ class _SensorState:
         pending = None if self.lo is None else [self.lo, self.hi]
         out: dict[str, Any] = {"k": self.k, "p": pending, "h": self.hist, "hk": self.hk}
         out.update(fv=self.fv, ft=self.ft, e={n: e.dump() for n, e in sorted(self.eps.items())})
+        if self.steps:
+            out["st"] = self.steps
         return out
 
     def episode(self, name: str) -> _Episode:
@@ -645,23 +656,20 @@ class Detector:
             first = ws.sensors.get(rule.sensors[0])
             if first is None:
                 continue  # never seen: nothing trends, nothing is open
-            hists = [ws.sensors[c].hist if c in ws.sensors else [] for c in rule.sensors]
             ways: list[float] = []  # each sensor's steadiness in its direction
-            for direction, hist in zip(rule.directions, hists, strict=True):
-                score = trend_score(hist, slot.n, rule.min_moves)
+            for direction, column in zip(rule.directions, rule.sensors, strict=True):
+                ss = ws.sensors.get(column)
+                score = None if ss is None else trend_score(ss.steps, slot.n, rule.min_moves)
                 if score is None:
                     break
                 ways.append(direction * score)
-            ready = len(ways) == len(hists)
+            ready = len(ways) == len(rule.sensors)
             on = ready and all(w >= rule.z_open for w in ways)
             off = not ready or any(w < rule.z_open * rule.z_close for w in ways)
-            nets = [0.0, 0.0]
-            if on:
-                for i, hist in enumerate(hists[:2]):
-                    nets[i] = hist[-1] - hist[-slot.n]
+            a, b = (ways + [0.0, 0.0])[:2] if on else (0.0, 0.0)
             x = first.hist[-1] if first.hist else math.nan
             sp = self.plan.by_column[rule.sensors[0]]
-            self._step(alerts, reading, first, sp, slot, t, x, on, off, nets[0], nets[1])
+            self._step(alerts, reading, first, sp, slot, t, x, on, off, a, b)
 
     @staticmethod
     def _step(
@@ -732,33 +740,33 @@ def _compare(x: float, op: str, limit: float) -> bool:
 
 def _push(ss: _SensorState, sp: SensorPlan, k: int, value: float) -> None:
     """Close interval ``k`` with its sample: the midrange of its valid values."""
-    if ss.hk is not None and k - ss.hk > sp.hist_len:
+    if ss.hk is not None and k - ss.hk > sp.reset_len:
         ss.hist.clear()  # the history is older than the longest window: start again
+        ss.steps = ""
+    if sp.steps_len and ss.hist:
+        prev = ss.hist[-1]
+        step = "+" if value > prev else "-" if value < prev else "0"
+        ss.steps = (ss.steps + step)[-sp.steps_len :]
     ss.hist.append(value)
     if len(ss.hist) > sp.hist_len:
-        del ss.hist[0]
+        del ss.hist[: len(ss.hist) - sp.hist_len]
     ss.hk = k
     ss.stats = None
 
 
-def trend_score(hist: Sequence[float], n: int, min_moves: float) -> float | None:
-    """Steadiness of the last ``n`` samples: (steps up - steps down) / steps that move.
+def trend_score(steps: str, n: int, min_moves: float) -> float | None:
+    """Steadiness of the last ``n`` steps: (steps up - steps down) / steps that move.
 
-    The denominator is at least ``min_moves`` of the ``n - 1`` steps, so one step of a
-    coarse gauge is not a trend. Counts, not sums: both paths get exactly the same number.
-    None while fewer than ``n`` samples are held.
+    ``steps`` holds one ``+``, ``-`` or ``0`` per history sample against the one before.
+    The denominator is at least ``min_moves`` of the ``n`` steps, so one step of a coarse
+    gauge is not a trend. Counts, not sums: both paths get exactly the same number.
+    None while fewer than ``n`` steps are held.
     """
-    if len(hist) < n:
+    if len(steps) < n:
         return None
-    ups = downs = 0
-    prev = hist[-n]
-    for v in hist[len(hist) - n + 1 :]:
-        if v > prev:
-            ups += 1
-        elif v < prev:
-            downs += 1
-        prev = v
-    return (ups - downs) / max(ups + downs, min_moves * (n - 1))
+    window = steps[-n:]
+    ups, downs = window.count("+"), window.count("-")
+    return (ups - downs) / max(ups + downs, min_moves * n)
 
 
 def _stats(ss: _SensorState, sp: SensorPlan) -> dict[str, tuple[float, float] | None]:

@@ -293,12 +293,12 @@ class VectorizedDetector:
         if len(pushes) and closed[0] < 0:
             values[0] = (ss.lo + ss.hi) / 2  # type: ignore[operator]
         intervals = k_before[pushes]
-        # A sample more than hist_len intervals after the previous one restarts the history.
+        # A sample more than reset_len intervals after the previous one restarts the history.
         prev_k = np.empty_like(intervals)
         prev_k[1:] = intervals[:-1]
         if len(intervals):
             prev_k[0] = intervals[0] if ss.hk is None else ss.hk
-        restart = intervals - prev_k > sp.hist_len
+        restart = intervals - prev_k > sp.reset_len
         old = np.asarray(ss.hist, dtype=np.float64)
         samples = np.concatenate([old, values])
         base = len(old)
@@ -337,11 +337,14 @@ class VectorizedDetector:
             off = ~ok_r | (z < slot.rule.z_close)
             emit(slot, _episodes(ss, slot, tx, on, off), _pair(med_r, scale_r))
 
-        history = _History(samples, starts, rows[pushes], base, sp.hist_len)
+        steps = _steps(ss.steps, samples, starts, base) if sp.steps_len else None
+        history = _History(samples, starts, rows[pushes], base, sp.hist_len, steps)
         ss.k, ss.lo, ss.hi = int(k[-1]), float(seg_lo[-1]), float(seg_hi[-1])
         if len(pushes):
             ss.hk = int(intervals[-1])
             ss.hist = samples[starts[-1] :][-sp.hist_len :].tolist()
+            if steps is not None:
+                ss.steps = steps.tail(sp.steps_len)
         ss.stats = None
         return history
 
@@ -369,15 +372,16 @@ class VectorizedDetector:
             on = np.ones(len(at), dtype=np.bool_)
             off = np.zeros(len(at), dtype=np.bool_)
             lasts: list[Floats] = []
-            nets: list[Floats] = []
+            ways: list[Floats] = []
             for column, direction in zip(rule.sensors, rule.directions, strict=True):
-                score, ready, last, net = _trend_scores(ws, trended.get(column), column, rr, slot)
-                on &= ready & (direction * score >= rule.z_open)
-                off |= ~ready | (direction * score < rule.z_open * rule.z_close)
+                score, ready, last = _trend_scores(ws, trended.get(column), column, rr, slot)
+                way = direction * score
+                on &= ready & (way >= rule.z_open)
+                off |= ~ready | (way < rule.z_open * rule.z_close)
                 lasts.append(last)
-                nets.append(net)
+                ways.append(way)
             events = _episodes(ss, slot, tt, on, off)
-            context = _pair(nets[0], nets[1] if len(nets) > 1 else None)
+            context = _pair(ways[0], ways[1] if len(ways) > 1 else None)
             sp = self.plan.by_column[rule.sensors[0]]
             _emit(out, well, instances, sp, slot, events, context, lasts[0], tt, rr)
 
@@ -394,6 +398,7 @@ class _History:
     push_rows: Ints  # the table row at which each new sample was pushed
     base: int  # how many samples came from the state
     keep: int  # the longest window, in samples
+    steps: _Steps | None = None  # trends: the signs of the samples' steps
 
     def at(self, end: int, last: int | None = None) -> list[float]:
         """The samples `Detector` holds once the first ``end`` samples were pushed.
@@ -416,39 +421,74 @@ def _histories(
     return out
 
 
+@dataclass(frozen=True)
+class _Steps:
+    """A sensor's trend steps over a batch: the state's, then one per new sample.
+
+    A position p counts the steps before it; ``run[p]`` is where the run of steps that
+    position is in began (a restart of the history, or the first sample ever, breaks it).
+    """
+
+    up: Ints  # cumulative count of rising steps (length positions + 1)
+    down: Ints  # cumulative count of falling steps
+    run: Ints  # per position: the first position of its run
+    base: int  # how many steps came from the state
+
+    def tail(self, keep: int) -> str:
+        """The last ``keep`` steps of the final run, as `_SensorState.steps` holds them."""
+        end = len(self.run) - 1
+        begin = max(int(self.run[end]), end - keep)
+        rising = np.diff(self.up[begin : end + 1]) > 0
+        falling = np.diff(self.down[begin : end + 1]) > 0
+        return "".join(
+            "+" if r else "-" if f else "0" for r, f in zip(rising, falling, strict=True)
+        )
+
+
+def _steps(held: str, samples: Floats, starts: Ints, base: int) -> _Steps:
+    """The state's steps (``held``) followed by one per sample pushed in the batch."""
+    new = np.arange(base, len(samples))
+    continues = new > starts[new]  # the sample before is in the same run
+    prev = samples[np.maximum(new - 1, 0)]
+    rising = np.concatenate([np.frombuffer(held.encode(), np.uint8) == ord("+"),
+                             continues & (samples[new] > prev)])  # fmt: skip
+    falling = np.concatenate([np.frombuffer(held.encode(), np.uint8) == ord("-"),
+                              continues & (samples[new] < prev)])  # fmt: skip
+    breaks = np.concatenate([np.zeros(len(held), dtype=np.bool_), ~continues])
+    positions = np.arange(1, len(breaks) + 1)
+    run = np.concatenate([[0], np.maximum.accumulate(np.where(breaks, positions, 0))])
+    up = np.concatenate([[0], np.cumsum(rising)])
+    down = np.concatenate([[0], np.cumsum(falling)])
+    return _Steps(up, down, run, len(held))
+
+
 def _trend_scores(
     ws: _WellState, history: _History | None, column: str, rows: Ints, slot: Slot
-) -> tuple[Floats, Bools, Floats, Floats]:
-    """At each of ``rows``: the sensor's trend score, ready?, last sample, net change."""
+) -> tuple[Floats, Bools, Floats]:
+    """At each of ``rows``: the sensor's trend score, ready?, and its last sample."""
     count = len(rows)
-    if history is None:  # no reading of this sensor in the batch: its state holds
+    if history is None or history.steps is None:  # no reading in the batch: the state holds
         ss = ws.sensors.get(column)
-        hist = [] if ss is None else ss.hist
-        held = trend_score(hist, slot.n, slot.rule.min_moves)
+        held = None if ss is None else trend_score(ss.steps, slot.n, slot.rule.min_moves)
+        newest = ss.hist[-1] if ss is not None and ss.hist else np.nan
         return (
             np.full(count, 0.0 if held is None else held),
             np.full(count, held is not None),
-            np.full(count, hist[-1] if hist else np.nan),
-            np.full(count, 0.0 if held is None else hist[-1] - hist[-slot.n]),
+            np.full(count, newest),
         )
-    n = slot.n
-    samples = history.samples
+    n, steps, samples = slot.n, history.steps, history.samples
     ends = history.base + np.searchsorted(history.push_rows, rows, side="right")
     last = np.full(count, np.nan)
     has = ends > 0
     last[has] = samples[ends[has] - 1]
-    if len(samples) < n:  # not a full window anywhere
-        return np.zeros(count), np.zeros(count, dtype=np.bool_), last, np.zeros(count)
-    begin = np.maximum(history.starts[np.maximum(ends - 1, 0)], ends - history.keep)
-    ready = has & (ends - begin >= n)
-    up = np.concatenate([[0], np.cumsum(samples[1:] > samples[:-1])])
-    down = np.concatenate([[0], np.cumsum(samples[1:] < samples[:-1])])
-    e = np.where(ready, ends, n)  # a valid index where not ready (masked below)
-    ups, downs = up[e - 1] - up[e - n], down[e - 1] - down[e - n]
-    moving = np.maximum(ups + downs, slot.rule.min_moves * (n - 1))
-    score = np.where(ready, (ups - downs) / moving, 0.0)
-    net = np.where(ready, samples[e - 1] - samples[e - n], 0.0)
-    return score, ready, last, net
+    if len(steps.run) <= n:  # not a full window anywhere
+        return np.zeros(count), np.zeros(count, dtype=np.bool_), last
+    p = steps.base + (ends - history.base)  # steps held at that row
+    ready = p - steps.run[p] >= n
+    q = np.where(ready, p, n)  # a valid position where not ready (masked below)
+    ups, downs = steps.up[q] - steps.up[q - n], steps.down[q] - steps.down[q - n]
+    moving = np.maximum(ups + downs, slot.rule.min_moves * n)
+    return np.where(ready, (ups - downs) / moving, 0.0), ready, last
 
 
 _Context = Callable[[int], tuple[float, float]]
