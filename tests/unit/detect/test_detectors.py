@@ -7,7 +7,7 @@ import math
 import random
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -398,3 +398,27 @@ def test_one_coarse_step_is_not_a_trend() -> None:
         for i in range(1000)
     ]
     assert not opens(run(Detector(parse_rules(TREND)), readings), "heavier")
+
+
+def test_a_state_without_trend_steps_loads_and_the_trend_warms_up_again() -> None:
+    # a state stored before trends kept their steps ("st"): it loads, and the trend
+    # speaks again once it holds a full window of steps
+    detector = Detector(parse_rules(TREND))
+    readings = steady(
+        4 * 3600, every_s=5, seed=5, noise=0.005 * BAR, p_pdg=250 * BAR, p_tpt=100 * BAR
+    )
+    half = len(readings) // 2
+    for i, r in enumerate(readings[half:]):  # the column gets heavier in the second half
+        r["p_pdg"] += 4 * BAR * i / half
+        r["p_tpt"] -= 6 * BAR * i / half
+    state, _ = detector.detect(DetectionState(), readings[:half])
+    stored = json.loads(state.to_bytes())
+    sensors = stored["wells"]["WELL-00001"]["s"]
+    assert all("st" in s for s in sensors.values())
+    for s in sensors.values():
+        del s["st"]
+    old = DetectionState.from_bytes(json.dumps(stored).encode())
+    _, alerts = detector.detect(old, readings[half:])
+    t_half = datetime.fromisoformat(readings[half]["ts"]).replace(tzinfo=UTC)
+    # 90 steps of 20 s after the reload (the first one may close the interval before it)
+    assert [a.ts - t_half >= timedelta(minutes=29) for a in opens(alerts, "heavier")] == [True]
