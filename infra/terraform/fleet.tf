@@ -18,6 +18,15 @@ locals {
   )
   stream_shards = coalesce(var.stream_shards, local.fleet_shards)
 
+  # The detector's state is one object per shard, written once a batch: an item of
+  # the table while it is small (DynamoDB bills a write unit per KB, S3 a PUT: $0.625
+  # vs $5 a million, so the table is cheaper up to 8 KB), an S3 object past that.
+  # `petrostream aws cost` makes the same choice (petrostream.deploy.cost.state_store_for).
+  state_object_bytes = var.fleet_wells / local.stream_shards * var.state_bytes_per_well
+  state_store = var.state_store != "auto" ? var.state_store : (
+    local.state_object_bytes <= var.state_table_max_bytes ? "dynamodb" : "s3"
+  )
+
   # Default account quotas (us-east-1) the fleet may exceed; empty when none is.
   quota_requests = compact([
     local.stream_shards > 500 ? "Kinesis: shards per account (default 500 in us-east-1) >= ${local.stream_shards}" : "",
@@ -59,6 +68,32 @@ variable "readings_per_record" {
   validation {
     condition     = var.readings_per_record >= 1
     error_message = "readings_per_record must be at least 1."
+  }
+}
+
+variable "state_store" {
+  description = "Where the detector's state objects (one per shard) live: auto (the table up to state_table_max_bytes an object, else S3), dynamodb or s3."
+  type        = string
+  default     = "auto"
+  validation {
+    condition     = contains(["auto", "dynamodb", "s3"], var.state_store)
+    error_message = "state_store must be auto, dynamodb or s3."
+  }
+}
+
+variable "state_bytes_per_well" {
+  description = "One well's detector state as stored (zlib; about 1,080 bytes after an event)."
+  type        = number
+  default     = 1080
+}
+
+variable "state_table_max_bytes" {
+  description = "Largest shard state object kept in the DynamoDB table under state_store = auto (below it a write unit per KB is cheaper than an S3 PUT)."
+  type        = number
+  default     = 8192
+  validation {
+    condition     = var.state_table_max_bytes <= 399360
+    error_message = "state_table_max_bytes must stay under DynamoDB's 400 KB item."
   }
 }
 

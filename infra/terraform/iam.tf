@@ -46,15 +46,36 @@ data "aws_iam_policy_document" "lambda" {
     actions   = concat(local.kinesis_read, ["kinesis:SubscribeToShard"])
     resources = [aws_kinesis_stream.readings.arn]
   }
+  # State in S3 (fleet.tf's state_store): one object per shard under the state
+  # prefix, read on a cold start and written (If-Match) once a batch; listed when a
+  # shard misses a well after a reshard.
+  dynamic "statement" {
+    for_each = local.state_store == "s3" ? [1] : []
+    content {
+      sid       = "DetectionState"
+      actions   = ["s3:GetObject", "s3:PutObject"]
+      resources = ["${aws_s3_bucket.lake.arn}/${local.state_prefix}*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.state_store == "s3" ? [1] : []
+    content {
+      sid       = "ListDetectionState"
+      actions   = ["s3:ListBucket"]
+      resources = [aws_s3_bucket.lake.arn]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${local.state_prefix}*"]
+      }
+    }
+  }
+  # Notified markers and (state_store "dynamodb") the shards' state items, scanned
+  # when a shard misses a well after a reshard; the per-well items of earlier
+  # releases are read once.
   statement {
-    sid = "DetectionState"
-    actions = [
-      "dynamodb:BatchGetItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-    ]
+    sid       = "DetectorTable"
+    actions   = concat(["dynamodb:GetItem", "dynamodb:PutItem"], local.state_store == "dynamodb" ? ["dynamodb:Scan"] : [])
     resources = [aws_dynamodb_table.state.arn]
   }
   statement {

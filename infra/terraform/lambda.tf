@@ -18,7 +18,7 @@ resource "aws_lambda_function" "detector" {
   # checkov:skip=CKV_AWS_272:code signing needs an AWS Signer profile the operator owns; the zip is built reproducibly and its hash pinned
   # checkov:skip=CKV_AWS_115:one shard = one concurrent batch; reserving concurrency fails on new accounts whose limit is 10
   function_name    = local.function_name
-  description      = "PetroStream detector: Kinesis readings -> alerts (SNS), state in DynamoDB"
+  description      = "PetroStream detector: Kinesis readings -> alerts (SNS), state per shard in S3"
   role             = aws_iam_role.lambda.arn
   runtime          = "python3.12"
   architectures    = ["x86_64"]
@@ -30,12 +30,19 @@ resource "aws_lambda_function" "detector" {
   kms_key_arn      = aws_kms_key.main.arn
 
   environment {
-    variables = {
-      PETROSTREAM_STATE_TABLE     = aws_dynamodb_table.state.name
-      PETROSTREAM_ALERT_TOPIC_ARN = aws_sns_topic.alerts.arn
-      PETROSTREAM_DLQ_URL         = aws_sqs_queue.rejects.url
-      PETROSTREAM_LOG_LEVEL       = var.lambda_log_level
-    }
+    # The state's objects (one per shard) go to S3 when fleet.tf says so; else the table.
+    variables = merge(
+      {
+        PETROSTREAM_STATE_TABLE     = aws_dynamodb_table.state.name
+        PETROSTREAM_ALERT_TOPIC_ARN = aws_sns_topic.alerts.arn
+        PETROSTREAM_DLQ_URL         = aws_sqs_queue.rejects.url
+        PETROSTREAM_LOG_LEVEL       = var.lambda_log_level
+      },
+      local.state_store == "s3" ? {
+        PETROSTREAM_STATE_BUCKET = aws_s3_bucket.lake.id
+        PETROSTREAM_STATE_PREFIX = local.state_prefix
+      } : {},
+    )
   }
 
   # PassThrough: traces only when the caller samples; no X-Ray permission with a "*" resource needed.

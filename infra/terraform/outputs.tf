@@ -49,8 +49,18 @@ output "stream_failures_queue_url" {
 }
 
 output "state_table" {
-  description = "DynamoDB table of detection state (PETROSTREAM_STATE_TABLE)."
+  description = "DynamoDB table of the detector's notified markers (PETROSTREAM_STATE_TABLE)."
   value       = aws_dynamodb_table.state.name
+}
+
+output "state_store" {
+  description = "Where the detector keeps its state, one object per shard: dynamodb (state_table) or s3 (state_uri)."
+  value       = local.state_store
+}
+
+output "state_uri" {
+  description = "The detector's state objects when state_store is s3 (PETROSTREAM_STATE_BUCKET + _PREFIX)."
+  value       = "s3://${aws_s3_bucket.lake.id}/${local.state_prefix}"
 }
 
 output "firehose_name" {

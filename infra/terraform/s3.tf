@@ -4,7 +4,9 @@
 #   errors/                                              (Firehose records it could not convert)
 #   raw/                                                 (optional raw copies)
 #   athena-results/                                      (query results)
+#   detector-state/shardId-*.state                       (the detector's state, one per shard)
 locals {
+  state_prefix     = "detector-state/"
   lake_bucket      = coalesce(var.lake_bucket_name, "${local.name}-lake-${local.account_id}-${local.region}")
   lake_prefixes    = ["sensors/", "alerts/", "rejects/"]
   scratch_prefixes = ["raw/", "errors/", "athena-results/"]
@@ -106,6 +108,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
       noncurrent_version_expiration {
         noncurrent_days = 1
       }
+    }
+  }
+
+  # The detector's state: one object per shard, rewritten every batch (about once a
+  # second), so each write leaves a noncurrent version; they go after a day.
+  rule {
+    id     = "detector-state-versions"
+    status = "Enabled"
+    filter {
+      prefix = local.state_prefix
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.state_noncurrent_days
     }
   }
 

@@ -52,6 +52,12 @@ variable "scratch_expiry_days" {
   default     = 30
 }
 
+variable "state_noncurrent_days" {
+  description = "Days the detector's replaced state objects (one per shard and batch) are kept as noncurrent versions, for recovery."
+  type        = number
+  default     = 1
+}
+
 variable "force_destroy" {
   description = "Let `terraform destroy` delete a lake bucket that still holds objects (tests, demos)."
   type        = bool

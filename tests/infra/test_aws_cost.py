@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,6 +22,7 @@ from petrostream.deploy.cost import (
     CostInputs,
     estimate,
     scaling,
+    state_store_for,
 )
 
 TERRAFORM = Path(__file__).resolve().parents[2] / "infra" / "terraform"
@@ -73,6 +75,10 @@ def test_model_defaults_are_terraforms_defaults() -> None:
         _variable_default("firehose_buffer_interval_seconds")
     )
     assert inputs.alarms == _resources()["aws_cloudwatch_metric_alarm"]
+    assert inputs.state_store == _variable_default("state_store").strip('"')
+    assert inputs.state_bytes_per_well == int(_variable_default("state_bytes_per_well"))
+    assert inputs.state_table_max_bytes == int(_variable_default("state_table_max_bytes"))
+    assert inputs.state_noncurrent_days == float(_variable_default("state_noncurrent_days"))
     assert inputs.crawler == ("aws_glue_crawler" in _resources())
     iceberg = "iceberg_configuration" in text
     assert inputs.firehose_destination == ("iceberg" if iceberg else "s3-parquet")
@@ -109,18 +115,39 @@ def test_one_well_at_1hz_costs_one_shard_and_kinesis_drives_the_bill() -> None:
     assert est.per_well_month == pytest.approx(est.total)
 
 
-def test_state_writes_are_billed_per_kilobyte_of_state() -> None:
-    # a 2.3 KB state is three write units each time it is written, a 1 KB state one
-    small = estimate(CostInputs(wells=100, hz=1, state_bytes_per_well=1000))
-    big = estimate(CostInputs(wells=100, hz=1, state_bytes_per_well=2300))
-    writes = {
-        e.inputs.state_bytes_per_well: next(
-            i for s in e.services if s.service == "DynamoDB" for i in s.items
-            if i.item == "state writes"
-        ).quantity
-        for e in (small, big)
-    }  # fmt: skip
+def _item(est: Any, service: str, name: str) -> Any:
+    return next(i for s in est.services if s.service == service for i in s.items
+                if i.item.startswith(name))  # fmt: skip
+
+
+def test_a_small_shards_state_is_a_table_item_billed_per_kilobyte() -> None:
+    # one shard's state object of one 1 KB well is one write unit a batch, of 2.3 KB three
+    small = estimate(CostInputs(wells=1, hz=1, state_bytes_per_well=1000))
+    big = estimate(CostInputs(wells=1, hz=1, state_bytes_per_well=2300))
+    assert state_store_for(small.inputs, small.shards) == "dynamodb"
+    writes = {e.inputs.state_bytes_per_well: _item(e, "DynamoDB", "state writes").quantity
+              for e in (small, big)}  # fmt: skip
     assert writes[2300] == pytest.approx(3 * writes[1000], rel=0.01)
+    assert writes[1000] == pytest.approx(small.load.invocations * p.SECONDS_PER_MONTH / 1e6)
+
+
+def test_a_big_shards_state_is_one_s3_put_per_batch_whatever_its_wells() -> None:
+    # 1,000 wells: one object per shard and invocation, not a write per well and invocation
+    est = estimate(CostInputs(wells=1000, hz=1, aggregate=True))
+    assert state_store_for(est.inputs, est.shards) == "s3"
+    puts = _item(est, "S3", "state PUTs")
+    assert puts.quantity * 1000 == pytest.approx(est.load.invocations * p.SECONDS_PER_MONTH)
+    per_well = estimate(CostInputs(wells=1000, hz=1, aggregate=True, state_store="dynamodb"))
+    state_usd = puts.usd + _item(est, "S3", "state versions").usd
+    assert state_usd < _item(per_well, "DynamoDB", "state writes").usd / 50
+    assert {s.service: s.usd for s in est.services}["DynamoDB"] < 1  # markers only
+
+
+def test_a_one_well_stack_costs_no_more_than_with_per_well_state() -> None:
+    # the seed's per-well DynamoDB state: 2 write units per invocation for one well
+    est = estimate(CostInputs(wells=1, hz=1))
+    per_well_state = est.load.invocations * p.SECONDS_PER_MONTH * 2 / 1e6
+    assert _item(est, "DynamoDB", "state writes").quantity <= per_well_state
 
 
 def test_aggregation_packs_readings_and_cuts_shards_and_put_units() -> None:
@@ -219,6 +246,21 @@ def test_terraform_sizes_the_stream_as_the_model_does(
             lambda_zip_path=os.devnull,
         )
         assert int(shards) == est.shards, f"{wells} wells"
+
+
+@pytest.mark.parametrize("aggregate", [False, True], ids=["one-per-record", "aggregated"])
+def test_terraform_puts_the_state_where_the_model_does(
+    tf_console: Callable[..., str], aggregate: bool
+) -> None:
+    for wells in (1, 7, 8, 100, 1_000):
+        est = estimate(CostInputs(wells=wells, hz=1, aggregate=aggregate))
+        store = tf_console(
+            "local.state_store",
+            fleet_wells=wells,
+            readings_per_record=est.load.readings_per_record,
+            lambda_zip_path=os.devnull,
+        )
+        assert store.strip().strip('"') == state_store_for(est.inputs, est.shards), wells
 
 
 def test_terraform_lists_the_quotas_a_big_fleet_must_request(

@@ -14,6 +14,7 @@ from petrostream.cli import main
 from petrostream.deploy.lambda_sim import invoke_zip
 from petrostream.deploy.package import build_lambda_zip, import_closure
 from petrostream.errors import ConfigError
+from petrostream.handlers.shard_state import decode_shard
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 HEAVY = ("duckdb", "pyarrow", "numpy", "pandas", "pydantic", "pydantic_settings", "orjson")
@@ -65,11 +66,14 @@ def test_packaged_handler_runs_from_the_zip_against_aws_services(
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="pkg-state")
     topic = boto3.client("sns").create_topic(Name="pkg-alerts")["TopicArn"]
     sqs = boto3.client("sqs")
     dlq = sqs.create_queue(QueueName="pkg-rejects")["QueueUrl"]
     env = {
         "PETROSTREAM_STATE_TABLE": "pkg-state",
+        "PETROSTREAM_STATE_BUCKET": "pkg-state",
         "PETROSTREAM_ALERT_TOPIC_ARN": topic,
         "PETROSTREAM_DLQ_URL": dlq,
         "AWS_LAMBDA_FUNCTION_NAME": "pkg-test",
@@ -90,8 +94,8 @@ def test_packaged_handler_runs_from_the_zip_against_aws_services(
     assert "/lambda-task-" in result["petrostream_from"]
     assert not set(result["loaded"]) & set(HEAVY)
     assert result["responses"] == [{"batchItemFailures": []}, {"batchItemFailures": []}]
-    state = ddb.get_item(TableName="pkg-state", Key={"pk": {"S": "WELL-00011"}})
-    assert "Item" in state and int(state["Item"]["version"]["N"]) >= 1
+    got = s3.get_object(Bucket="pkg-state", Key="detector-state/shardId-000000000000.state")
+    assert decode_shard(got["Body"].read())["WELL-00011"].version >= 1
     # and the two undecodable records (bad JSON, no well_id) went to the dead-letter queue
     got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
     reasons = sorted(json.loads(m["Body"])["reason"] for m in got)

@@ -35,14 +35,16 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import pytest
+from moto_routes import require_routes
 
 from petrostream.dataset import discover
 from petrostream.deploy.glue import glue_columns
 from petrostream.deploy.lambda_sim import invoke_zip
+from petrostream.handlers.dynamodb import DynamoDBBlobStore
+from petrostream.handlers.shard_state import decode_shard
 from petrostream.producer import replay
 from petrostream.stream.kinesis import KinesisStream
 from petrostream.testing.clock import FakeClock
-from moto_routes import require_routes
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -249,6 +251,14 @@ def test_apply_replay_alert_crawl_destroy(
         assert {r["instance_id"] for r in readings} == {fast.stem, paced.stem}
         assert len(readings) == _rows(fast) + summary.records_put
 
+        # --- the bucket refuses plain HTTP (TLS-only policy); moto speaks plain HTTP ----
+        s3 = boto3.client("s3")
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            s3.put_object(Bucket=out["lake_bucket"], Key="sensors/probe", Body=b"")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        # so the test lifts it for the handler's state and the lake (TLS on AWS)
+        s3.delete_bucket_policy(Bucket=out["lake_bucket"])
+
         # --- and the packaged handler gets the events the mapping would send ---------------
         fn = boto3.client("lambda").get_function_configuration(FunctionName=out["function_name"])
         esm = _mapping_of(fn["FunctionArn"])
@@ -264,11 +274,13 @@ def test_apply_replay_alert_crawl_destroy(
         # --- then every record was processed (no partial-batch failure) -------------------
         assert result["responses"] == [{"batchItemFailures": []}] * len(events)
         assert "/lambda-task-" in result["petrostream_from"]
-        for well_id in {r["well_id"] for r in readings}:
-            state = boto3.client("dynamodb").get_item(
-                TableName=out["state_table"], Key={"pk": {"S": well_id}}
-            )
-            assert "Item" in state, well_id
+        # one state object per shard (in the table for the default one-well fleet),
+        # holding every well
+        assert out["state_store"] == "dynamodb"
+        blobs = DynamoDBBlobStore(out["state_table"])
+        objects = [blobs.get(key) for key in blobs.list_keys()]
+        stored = {w for got in objects if got for w in decode_shard(got[0])}
+        assert stored == {r["well_id"] for r in readings}
 
         # --- and the alert arrived through SNS on the SQS subscription --------------------
         messages = [json.loads(m["Body"]) for m in _receive_all(out["alert_queue_url"])]
@@ -277,14 +289,6 @@ def test_apply_replay_alert_crawl_destroy(
         # both replays keep event time, so the detector sees both events unfold
         assert {a["instance_id"] for a in alerts} == {fast.stem, paced.stem}
         assert {"open", "closed"} <= {a["status"] for a in alerts}
-
-        # --- the bucket refuses plain HTTP (TLS-only policy); moto speaks plain HTTP ----
-        s3 = boto3.client("s3")
-        with pytest.raises(botocore.exceptions.ClientError) as refused:
-            s3.put_object(Bucket=out["lake_bucket"], Key="sensors/probe", Body=b"")
-        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-        # so the test lifts it to write (Firehose and Athena use TLS on AWS)
-        s3.delete_bucket_policy(Bucket=out["lake_bucket"])
 
         # --- when the lake lands (the lake writer stands in for moto's Firehose) ---------
         # Until the Glue Iceberg catalog lands (issue 15.6), the stand-in writes the

@@ -23,6 +23,7 @@ _TB = 1024.0**4
 _DAYS_PER_MONTH = p.HOURS_PER_MONTH / 24.0
 
 FirehoseDestination = Literal["iceberg", "s3-parquet"]
+StateStoreKind = Literal["auto", "dynamodb", "s3"]
 
 SCALE_WELLS: Final = (1, 100, 1_000, 10_000)
 """Fleet sizes `aws cost` shows the per-well-month cost for."""
@@ -98,9 +99,17 @@ class CostInputs:
         lambda_log_bytes_per_invocation: START/END/REPORT lines plus EMF metrics.
         state_bytes_per_well: one well's detector state as stored, zlib-compressed
             (tests/unit/handlers/test_state_compression.py: 2,288 bytes plain, 1,080
-            stored, after an event); DynamoDB bills a write unit per started KB.
+            stored, after an event); a shard's state object holds one per well.
         state_cold_starts_per_day: times a day the function starts cold and reads
-            the state of every well of its shard (warm invocations keep it cached).
+            its shard's state object (warm invocations keep it in memory).
+        state_store: where the state objects (one per shard) live: "dynamodb" (an
+            item, billed a write unit per KB), "s3" (a PUT whatever its size) or "auto"
+            (`state_store_for`: the table up to `state_table_max_bytes`), as Terraform.
+        state_table_max_bytes: largest object "auto" keeps in the table (8 KB: where
+            8 write units cost an S3 PUT).
+        state_noncurrent_days: days a replaced state object is kept as a noncurrent
+            version (Terraform's `state_noncurrent_days`); S3 expires versions up to
+            a day late, so a day is added.
         alerts_per_well_day: alerts the detector raises per well and day.
         dead_letters_per_well_day: records per well and day sent to the rejects queue.
         email_subscribers: e-mail addresses subscribed to the alert topic.
@@ -145,6 +154,9 @@ class CostInputs:
     lambda_log_bytes_per_invocation: int = 800
     state_bytes_per_well: int = 1080
     state_cold_starts_per_day: float = 24.0
+    state_store: StateStoreKind = "auto"
+    state_table_max_bytes: int = 8192
+    state_noncurrent_days: float = 1.0
     alerts_per_well_day: float = 2.0
     dead_letters_per_well_day: float = 1.0
     email_subscribers: int = 1
@@ -353,10 +365,11 @@ def estimate(inputs: CostInputs) -> Estimate:
     notes: list[str] = []
 
     firehose, objects, files_per_day, active_partitions = _firehose(inputs, fleet, notes)
+    state_s3, state_table = _state(inputs, fleet, alerts)
     services = (
         _kinesis(inputs, fleet),
         _lambda(inputs, fleet),
-        _dynamodb(inputs, fleet, alerts),
+        state_table,
         _service(
             "SNS",
             _line("publishes", alerts, "million publishes", p.SNS_PUBLISHES_PER_MILLION, 1e6),
@@ -379,7 +392,7 @@ def estimate(inputs: CostInputs) -> Estimate:
             ),
         ),
         firehose,
-        _s3(inputs, parquet_bytes_per_day, objects, files_per_day),
+        _with_items(_s3(inputs, parquet_bytes_per_day, objects, files_per_day), state_s3),
         _glue(inputs, parquet_bytes_per_day, objects, active_partitions),
         _athena(inputs, parquet_bytes_per_day),
         _cloudwatch(inputs, fleet),
@@ -430,32 +443,62 @@ def _lambda(inputs: CostInputs, fleet: Load) -> ServiceCost:
     )
 
 
-def _dynamodb(inputs: CostInputs, fleet: Load, alerts: float) -> ServiceCost:
-    """State of each well in a batch written once per invocation; reads only when cold."""
+def state_store_for(inputs: CostInputs, shards: int) -> Literal["dynamodb", "s3"]:
+    """Where the state objects live: as asked, or the table while an object is small.
+
+    Terraform's fleet.tf makes the same choice (``local.state_store``).
+    """
+    if inputs.state_store != "auto":
+        return inputs.state_store
+    per_shard = inputs.wells / shards * inputs.state_bytes_per_well
+    return "dynamodb" if per_shard <= inputs.state_table_max_bytes else "s3"
+
+
+def _state(
+    inputs: CostInputs, fleet: Load, alerts: float
+) -> tuple[tuple[LineItem, ...], ServiceCost]:
+    """The detector's state: one object per shard, written once per invocation.
+
+    Returns the S3 items (none when the objects live in the table) and the
+    DynamoDB service (notified markers: per alert a read before notifying and a
+    write after; and the objects themselves when they live there). A per-well
+    store wrote each well once per invocation it appeared in: 2 write units of a
+    1 KB state per well, 5.3 G a month at 1,000 wells.
+    """
     invocations = fleet.invocations * p.SECONDS_PER_MONTH
-    wells_per_invocation = min(inputs.wells / fleet.shards, fleet.readings_per_invocation)
-    write_units = math.ceil(inputs.state_bytes_per_well / 1024)
-    read_units = math.ceil(inputs.state_bytes_per_well / 4096)  # strongly consistent
-    state_writes = invocations * wells_per_invocation * write_units
-    state_reads = inputs.state_cold_starts_per_day * _DAYS_PER_MONTH * inputs.wells * read_units
-    # one notification marker per alert: a read before notifying, a write after
-    return _service(
-        "DynamoDB",
-        _line(
-            "state writes",
-            state_writes + alerts,
-            "million WRU",
-            p.DYNAMODB_WRITE_REQUEST_UNITS_PER_MILLION,
-            1e6,
-        ),
-        _line(
-            "state reads (cold starts)",
-            state_reads + alerts,
-            "million RRU",
-            p.DYNAMODB_READ_REQUEST_UNITS_PER_MILLION,
-            1e6,
-        ),
-    )
+    object_bytes = inputs.wells / fleet.shards * inputs.state_bytes_per_well
+    cold_reads = fleet.shards * inputs.state_cold_starts_per_day * _DAYS_PER_MONTH
+    markers = [
+        _line("notified markers written", alerts, "million WRU",
+              p.DYNAMODB_WRITE_REQUEST_UNITS_PER_MILLION, 1e6),
+        _line("notified markers read", alerts, "million RRU",
+              p.DYNAMODB_READ_REQUEST_UNITS_PER_MILLION, 1e6),
+    ]  # fmt: skip
+    if state_store_for(inputs, fleet.shards) == "dynamodb":
+        write_units = math.ceil(object_bytes / 1024)
+        read_units = math.ceil(object_bytes / 4096)  # strongly consistent
+        table = [
+            _line("state writes (one item per shard and batch)", invocations * write_units,
+                  "million WRU", p.DYNAMODB_WRITE_REQUEST_UNITS_PER_MILLION, 1e6),
+            _line("state reads (cold starts)", cold_reads * read_units, "million RRU",
+                  p.DYNAMODB_READ_REQUEST_UNITS_PER_MILLION, 1e6),
+        ]  # fmt: skip
+        return (), _service("DynamoDB", *table, *markers)
+    object_gb = object_bytes / _GB
+    kept_days = inputs.state_noncurrent_days + 1.0  # S3 expires versions up to a day late
+    versions_gb = fleet.invocations * 86_400 * kept_days * object_gb
+    s3 = (
+        _line("state PUTs (one per shard and batch)", invocations, "1000 requests",
+              p.S3_PUT_PER_1000, 1000),
+        _line("state GETs (cold starts)", cold_reads, "1000 requests", p.S3_GET_PER_1000, 1000),
+        _line("state versions kept", versions_gb + fleet.shards * object_gb, "GB-month",
+              p.S3_STANDARD_GB_MONTH),
+    )  # fmt: skip
+    return s3, _service("DynamoDB", *markers)
+
+
+def _with_items(service: ServiceCost, items: tuple[LineItem, ...]) -> ServiceCost:
+    return _service(service.service, *service.items, *items)
 
 
 def _firehose(
@@ -660,14 +703,18 @@ def scaling(inputs: CostInputs, wells: tuple[int, ...] = SCALE_WELLS) -> list[Es
 DRIVER_HINTS: dict[str, str] = {
     "Kinesis": "shard-hours are a floor: a provisioned shard bills 24x7 whatever the load",
     "DynamoDB": (
-        "the detector writes each well's state once per invocation it appears in: a longer "
-        "batching window (batch_window_s) means fewer writes, at the cost of alert delay"
+        "the detector writes its shard's state once per invocation: a batching window "
+        "(batch_window_s) merges invocations, at the cost of alert delay"
     ),
     "Firehose": (
         "Firehose bills the bytes it ingests: smaller records (fewer columns, shorter "
         "names) or a lower sampling rate"
     ),
-    "S3": "storage follows retention: a shorter --retention-days, or a colder storage class",
+    "S3": (
+        "storage follows retention (a shorter --retention-days, or a colder storage class); "
+        "the detector's state is one PUT per shard and invocation: a batching window "
+        "merges invocations"
+    ),
     "Glue": "the table optimizer rewrites each day once; a crawler bills 10 minutes a crawl",
     "Athena": "queries that filter on ts and well_id (partition pruning) and read fewer columns",
     "Lambda": "one invocation per shard and second: a batching window merges them",

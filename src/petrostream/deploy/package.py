@@ -63,6 +63,7 @@ os.environ.update({
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "PETROSTREAM_STATE_TABLE": "probe-state",
+    "PETROSTREAM_STATE_BUCKET": "probe-state",
     "PETROSTREAM_ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:probe",
     "PETROSTREAM_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/probe",
 })

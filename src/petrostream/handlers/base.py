@@ -1,8 +1,9 @@
 """Contracts of the handler's backends: detection state, dead letters, the detection engine.
 
 Pure (stdlib only): the Lambda zip carries it. Backends live in their own
-modules: `local_backends` (SQLite under the home), `dynamodb` (state on AWS),
-`sqs` (dead letters on AWS).
+modules: `shard_state` (the state store over a blob store), `local_backends`
+(SQLite under the home), `s3_state` (state objects on AWS), `dynamodb`
+(notified markers on AWS), `sqs` (dead letters on AWS).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from petrostream.errors import PetroStreamError
 
 
 class StateConflict(PetroStreamError):  # noqa: N818 - a condition, as DynamoDB names it
-    """Another invocation saved newer state for the well first (conditional write failed).
+    """Another invocation saved newer state first (a conditional write failed).
 
     The handler reports the well's records as batch item failures; the retry
     reloads the newer state and skips the records it already covers.
@@ -43,16 +44,21 @@ class StoredState:
 
 @runtime_checkable
 class StateStore(Protocol):
-    """Per-well detection state across invocations, with optimistic concurrency.
+    """Detection state across invocations: per well, stored per shard, with optimistic concurrency.
 
     Kinesis gives one well (one partition key) to one shard and one shard to one
-    invocation at a time, so conflicts come only from a stale retry or a
-    misconfigured parallelization factor; a version check turns them into a
-    retry instead of a lost update.
+    invocation at a time, so conflicts come only from a stale retry, a container
+    change or a misconfigured parallelization factor; a version check turns them
+    into a retry instead of a lost update. Saves are staged and written by
+    `flush`, once per batch (`handlers.shard_state.ShardStateStore`: one object
+    per shard).
     """
 
-    def load(self, well_id: str) -> StoredState:
+    def load(self, well_id: str, shard_id: str | None = None) -> StoredState:
         """Return the well's state (``StoredState()`` when there is none).
+
+        ``shard_id`` is the shard the well's records came from; None (inspection):
+        the freshest copy stored for any shard.
 
         Raises:
             TransientError: the store cannot be reached now.
@@ -60,18 +66,38 @@ class StateStore(Protocol):
         ...
 
     def save(
-        self, well_id: str, data: bytes, positions: Mapping[str, str], *, expected_version: int
+        self,
+        well_id: str,
+        data: bytes,
+        positions: Mapping[str, str],
+        *,
+        expected_version: int,
+        shard_id: str,
     ) -> int:
-        """Store new state if the stored version is still ``expected_version``; return the new one.
+        """Stage new state if the well is still at ``expected_version``; return the new one.
+
+        Nothing is durable before `flush` returns.
 
         Raises:
-            StateConflict: the stored version moved on (nothing was written).
+            StateConflict: the stored version moved on (nothing was staged).
             TransientError: the store cannot be reached now (nothing promised).
         """
         ...
 
+    def flush(self) -> None:
+        """Write the batch's staged saves (one conditional write per shard that changed).
+
+        Called once per batch, inside `transaction`, after every well was processed.
+
+        Raises:
+            StateConflict: another invocation wrote first; none of the staged saves
+                of that shard is durable (their records must be retried).
+            TransientError: the store cannot be reached (the same).
+        """
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
-        """Group the saves of one batch (one commit locally; a no-op on DynamoDB).
+        """Group a batch's writes (one commit locally; a no-op on S3).
 
         Called once around all wells of a batch; it commits before the handler
         returns, so before the event source checkpoints.
@@ -151,11 +177,10 @@ class DetectionEngine(Protocol):
         ...
 
 
-# DynamoDB bills a write per started KB of item: a well's state after an event (2,288
-# bytes of JSON with the diagnosis's history, measured in
-# tests/unit/handlers/test_state_compression.py) is 3 write units plain and 2 as zlib
-# (1,080 bytes: the keys compress, the 17-digit noise of float baselines does not).
-# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/provisioned-capacity-mode.html
+# A well's state after an event is 2,288 bytes of JSON with the diagnosis's history
+# and 1,080 as zlib (measured in tests/unit/handlers/test_state_compression.py: the
+# keys compress, the 17-digit noise of float baselines does not); a shard's object
+# holds one per well, so it is about half the size and time to write.
 _STATE_LEVEL: Final = 6
 
 

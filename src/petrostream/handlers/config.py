@@ -29,8 +29,13 @@ class HandlerConfig:
     Attributes:
         home: local state folder (SQLite state, alert store, metrics) when a
             backend below is not set.
-        state_table: DynamoDB table of detection state (``PETROSTREAM_STATE_TABLE``);
-            None: SQLite ``<home>/realtime.db``.
+        state_bucket: S3 bucket of the detection state, one object per shard
+            (``PETROSTREAM_STATE_BUCKET``); None: SQLite ``<home>/realtime.db``.
+        state_prefix: key prefix of those objects (``PETROSTREAM_STATE_PREFIX``,
+            default ``detector-state/``).
+        state_table: DynamoDB table of the delivered-notification markers (and of
+            the per-well state of earlier releases, read once)
+            (``PETROSTREAM_STATE_TABLE``); set with ``state_bucket``.
         alert_topic_arn: SNS topic for alerts (``PETROSTREAM_ALERT_TOPIC_ARN``);
             None: the local alert store + log (``<home>/alerts.db``, ``alerts.jsonl``).
         dlq_url: SQS dead-letter queue (``PETROSTREAM_DLQ_URL``); None: SQLite table.
@@ -45,6 +50,8 @@ class HandlerConfig:
     """
 
     home: Path = Path(".petrostream")
+    state_bucket: str | None = None
+    state_prefix: str = "detector-state/"
     state_table: str | None = None
     alert_topic_arn: str | None = None
     dlq_url: str | None = None
@@ -67,6 +74,8 @@ class HandlerConfig:
             metrics = default_metrics
         return cls(
             home=Path(get("HOME") or ".petrostream"),
+            state_bucket=get("STATE_BUCKET"),
+            state_prefix=get("STATE_PREFIX") or "detector-state/",
             state_table=get("STATE_TABLE"),
             alert_topic_arn=get("ALERT_TOPIC_ARN"),
             dlq_url=get("DLQ_URL"),

@@ -1,7 +1,9 @@
 """Local handler backends: detection state and dead letters in SQLite under the home.
 
 Both live in ``<home>/realtime.db`` (WAL), so one process can crash at any point
-and the next run finds state, notified keys and dead letters consistent.
+and the next run finds state, notified keys and dead letters consistent. The
+state is the AWS design's, on SQLite: one row per shard holding all its wells
+(`SqliteBlobStore` under `ShardStateStore`), written once per batch.
 """
 
 from __future__ import annotations
@@ -10,16 +12,24 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 from petrostream.errors import TransientError
 from petrostream.handlers.base import DeadLetter, StateConflict, StoredState
+from petrostream.handlers.shard_state import ShardStateStore
 from petrostream.sqlite import open_wal
 
 _SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS shard_state (
+    key TEXT PRIMARY KEY,          -- handlers.shard_state.shard_key(shard_id)
+    data BLOB NOT NULL,            -- handlers.shard_state.encode_shard
+    tag INTEGER NOT NULL,          -- incremented by every write (an ETag)
+    updated_at REAL NOT NULL
+);
+-- one row per well, as releases before the per-shard state wrote it (read only)
 CREATE TABLE IF NOT EXISTS detection_state (
     well_id TEXT PRIMARY KEY,
     state BLOB NOT NULL,
@@ -60,15 +70,15 @@ class _Db:
             raise TransientError(f"{self.path}: {exc}") from None
 
 
-class SqliteStateStore:
-    """`StateStore` in ``detection_state`` and ``notified`` tables of a SQLite file."""
+class SqliteBlobStore:
+    """`BlobStore` in the ``shard_state`` table; the tag is a counter."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = _Db(path)
+    def __init__(self, db: _Db) -> None:
+        self._db = db
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One SQLite transaction around a batch's saves (a commit per batch, not per well)."""
+        """One SQLite transaction around a batch: its shard rows and markers commit together."""
         with self._db.lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -78,36 +88,41 @@ class SqliteStateStore:
                 raise
             self._db.execute("COMMIT")
 
-    def load(self, well_id: str) -> StoredState:
-        """The well's stored state, or an empty one."""
-        row = self._db.execute(
-            "SELECT state, version, positions FROM detection_state WHERE well_id = ?", (well_id,)
-        ).fetchone()
-        if row is None:
-            return StoredState()
-        return StoredState(bytes(row[0]), int(row[1]), json.loads(row[2]))
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        """The row's bytes and tag, or None."""
+        row = self._db.execute("SELECT data, tag FROM shard_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (bytes(row[0]), str(row[1]))
 
-    def save(
-        self, well_id: str, data: bytes, positions: Mapping[str, str], *, expected_version: int
-    ) -> int:
-        """Conditional upsert on ``version``; raises `StateConflict` if it moved."""
-        new = expected_version + 1
-        args = (data, new, json.dumps(dict(positions), sort_keys=True), time.time())
-        if expected_version == 0:
+    def put(self, key: str, data: bytes, *, if_match: str | None) -> str:
+        """Insert (``if_match`` None) or update the row at tag ``if_match``."""
+        if if_match is None:
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO detection_state"
-                " (state, version, positions, updated_at, well_id) VALUES (?, ?, ?, ?, ?)",
-                (*args, well_id),
+                "INSERT OR IGNORE INTO shard_state (key, data, tag, updated_at)"
+                " VALUES (?, ?, 1, ?)",
+                (key, data, time.time()),
             )
+            tag = 1
         else:
+            tag = int(if_match) + 1
             cur = self._db.execute(
-                "UPDATE detection_state SET state = ?, version = ?, positions = ?, updated_at = ?"
-                " WHERE well_id = ? AND version = ?",
-                (*args, well_id, expected_version),
+                "UPDATE shard_state SET data = ?, tag = ?, updated_at = ?"
+                " WHERE key = ? AND tag = ?",
+                (data, tag, time.time(), key, int(if_match)),
             )
         if cur.rowcount != 1:
-            raise StateConflict(f"state of {well_id} moved past version {expected_version}")
-        return new
+            raise StateConflict(f"state {key} moved past tag {if_match}")
+        return str(tag)
+
+    def list_keys(self) -> list[str]:
+        """Every shard row's key."""
+        return [r[0] for r in self._db.execute("SELECT key FROM shard_state ORDER BY key")]
+
+
+class SqliteMarkers:
+    """`MarkerStore` in the ``notified`` table."""
+
+    def __init__(self, db: _Db) -> None:
+        self._db = db
 
     def was_notified(self, key: str) -> bool:
         """Whether ``key`` was marked."""
@@ -119,6 +134,27 @@ class SqliteStateStore:
         self._db.execute(
             "INSERT OR IGNORE INTO notified (key, at) VALUES (?, ?)", (key, time.time())
         )
+
+
+class SqliteStateStore(ShardStateStore):
+    """`ShardStateStore` in ``<home>/realtime.db``: a row per shard, the markers beside it.
+
+    A well stored per row by an earlier release (``detection_state``) is read from
+    there until its shard's row holds it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        db = _Db(path)
+        self._db = db
+        super().__init__(SqliteBlobStore(db), SqliteMarkers(db), legacy=self._legacy_load)
+
+    def _legacy_load(self, well_id: str) -> StoredState:
+        row = self._db.execute(
+            "SELECT state, version, positions FROM detection_state WHERE well_id = ?", (well_id,)
+        ).fetchone()
+        if row is None:
+            return StoredState()
+        return StoredState(bytes(row[0]), int(row[1]), json.loads(row[2]))
 
 
 class SqliteDeadLetters:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from petrostream import aggregate, record
 from petrostream.alerts.base import AlertLike, DeliveryError, Notifier, notification_key
-from petrostream.errors import InvalidRecord, TransientError
+from petrostream.errors import ConfigError, InvalidRecord, TransientError
 from petrostream.handlers.base import (
     DeadLetter,
     DeadLetterSink,
@@ -204,11 +204,12 @@ WellItems = tuple[list[KinesisRecord], Sequence[Mapping[str, Any]]]
 
 
 def _process_well(well_id: str, items: WellItems, backends: Backends, report: BatchReport) -> None:
-    """Detect and notify for one well; raises on a failure that must retry its records."""
+    """Detect and notify for one well, stage its state; raises when its records must retry."""
     recs, readings = items
+    state_shard = recs[-1].shard_id  # a batch is one shard's (a test may mix them)
     cached = backends.cache.get(well_id)
     if cached is None:
-        stored = backends.state.load(well_id)
+        stored = backends.state.load(well_id, state_shard)
         cached = _Cached(stored.version, dict(stored.positions), None)
         data = stored.data
     positions = dict(cached.positions)
@@ -247,7 +248,11 @@ def _process_well(well_id: str, items: WellItems, backends: Backends, report: Ba
     for rec in recs:
         positions[rec.shard_id] = rec.sequence_number
     version = backends.state.save(
-        well_id, backends.engine.dump_state(state), positions, expected_version=cached.version
+        well_id,
+        backends.engine.dump_state(state),
+        positions,
+        expected_version=cached.version,
+        shard_id=state_shard,
     )
     backends.cache.put(well_id, _Cached(version, positions, state))
     report.processed += len(recs)
@@ -259,10 +264,19 @@ def _process_wells(
     report: BatchReport,
     fail: Callable[[KinesisRecord], None],
 ) -> None:
-    """Process each well; a well that fails has its records passed to ``fail``."""
+    """Process each well, then write the batch's state once; failed wells' records go to ``fail``.
+
+    When the state write itself fails (a conflict: another invocation wrote the
+    shard's state first; or the store is down), no well's new state is durable:
+    every processed well's records are failed and the caches dropped, so the retry
+    reads the store. Their notifications are marked already and are not resent.
+    """
+    saved: list[str] = []
+    processed = report.processed
     for well_id, items in per_well.items():
         try:
             _process_well(well_id, items, backends, report)
+            saved.append(well_id)
         except (TransientError, StateConflict) as exc:
             backends.cache.drop(well_id)
             _LOG.warning("well %s will be retried: %s", well_id, exc)
@@ -274,6 +288,18 @@ def _process_wells(
             _LOG.exception("detection failed for well %s", well_id)
             report.errors.append(f"{well_id}: {type(exc).__name__}: {exc}")
             for rec in items[0]:
+                fail(rec)
+    try:
+        backends.state.flush()
+    except (TransientError, StateConflict) as exc:
+        backends.cache.clear()
+        _LOG.warning(
+            "state of %d well(s) not saved, their records will be retried: %s", len(saved), exc
+        )
+        report.errors.append(f"state not saved: {exc}")
+        report.processed = processed
+        for well_id in saved:
+            for rec in per_well[well_id][0]:
                 fail(rec)
 
 
@@ -488,15 +514,7 @@ def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -
     """
     from petrostream.handlers.base import detection_engine
 
-    state: StateStore
-    if config.state_table:
-        from petrostream.handlers.dynamodb import DynamoDBStateStore
-
-        state = DynamoDBStateStore(config.state_table)
-    else:
-        from petrostream.handlers.local_backends import SqliteStateStore
-
-        state = SqliteStateStore(config.home / "realtime.db")
+    state = build_state_store(config)
 
     dead_letters: DeadLetterSink
     if config.dlq_url:
@@ -538,6 +556,40 @@ def build_backends(config: HandlerConfig, *, notifier: Notifier | None = None) -
         columns=record.ColumnBudget(config.max_new_columns, max_fields=config.max_new_fields),
         bulk=bulk_decoder(),
     )
+
+
+def build_state_store(config: HandlerConfig) -> StateStore:
+    """The state on AWS where a table is named (objects in S3 if a bucket is too); else SQLite.
+
+    A fleet with a few wells per shard keeps each shard's state object in the
+    table (cheaper below 8 KB an object); a bigger one in the bucket
+    (`handlers.dynamodb` explains the choice; Terraform's fleet sizing makes it).
+
+    Raises:
+        ConfigError: a bucket is named without the table (which holds the markers).
+    """
+    if not config.state_bucket and not config.state_table:
+        from petrostream.handlers.local_backends import SqliteStateStore
+
+        return SqliteStateStore(config.home / "realtime.db")
+    if not config.state_table:
+        raise ConfigError(
+            "PETROSTREAM_STATE_BUCKET is set but PETROSTREAM_STATE_TABLE is not: the "
+            "detector keeps its notified markers in that table; set both (infra/terraform's "
+            "lambda.tf does)"
+        )
+    from petrostream.handlers.dynamodb import DynamoDBBlobStore, DynamoDBMarkers
+    from petrostream.handlers.shard_state import BlobStore, ShardStateStore
+
+    markers = DynamoDBMarkers(config.state_table)
+    blobs: BlobStore
+    if config.state_bucket:
+        from petrostream.handlers.s3_state import S3BlobStore
+
+        blobs = S3BlobStore(config.state_bucket, config.state_prefix)
+    else:
+        blobs = DynamoDBBlobStore(config.state_table)
+    return ShardStateStore(blobs, markers, legacy=markers.legacy_load)
 
 
 def build_local_notifier(config: HandlerConfig, extra: Sequence[Notifier] = ()) -> OutboxNotifier:

@@ -10,17 +10,22 @@ import uuid
 from pathlib import Path
 
 import boto3
+import pytest
 
+from petrostream.errors import ConfigError
 from petrostream.handlers.config import HandlerConfig
-from petrostream.handlers.process_stream import build_backends, handle_event
+from petrostream.handlers.process_stream import build_backends, build_state_store, handle_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def test_aws_backends_from_environment(aws_env: str) -> None:
-    # given a state table, a dead-letter queue and a topic, named by PETROSTREAM_* variables
+    # given a state bucket and table, a dead-letter queue and a topic, named by PETROSTREAM_*
     suffix = uuid.uuid4().hex[:8]
     ddb, sqs, sns = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("sns")
+    s3 = boto3.client("s3")
+    bucket = f"state-{suffix}"
+    s3.create_bucket(Bucket=bucket)
     table = f"state-{suffix}"
     ddb.create_table(
         TableName=table,
@@ -33,6 +38,7 @@ def test_aws_backends_from_environment(aws_env: str) -> None:
     config = HandlerConfig.from_environ(
         {
             "PETROSTREAM_STATE_TABLE": table,
+            "PETROSTREAM_STATE_BUCKET": bucket,
             "PETROSTREAM_DLQ_URL": dlq,
             "PETROSTREAM_ALERT_TOPIC_ARN": topic,
             "AWS_LAMBDA_FUNCTION_NAME": "petrostream-detector",
@@ -42,12 +48,20 @@ def test_aws_backends_from_environment(aws_env: str) -> None:
     # when the handler processes the canned event with two bad records
     event = json.loads((EVENTS / "kinesis_bad_record.json").read_text())
     report = handle_event(event, build_backends(config))
-    # then the bad records are in the queue with their reasons and the state is in DynamoDB
+    # then the bad records are in the queue with their reasons and the state is one S3
+    # object for the shard
     assert report.failures == []
     got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
     assert sorted(json.loads(m["Body"])["reason"] for m in got) == ["bad_json", "missing_field"]
-    item = ddb.get_item(TableName=table, Key={"pk": {"S": "WELL-00011"}})["Item"]
-    assert item["version"] == {"N": "1"}
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["detector-state/shardId-000000000000.state"]
+    assert build_state_store(config).load("WELL-00011").version == 1
+
+
+def test_a_state_bucket_needs_the_table_of_markers() -> None:
+    config = HandlerConfig.from_environ({"PETROSTREAM_STATE_BUCKET": "state"})
+    with pytest.raises(ConfigError, match="PETROSTREAM_STATE_TABLE is not"):
+        build_state_store(config)
 
 
 def test_lambda_handler_defaults_to_local_backends(tmp_path: Path) -> None:

@@ -1,0 +1,168 @@
+"""Issue 16.1: the detector's state is one object per shard, written once per batch."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from handler_fakes import MemoryMetrics, ThresholdEngine
+
+from petrostream.errors import TransientError
+from petrostream.handlers.base import StateConflict
+from petrostream.handlers.local_backends import SqliteDeadLetters, SqliteStateStore
+from petrostream.handlers.process_stream import Backends, handle_event
+from petrostream.handlers.shard_state import decode_shard, encode_shard, shard_key
+from petrostream.testing.notifier import RecordingNotifier
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+SHARD0, SHARD1 = "shardId-000000000000", "shardId-000000000001"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+class CountingState(SqliteStateStore):
+    """The local store, counting the shard objects it writes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.puts: list[str] = []
+        put = self.blobs.put
+
+        def counted(key: str, data: bytes, *, if_match: str | None) -> str:
+            self.puts.append(key)
+            return put(key, data, if_match=if_match)
+
+        self.blobs.put = counted  # type: ignore[method-assign]
+
+
+def _backends(path: Path, state: SqliteStateStore | None = None) -> Backends:
+    return Backends(
+        state=state or SqliteStateStore(path),
+        notifier=RecordingNotifier(),
+        dead_letters=SqliteDeadLetters(path),
+        metrics=MemoryMetrics(),
+        engine=ThresholdEngine(),
+    )
+
+
+def _on_shard(event: dict[str, Any], shard_id: str) -> dict[str, Any]:
+    moved = copy.deepcopy(event)
+    for r in moved["Records"]:
+        r["eventID"] = f"{shard_id}:{r['kinesis']['sequenceNumber']}"
+    return moved
+
+
+def test_a_batch_of_many_wells_writes_its_shard_object_once(tmp_path: Path) -> None:
+    # given a batch with two shards' records (wells 11, 14 on one; 16, 17 on the other)
+    state = CountingState(tmp_path / "realtime.db")
+    backends = _backends(tmp_path / "realtime.db", state)
+    event = load_event("kinesis_partial_failure.json")
+    # when it is processed
+    report = handle_event(event, backends)
+    # then each shard's object is written once, holding each of its wells
+    assert report.failures == []
+    assert sorted(state.puts) == [shard_key(SHARD0), shard_key(SHARD1)]
+    wells = {r["kinesis"]["partitionKey"] for r in event["Records"]}
+    assert {w for w in wells if state.load(w).version == 1} == wells
+
+
+def test_the_shard_object_reads_back_what_was_written() -> None:
+    from petrostream.handlers.shard_state import _Well
+
+    wells = {"W1": _Well(3, {SHARD0: "17"}, b"\x78abc"), "W2": _Well(1, {}, b"")}
+    assert decode_shard(encode_shard(wells)) == wells
+    with pytest.raises(ValueError, match="magic"):
+        decode_shard(b"{}")
+    with pytest.raises(ValueError, match="index says"):
+        decode_shard(encode_shard(wells) + b"x")
+
+
+class ConflictOnWrite(SqliteStateStore):
+    def flush(self) -> None:
+        self.forget()
+        raise StateConflict("another invocation wrote shardId-000000000000 first")
+
+
+def test_a_conflicting_shard_write_retries_every_well_but_resends_no_alert(
+    tmp_path: Path,
+) -> None:
+    # given a store whose shard write is refused once
+    backends = _backends(tmp_path / "realtime.db", ConflictOnWrite(tmp_path / "realtime.db"))
+    event = load_event("kinesis_batch.json")
+    # when the batch is processed
+    report = handle_event(event, backends)
+    # then every record is reported, nothing counts as processed, the alert went out once
+    assert report.failures == [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+    assert report.processed == 0
+    assert "another invocation wrote" in report.errors[-1]
+    notifier = backends.notifier
+    assert isinstance(notifier, RecordingNotifier)
+    assert len(notifier.keys) == 1
+    # and the retry, with the write accepted, detects it all again without resending
+    backends.state = SqliteStateStore(tmp_path / "realtime.db")
+    retried = handle_event(event, backends)
+    assert retried.failures == []
+    assert retried.processed == 3
+    assert len(notifier.keys) == 1
+    assert backends.state.load("WELL-00011").version == 1
+
+
+class DownOnWrite(SqliteStateStore):
+    def flush(self) -> None:
+        self.forget()
+        raise TransientError("state store unreachable")
+
+
+def test_an_unreachable_state_store_retries_the_batch(tmp_path: Path) -> None:
+    backends = _backends(tmp_path / "realtime.db", DownOnWrite(tmp_path / "realtime.db"))
+    event = load_event("kinesis_batch.json")
+    report = handle_event(event, backends)
+    assert report.failures == [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+    assert SqliteStateStore(tmp_path / "realtime.db").load("WELL-00011").version == 0
+
+
+def test_after_a_reshard_a_well_keeps_its_state_from_its_parent_shard(tmp_path: Path) -> None:
+    # given a well detected on shard 0 (its third reading opened an alert)
+    backends = _backends(tmp_path / "realtime.db")
+    event = load_event("kinesis_batch.json")
+    handle_event(dict(event, Records=event["Records"][:2]), backends)
+    # when, after a split, its next reading arrives on a child shard in a fresh process
+    child = _backends(tmp_path / "realtime.db")
+    child.notifier = backends.notifier
+    later = _on_shard(dict(event, Records=event["Records"][2:]), SHARD1)
+    report = handle_event(later, child)
+    # then the child found its state under the parent shard and continued it
+    assert report.failures == []
+    stored = child.state.load("WELL-00011", SHARD1)
+    assert stored.version == 2
+    assert child.engine.load_state(stored.data)["seen"] == 3
+    assert set(stored.positions) == {SHARD0, SHARD1}
+    # and its parent's object is left as it was
+    parent = SqliteStateStore(tmp_path / "realtime.db").load("WELL-00011", SHARD0)
+    assert parent.version == 1
+
+
+def test_a_wells_row_stored_by_an_earlier_release_still_loads(tmp_path: Path) -> None:
+    # given the per-well row an earlier release wrote for WELL-00011 (2 readings seen)
+    path = tmp_path / "realtime.db"
+    SqliteStateStore(path)  # creates the schema
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO detection_state VALUES (?, ?, ?, ?, ?)",
+            ("WELL-00011", b'{"seen": 2, "open": null}', 4, json.dumps({SHARD0: "1"}), 0.0),
+        )
+    backends = _backends(path)
+    event = load_event("kinesis_batch.json")
+    # when the third reading arrives
+    report = handle_event(dict(event, Records=event["Records"][2:]), backends)
+    # then it continues from the old row, and the shard's object holds it now
+    assert report.failures == []
+    stored = backends.state.load("WELL-00011", SHARD0)
+    assert stored.version == 5
+    assert backends.engine.load_state(stored.data)["seen"] == 3
