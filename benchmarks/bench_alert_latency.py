@@ -13,6 +13,10 @@ handler (base64 + JSON decode of each record, "notify" when it sees a step
 reading); it measures what the stream and the poller cost by themselves.
 
     .venv/bin/python benchmarks/bench_alert_latency.py --seconds 10
+
+``--drain N`` measures what binds the latency instead: the CPU the detector (and
+the trivial handler) spends per reading draining a stream pre-filled with N
+readings of each well, in this process, with ``--batch-size`` records a batch.
 """
 
 from __future__ import annotations
@@ -182,13 +186,57 @@ def run(mode: str, *, rate: int, seconds: float, wells: int, warmup: float) -> d
     }
 
 
+def drain(mode: str, *, wells: int, per_well: int, batch_size: int) -> dict[str, Any]:
+    """CPU per reading of draining ``per_well`` readings of each of ``wells`` wells."""
+    import logging
+    import resource
+    from datetime import timedelta
+
+    from petrostream.runtime.detector import run_detector
+
+    logging.disable(logging.WARNING)  # the alert log lines
+    home = Path(tempfile.mkdtemp(prefix=f"bench-drain-{mode}-"))
+    settings = Settings(home=home, batch_size=batch_size)
+    stream = LocalStream(settings.stream_path, shard_count=settings.stream_shards)
+    start = datetime.now(UTC) - timedelta(seconds=per_well)
+    for k in range(per_well):
+        ts = record.format_ts(start + timedelta(seconds=k))
+        puts = [
+            PutRecord(w, record.encode({"well_id": w, "ts": ts, "p_pdg": BASE_PA + k % 3 * 1e3}))
+            for w in (f"WELL-{i:05d}" for i in range(wells))
+        ]
+        for j in range(0, len(puts), 500):
+            stream.put_records(puts[j : j + 500])
+    stream.close()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    handler = trivial_handler_factory(home / "latency.jsonl") if mode == "baseline" else None
+    run_detector(settings, drain=True, handler=handler, export_lake=False)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    readings = wells * per_well
+    return {"mode": mode, "wells": wells, "readings": readings, "batch_size": batch_size,
+            "cpu_s": round(cpu, 2), "us_per_reading": round(cpu / readings * 1e6, 1)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=10_000, help="readings per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before the first step")
     parser.add_argument("--wells", type=int, default=50)
+    parser.add_argument("--drain", type=int, default=0, help="readings per well to drain")
+    parser.add_argument("--batch-size", type=int, default=100, help="records a batch (--drain)")
     args = parser.parse_args()
+    if args.drain:
+        print(
+            f"# {platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}"
+        )
+        runs = [drain(m, wells=args.wells, per_well=args.drain, batch_size=args.batch_size)
+                for m in ("baseline", "detector")]  # fmt: skip
+        for r in runs:
+            print(json.dumps(r))
+        print(f"CPU ratio detector/baseline: {runs[1]['cpu_s'] / runs[0]['cpu_s']:.2f}")
+        return
     results = [
         run(mode, rate=args.rate, seconds=args.seconds, wells=args.wells, warmup=args.warmup)
         for mode in ("baseline", "detector")
