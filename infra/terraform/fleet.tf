@@ -82,9 +82,9 @@ variable "state_store" {
 }
 
 variable "state_bytes_per_well" {
-  description = "One well's detector state as stored (zlib; about 1,080 bytes after an event)."
+  description = "One well's detector state as stored (zlib; about 1,156 bytes after an event)."
   type        = number
-  default     = 1080
+  default     = 1156
 }
 
 variable "state_table_max_bytes" {

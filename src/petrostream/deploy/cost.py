@@ -98,7 +98,7 @@ class CostInputs:
         lambda_ms_per_reading: detection time per reading.
         lambda_log_bytes_per_invocation: START/END/REPORT lines plus EMF metrics.
         state_bytes_per_well: one well's detector state as stored, zlib-compressed
-            (tests/unit/handlers/test_state_compression.py: 2,288 bytes plain, 1,080
+            (tests/unit/handlers/test_state_compression.py: 2,484 bytes plain, 1,156
             stored, after an event); a shard's state object holds one per well.
         state_cold_starts_per_day: times a day the function starts cold and reads
             its shard's state object (warm invocations keep it in memory).
@@ -152,7 +152,7 @@ class CostInputs:
     lambda_ms_per_invocation: float = 30.0
     lambda_ms_per_reading: float = 0.02
     lambda_log_bytes_per_invocation: int = 800
-    state_bytes_per_well: int = 1080
+    state_bytes_per_well: int = 1156
     state_cold_starts_per_day: float = 24.0
     state_store: StateStoreKind = "auto"
     state_table_max_bytes: int = 8192

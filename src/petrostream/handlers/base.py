@@ -177,8 +177,8 @@ class DetectionEngine(Protocol):
         ...
 
 
-# A well's state after an event is 2,288 bytes of JSON with the diagnosis's history
-# and 1,080 as zlib (measured in tests/unit/handlers/test_state_compression.py: the
+# A well's state after an event is 2,484 bytes of JSON with the diagnosis's history
+# and 1,156 as zlib (measured in tests/unit/handlers/test_state_compression.py: the
 # keys compress, the 17-digit noise of float baselines does not); a shard's object
 # holds one per well, so it is about half the size and time to write.
 _STATE_LEVEL: Final = 6
