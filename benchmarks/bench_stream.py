@@ -17,6 +17,12 @@ as KPL aggregates of every well bound for a shard (`petrostream.aggregate.pack`)
 the same run: records put, Kinesis PUT payload units (25 KB each), Firehose billed
 bytes (each record rounded up to 5 KB), put time, and the lake decoder's time to turn
 the stored records back into rows (`lake.decode.decode_data`).
+
+Real form, same run, in both modes: the records ``replay --speed 0`` puts for the
+developers' real 3W set (``--real DIR``, default ``$PETROSTREAM_3W_DIR``, else
+``../shared/data/3w``; ``--real none`` skips it), captured in replay order from a
+stream that only keeps them, then put and read (and packed) exactly as the synthetic
+records, with the same baselines. ``--real-records N`` keeps the first N.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from pathlib import Path
 from petrostream.stream.base import IteratorType, PutRecord
 from petrostream.stream.local import LocalStream
 
+REPO = Path(__file__).resolve().parents[1]
+
 PAYLOAD = (
     b'{"well_id":"WELL-00001","instance_id":"WELL-00001_20170316110041",'
     b'"ts":"2026-05-09 10:00:00.000","source_ts":"2017-03-16 11:00:41.000",'
@@ -41,31 +49,89 @@ PAYLOAD = (
 )
 
 
-def batches(n: int) -> list[list[PutRecord]]:
+def synthetic_entries(n: int) -> list[tuple[str, bytes]]:
+    """``n`` (rounded down to whole batches of 500) copies of `PAYLOAD`, 20 partition keys."""
+    return [(f"WELL-{i % 20:05d}", PAYLOAD) for i in range(n // 500 * 500)]
+
+
+def batches(entries: list[tuple[str, bytes]]) -> list[list[PutRecord]]:
+    """The entries as PutRecords calls of 500 (the last one may be shorter)."""
     return [
-        [PutRecord(f"WELL-{(b * 500 + i) % 20:05d}", PAYLOAD) for i in range(500)]
-        for b in range(n // 500)
+        [PutRecord(key, data) for key, data in entries[i : i + 500]]
+        for i in range(0, len(entries), 500)
     ]
 
 
-def bench_put_blobs(path: Path, work: list[list[PutRecord]], shards: int) -> float:
+def real_dir(given: str | None) -> Path | None:
+    """The real 3W set: ``given``, $PETROSTREAM_3W_DIR, ../shared/data/3w; None if absent."""
+    if given == "none":
+        return None
+    for candidate in (given, os.environ.get("PETROSTREAM_3W_DIR"), REPO.parent / "shared/data/3w"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    if given:
+        raise SystemExit(f"--real {given}: no such folder (give a 3W tree, or 'none')")
+    return None
+
+
+def real_entries(folder: Path, limit: int = 0) -> list[tuple[str, bytes]]:
+    """(partition key, record) of every reading `replay --speed 0` puts for ``folder``.
+
+    The replay runs as the CLI runs it, into a stream that keeps what it is given
+    (the local stream's list fast path, as replay uses): the records, their keys
+    and their order are the replay's. ``limit`` > 0 keeps the first ``limit``.
+    """
+    from petrostream.dataset import discover
+    from petrostream.producer import SystemClock, replay
+    from petrostream.stream.local import PutBlobsResult
+
+    kept: list[tuple[str, bytes]] = []
+
+    class KeepingStream:
+        name = "keep"
+
+        def put_record_blobs(self, keys: list[str], data: list[bytes]) -> PutBlobsResult:
+            kept.extend(zip(keys, (bytes(d) for d in data), strict=True))
+            return PutBlobsResult(["shardId-000000000000"] * len(keys), [1] * len(keys), [])
+
+        def close(self) -> None:
+            pass
+
+    replay(discover([folder]), KeepingStream(), speed=0, clock=SystemClock())  # type: ignore[arg-type]
+    return kept[:limit] if limit > 0 else kept
+
+
+Took = tuple[float, float]
+"""Wall seconds, and CPU seconds of this process (every thread: the stream's checkpoints too)."""
+
+
+def _now() -> Took:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: Took) -> Took:
+    wall, cpu = _now()
+    return wall - start[0], cpu - start[1]
+
+
+def bench_put_blobs(path: Path, work: list[list[PutRecord]], shards: int) -> Took:
     lists = [([r.partition_key for r in b], [r.data for r in b]) for b in work]
     stream = LocalStream(path, shard_count=shards)
-    start = time.perf_counter()
+    start = _now()
     for keys, data in lists:
         stream.put_record_blobs(keys, data)
-    put_s = time.perf_counter() - start
+    put_s = _since(start)
     stream.close()
     return put_s
 
 
-def bench_stream(path: Path, work: list[list[PutRecord]], shards: int) -> tuple[float, float]:
+def bench_stream(path: Path, work: list[list[PutRecord]], shards: int) -> tuple[Took, Took]:
     stream = LocalStream(path, shard_count=shards)
-    start = time.perf_counter()
+    start = _now()
     for batch in work:
         stream.put_records(batch)
-    put_s = time.perf_counter() - start
-    start = time.perf_counter()
+    put_s = _since(start)
+    start = _now()
     read = 0
     for shard in stream.list_shards():
         it = stream.get_shard_iterator(shard.shard_id, IteratorType.TRIM_HORIZON)
@@ -75,13 +141,13 @@ def bench_stream(path: Path, work: list[list[PutRecord]], shards: int) -> tuple[
                 break
             read += len(page.records)
             it = page.next_iterator or it
-    get_s = time.perf_counter() - start
+    get_s = _since(start)
     assert read == sum(len(b) for b in work), read
     stream.close()
     return put_s, get_s
 
 
-def bench_sqlite(path: Path, work: list[list[PutRecord]]) -> tuple[float, float]:
+def bench_sqlite(path: Path, work: list[list[PutRecord]]) -> tuple[Took, Took]:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -90,7 +156,7 @@ def bench_sqlite(path: Path, work: list[list[PutRecord]]) -> tuple[float, float]
         "PRIMARY KEY (shard, seq)) WITHOUT ROWID"
     )
     seq = 0
-    start = time.perf_counter()
+    start = _now()
     for batch in work:
         rows = []
         for rec in batch:
@@ -99,8 +165,8 @@ def bench_sqlite(path: Path, work: list[list[PutRecord]]) -> tuple[float, float]
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany("INSERT INTO r VALUES (?, ?, ?, ?)", rows)
         conn.execute("COMMIT")
-    put_s = time.perf_counter() - start
-    start = time.perf_counter()
+    put_s = _since(start)
+    start = _now()
     after, read = 0, 0
     while True:
         rows = conn.execute(
@@ -111,7 +177,7 @@ def bench_sqlite(path: Path, work: list[list[PutRecord]]) -> tuple[float, float]
             break
         read += len(rows)
         after = rows[-1][0]
-    get_s = time.perf_counter() - start
+    get_s = _since(start)
     conn.close()
     return put_s, get_s
 
@@ -135,11 +201,10 @@ def _billing(datas: list[bytes]) -> tuple[int, int]:
     return kinesis_units, firehose_bytes
 
 
-def bench_aggregate(tmp: Path, wells: int, seconds: int, shards: int) -> None:
+def bench_aggregate(tmp: Path, entries: list[tuple[str, bytes]], title: str, shards: int) -> None:
     from petrostream.aggregate import pack, shard_router
     from petrostream.lake.decode import decode_data
 
-    entries = _fleet(wells, seconds)
     origin = lambda i: ("shardId-000000000000", str(i), datetime.now(UTC))  # noqa: E731
     rows = []
     for name in ("single", "aggregated"):
@@ -170,7 +235,8 @@ def bench_aggregate(tmp: Path, wells: int, seconds: int, shards: int) -> None:
         decode_s = time.perf_counter() - start
         assert decoded.table is not None and decoded.table.num_rows == len(entries)
         rows.append((name, len(datas), *_billing(datas), put_s, decode_s))
-    print(f"{wells:,} wells at 1 Hz for {seconds} s = {len(entries):,} readings, {shards} shards")
+    size = sum(len(d) for _, d in entries) / len(entries)
+    print(f"{title}: {len(entries):,} readings of {size:.0f} bytes on average, {shards} shards")
     print(
         f"{'':12}{'records':>10}{'PUT units':>11}{'Firehose MB':>13}"
         f"{'put readings/s':>16}{'decode readings/s':>19}"
@@ -188,6 +254,21 @@ def bench_aggregate(tmp: Path, wells: int, seconds: int, shards: int) -> None:
     )
 
 
+def put_get(
+    tmp: Path, entries: list[tuple[str, bytes]], shards: int
+) -> list[tuple[str, Took, Took]]:
+    """put_records, put_record_blobs and get_records of ``entries`` beside raw SQLite."""
+    work = batches(entries)
+    put_s, get_s = bench_stream(tmp / "stream.db", work, shards)
+    blobs_s = bench_put_blobs(tmp / "blobs.db", work, shards)
+    base_put_s, base_get_s = bench_sqlite(tmp / "raw.db", work)
+    return [
+        ("put_records", put_s, base_put_s),
+        ("put_record_blobs", blobs_s, base_put_s),
+        ("get_records", get_s, base_get_s),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -195,40 +276,62 @@ def main() -> None:
     parser.add_argument("--aggregate", action="store_true", help="single vs KPL-aggregated")
     parser.add_argument("--wells", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument(
+        "--real", default=None, help="the real 3W set (default ../shared/data/3w), or 'none'"
+    )
+    parser.add_argument(
+        "--real-records", type=int, default=0, help="keep the first N real records (0: all)"
+    )
     args = parser.parse_args()
-    if args.aggregate:
-        print(f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}")
-        print("load average before " + "/".join(f"{x:.2f}" for x in os.getloadavg()))
-        with tempfile.TemporaryDirectory() as tmp:
-            bench_aggregate(Path(tmp), args.wells, args.seconds, args.shards)
-        print("load average after " + "/".join(f"{x:.2f}" for x in os.getloadavg()))
-        return
-    work = batches(args.records)
-    n = sum(len(b) for b in work)
+    folder = real_dir(args.real)
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
-        put_s, get_s = bench_stream(Path(tmp) / "stream.db", work, args.shards)
-        blobs_s = bench_put_blobs(Path(tmp) / "blobs.db", work, args.shards)
-        base_put_s, base_get_s = bench_sqlite(Path(tmp) / "raw.db", work)
-    load_after = os.getloadavg()
     print(
         f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, "
         f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}"
     )
-    print(f"{n:,} records of {len(PAYLOAD)} bytes, batches of 500, {args.shards} shards")
-    print(
-        "load average (1/5/15 min) before "
-        + "/".join(f"{x:.2f}" for x in load_before)
-        + ", after "
-        + "/".join(f"{x:.2f}" for x in load_after)
-    )
-    print(f"{'':22}{'records/s':>12}{'baseline/s':>14}{'ratio':>8}")
-    for what, secs, base in (
-        ("put_records", put_s, base_put_s),
-        ("put_record_blobs", blobs_s, base_put_s),
-        ("get_records", get_s, base_get_s),
-    ):
-        print(f"{what:22}{n / secs:>12,.0f}{n / base:>14,.0f}{base / secs:>8.2f}")
+    print("load average (1/5/15 min) before " + "/".join(f"{x:.2f}" for x in load_before))
+    forms: list[tuple[str, list[tuple[str, bytes]]]] = []
+    if args.aggregate:
+        fleet = _fleet(args.wells, args.seconds)
+        forms.append((f"synthetic: {args.wells:,} wells at 1 Hz for {args.seconds} s", fleet))
+    else:
+        forms.append(
+            ("synthetic: copies of one 3W-like reading, 20 wells", synthetic_entries(args.records))
+        )
+    if folder is not None:
+        began = time.perf_counter()
+        real = real_entries(folder, args.real_records)
+        took = time.perf_counter() - began
+        print(
+            f"real: {len(real):,} records replayed from {folder} in {took:.1f} s (not timed below)"
+        )
+        forms.append((f"real: `replay --speed 0` records of {folder}, in replay order", real))
+    else:
+        print("real: skipped (no real 3W set: --real DIR or PETROSTREAM_3W_DIR)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, (title, entries) in enumerate(forms):
+            where = Path(tmp) / str(number)
+            where.mkdir()
+            if args.aggregate:
+                bench_aggregate(where, entries, title, args.shards)
+                continue
+            size = sum(len(d) for _, d in entries) / len(entries)
+            keys = len({k for k, _ in entries})
+            print(
+                f"{title}: {len(entries):,} records of {size:.0f} bytes on average, "
+                f"{keys:,} partition keys, batches of 500, {args.shards} shards"
+            )
+            print(
+                f"{'':22}{'records/s':>12}{'baseline/s':>14}{'ratio':>8}"
+                f"{'CPU us/rec':>12}{'baseline':>10}{'ratio':>8}"
+            )
+            n = len(entries)
+            for what, ours, base in put_get(where, entries, args.shards):
+                print(
+                    f"{what:22}{n / ours[0]:>12,.0f}{n / base[0]:>14,.0f}{base[0] / ours[0]:>8.2f}"
+                    f"{ours[1] / n * 1e6:>12.2f}{base[1] / n * 1e6:>10.2f}{base[1] / ours[1]:>8.2f}"
+                )
+    print("load average (1/5/15 min) after " + "/".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":
