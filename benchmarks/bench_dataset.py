@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from real3w import real_3w_dir
 
 from petrostream.dataset import discover, read_instance, synthesize
 
@@ -82,19 +83,9 @@ def main() -> None:
         "baseline_pyarrow_s": round(base_s, 2), "baseline_rows_per_s": round(rows / base_s),
         "read_over_baseline": round((rows / read_s) / (rows / base_s), 2), "peak_rss_mb": rss,
     }))  # fmt: skip
-    real = _real_dir(args.real)
+    real = real_3w_dir(args.real)
     if real is not None:
         print(json.dumps(_read_real(real)))
-
-
-def _real_dir(given: str | None) -> Path | None:
-    if given == "none":
-        return None
-    repo = Path(__file__).resolve().parents[1]
-    for candidate in (given, os.environ.get("PETROSTREAM_3W_DIR"), repo.parent / "shared/data/3w"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
 
 
 def _read_real(folder: Path) -> dict:

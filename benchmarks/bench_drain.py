@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from real3w import real_3w_dir
+
 CLI = [str(Path(sys.executable).with_name("petrostream"))]
 CONSUMERS = ("lake", "detector")
 
@@ -51,18 +52,6 @@ class Step:
     rss_mb: float
     readings: int
     alerts: int | None
-
-
-def real_dir(given: str | None) -> Path | None:
-    """The real 3W set: ``given``, $PETROSTREAM_3W_DIR, ../shared/data/3w; None if absent."""
-    if given == "none":
-        return None
-    for candidate in (given, os.environ.get("PETROSTREAM_3W_DIR"), REPO.parent / "shared/data/3w"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    if given:
-        raise SystemExit(f"--real {given}: no such folder (give a 3W tree, or 'none')")
-    return None
 
 
 def petrostream(home: Path, *args: str) -> str:
@@ -147,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     from petrostream.dataset import synthesize
 
-    folder = real_dir(args.real)
+    folder = real_3w_dir(args.real)
     load_before = os.getloadavg()
     table = [
         "| data | consumer | readings | wall s | CPU s | CPU µs/reading | readings/s (wall) "

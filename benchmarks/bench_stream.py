@@ -36,10 +36,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from real3w import real_3w_dir
+
 from petrostream.stream.base import IteratorType, PutRecord
 from petrostream.stream.local import LocalStream
-
-REPO = Path(__file__).resolve().parents[1]
 
 PAYLOAD = (
     b'{"well_id":"WELL-00001","instance_id":"WELL-00001_20170316110041",'
@@ -60,18 +60,6 @@ def batches(entries: list[tuple[str, bytes]]) -> list[list[PutRecord]]:
         [PutRecord(key, data) for key, data in entries[i : i + 500]]
         for i in range(0, len(entries), 500)
     ]
-
-
-def real_dir(given: str | None) -> Path | None:
-    """The real 3W set: ``given``, $PETROSTREAM_3W_DIR, ../shared/data/3w; None if absent."""
-    if given == "none":
-        return None
-    for candidate in (given, os.environ.get("PETROSTREAM_3W_DIR"), REPO.parent / "shared/data/3w"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    if given:
-        raise SystemExit(f"--real {given}: no such folder (give a 3W tree, or 'none')")
-    return None
 
 
 def real_entries(folder: Path, limit: int = 0) -> list[tuple[str, bytes]]:
@@ -283,7 +271,7 @@ def main() -> None:
         "--real-records", type=int, default=0, help="keep the first N real records (0: all)"
     )
     args = parser.parse_args()
-    folder = real_dir(args.real)
+    folder = real_3w_dir(args.real)
     load_before = os.getloadavg()
     print(
         f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, "
