@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     athena_database: str = Field(
         "petrostream_db", description="Glue/Athena database of the lake's tables"
     )
+    lake_catalog: Literal["sql", "glue"] = Field(
+        "sql",
+        description=(
+            "the lake's Iceberg catalog: sql (a SQLite file under the home) or glue (the AWS"
+            " Glue Data Catalog, database petrostream_db)"
+        ),
+    )
 
     @property
     def stream_path(self) -> Path:

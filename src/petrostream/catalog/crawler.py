@@ -168,10 +168,12 @@ class Crawler:
         lake_uri: str,
         *,
         home: Path | str | None = None,
+        catalog_kind: str = "sql",
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.fs, self.root = open_lake(lake_uri)
         self.home = home  # where the lake's Iceberg catalog is (None: folders only)
+        self.catalog_kind = catalog_kind  # that catalog: sql (under the home) or glue
         # A local lake is remembered by its absolute path, so queries work from any folder.
         self.lake_uri = lake_uri.rstrip("/") if lake_uri.startswith("s3://") else self.root
         self._now = now or (lambda: datetime.now(UTC))
@@ -320,7 +322,7 @@ class Crawler:
             return None
         from petrostream.lake.tables import DEFS, open_catalog
 
-        catalog = open_catalog(self.home, self.lake_uri)
+        catalog = open_catalog(self.home, self.lake_uri, self.catalog_kind)
         found: dict[str, list[tuple[str, _Listed]]] = {}
         self._metadata = {}
         for name, d in DEFS.items():

@@ -36,9 +36,8 @@ def crawl(ctx: click.Context, target: str) -> None:
             click.echo(f"\rreading footers {done}/{total}", err=True, nl=done == total)
 
     click.echo(f"crawling {settings.lake_uri}", err=True)
-    catalog, report = Crawler(settings.lake_uri, home=settings.home).crawl(
-        store.load(), progress=progress
-    )
+    crawler = Crawler(settings.lake_uri, home=settings.home, catalog_kind=settings.lake_catalog)
+    catalog, report = crawler.crawl(store.load(), progress=progress)
     store.save(catalog)
     for line in report.lines():
         click.echo(line)
@@ -56,6 +55,10 @@ def crawl(ctx: click.Context, target: str) -> None:
 
         glue = GlueCatalogStore(settings.athena_database)
         catalog.database = settings.athena_database
+        if settings.lake_catalog == "glue":
+            # Glue is the Iceberg tables' own catalog: their pointer is the writer's to move
+            # (publishing a crawled one could set it back past a newer commit).
+            catalog.tables = {n: t for n, t in catalog.tables.items() if t.iceberg_metadata is None}
         click.echo(glue.publish(catalog).summary())
 
 

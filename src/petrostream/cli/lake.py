@@ -102,7 +102,7 @@ def maintain_command(
     if target_size < 1024 * 1024:
         raise click.BadParameter("must be at least 1MB", param_hint="--target-size")
     settings = settings_of(ctx)
-    catalog = open_catalog(settings.home, settings.lake_uri)
+    catalog = open_catalog(settings.home, settings.lake_uri, settings.lake_catalog)
     names = list(DEFS) if tables == "all" else [tables]
 
     def progress(report: MaintainReport) -> None:
@@ -166,8 +166,8 @@ def describe_command(ctx: click.Context, fmt: str) -> None:
     from petrostream.lake.tables import DEFS, catalog_properties, open_catalog
 
     settings = settings_of(ctx)
-    props = catalog_properties(settings.home, settings.lake_uri)
-    catalog = open_catalog(settings.home, settings.lake_uri)
+    props = catalog_properties(settings.home, settings.lake_uri, settings.lake_catalog)
+    catalog = open_catalog(settings.home, settings.lake_uri, settings.lake_catalog)
     tables = []
     for name, d in DEFS.items():
         if not catalog.table_exists(d.identifier):
@@ -199,6 +199,25 @@ def describe_command(ctx: click.Context, fmt: str) -> None:
         click.echo(f"  metadata {t['metadata_location']}")
     if not tables:
         click.echo("no table yet: `petrostream run` creates them on its first flush")
+
+
+@lake_group.command("init")
+@click.pass_context
+def init_command(ctx: click.Context) -> None:
+    """Create the lake's Iceberg tables if missing (partition spec, sort order, properties).
+
+    The writer creates them on its own; on AWS run it once after `terraform apply`
+    with PETROSTREAM_LAKE_CATALOG=glue, before records flow: Firehose's Iceberg
+    destination writes into tables that exist (docs/aws.md).
+    """
+    from petrostream.lake.tables import DEFS, open_catalog, open_table
+
+    settings = settings_of(ctx)
+    catalog = open_catalog(settings.home, settings.lake_uri, settings.lake_catalog)
+    for name, d in DEFS.items():
+        table = open_table(catalog, name)
+        click.echo(f"{d.identifier}: {table.spec()} sorted {table.sort_order()}")
+        click.echo(f"  metadata {table.metadata_location}")
 
 
 COMMANDS: list[click.Command] = [maintain_command, compact_command, lake_group]

@@ -599,7 +599,9 @@ class DashboardData:
         last: dict[str, Any] | None = None
         commits = 0
         try:
-            commits, last = flush_summary(self.settings.home, self.settings.lake_uri, CONSUMER)
+            commits, last = flush_summary(
+                self.settings.home, self.settings.lake_uri, CONSUMER, self.settings.lake_catalog
+            )
         except (OSError, ValueError, KeyError) as exc:  # no lake yet, or one being written
             log.debug("dashboard: lake snapshots unreadable: %s", exc)
         return {

@@ -41,7 +41,7 @@ def run_lake_writer(
     from petrostream.stream.factory import open_stream
 
     with ActorLock(settings.home, CONSUMER):
-        catalog = open_catalog(settings.home, settings.lake_uri)
+        catalog = open_catalog(settings.home, settings.lake_uri, settings.lake_catalog)
         stream = open_stream(settings, backend=backend)
         try:
             writer = LakeWriter.from_settings(stream, catalog, settings)

@@ -126,13 +126,22 @@ ALERTS_DEF: Final = TableDef(
 DEFS: Final[dict[str, TableDef]] = {d.name: d for d in (SENSORS_DEF, ALERTS_DEF, REJECTS_DEF)}
 
 
-def catalog_properties(home: Path | str, lake_uri: str) -> dict[str, str]:
+def catalog_properties(home: Path | str, lake_uri: str, kind: str = "sql") -> dict[str, str]:
     """The properties with which ``pyiceberg.catalog.load_catalog(**props)`` opens the lake.
 
+    ``kind`` ``sql``: a SQLite file under the home; ``glue``: the Glue Data Catalog of
+    the region boto3 resolves (the endpoint too, when it is not AWS's own: moto).
     A folder lake's warehouse is a ``file://`` URI; an ``s3://`` lake's stays as it is.
     """
-    db = Path(home).resolve() / CATALOG_FILE
     warehouse = lake_uri if "://" in lake_uri else Path(lake_uri).resolve().as_uri()
+    if kind == "glue":
+        glue = {"name": CATALOG_NAME, "type": "glue", "warehouse": warehouse}
+        glue["py-io-impl"] = "pyiceberg.io.pyarrow.PyArrowFileIO"
+        glue.update(_aws_properties("glue"))
+        if lake_uri.startswith("s3://"):
+            glue.update(s3_properties())
+        return glue
+    db = Path(home).resolve() / CATALOG_FILE
     props = {
         "name": CATALOG_NAME,
         "type": "sql",
@@ -152,24 +161,33 @@ def s3_properties() -> dict[str, str]:
     an endpoint other than AWS's own (MinIO, moto) is passed on explicitly.
     Credentials stay with the standard AWS chain.
     """
+    return _aws_properties("s3")
+
+
+def _aws_properties(service: str) -> dict[str, str]:
+    """``<service>.region`` and, when it is not AWS's own, ``<service>.endpoint``."""
     import boto3
 
     session = boto3.session.Session()
-    props = {"s3.region": session.region_name or "us-east-1"}
-    endpoint = session.client("s3").meta.endpoint_url
+    props = {f"{service}.region": session.region_name or "us-east-1"}
+    endpoint = session.client(service).meta.endpoint_url
     if endpoint and not endpoint.endswith(".amazonaws.com"):
-        props["s3.endpoint"] = endpoint
+        props[f"{service}.endpoint"] = endpoint
     return props
 
 
-def open_catalog(home: Path | str, lake_uri: str) -> Catalog:
-    """The lake's local SQL catalog (created with its namespace if missing)."""
+def open_catalog(home: Path | str, lake_uri: str, kind: str = "sql") -> Catalog:
+    """The lake's catalog, ``kind`` ``sql`` or ``glue`` (created with its namespace if missing).
+
+    The Glue database is Terraform's (``petrostream_db``); on AWS the tables are made
+    by `open_table` on first use (``petrostream lake init``), before Firehose writes.
+    """
     from pyiceberg.catalog import load_catalog
 
     Path(home).mkdir(parents=True, exist_ok=True)
     if "://" not in lake_uri:
         Path(lake_uri).mkdir(parents=True, exist_ok=True)
-    props = catalog_properties(home, lake_uri)
+    props = catalog_properties(home, lake_uri, kind)
     catalog = load_catalog(props.pop("name"), **props)
     catalog.create_namespace_if_not_exists(NAMESPACE)
     return catalog
@@ -461,7 +479,7 @@ def data_files(table: Table, snapshot_id: int | None = None) -> list[str]:
 
 
 def flush_summary(
-    home: Path | str, lake_uri: str, writer: str
+    home: Path | str, lake_uri: str, writer: str, kind: str = "sql"
 ) -> tuple[int, dict[str, Any] | None]:
     """How many ``sensors`` snapshots ``writer`` made, and its last one (for a dashboard).
 
@@ -470,7 +488,7 @@ def flush_summary(
     """
     from datetime import UTC, datetime
 
-    catalog = open_catalog(home, lake_uri)
+    catalog = open_catalog(home, lake_uri, kind)
     if not catalog.table_exists(SENSORS_DEF.identifier):
         return 0, None
     snapshots = list(writer_snapshots(catalog.load_table(SENSORS_DEF.identifier), writer))
