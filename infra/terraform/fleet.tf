@@ -31,7 +31,6 @@ locals {
   quota_requests = compact([
     local.stream_shards > 500 ? "Kinesis: shards per account (default 500 in us-east-1) >= ${local.stream_shards}" : "",
     local.stream_shards > 10 ? "Lambda: concurrent executions >= ${local.stream_shards} (new accounts start at 10)" : "",
-    var.fleet_wells > 500 ? "Firehose: active partitions per delivery stream (default 500) >= ${var.fleet_wells} (one per well and day)" : "",
   ])
 }
 

@@ -1,88 +1,41 @@
-# The catalog: database petrostream_db, the `sensors` table with the canonical
-# schema. Its columns come from petrostream.schema through the generated
-# sensors_columns.tf.json (`petrostream aws glue-columns --out ...`; a unit
-# test fails when the two differ). Firehose converts JSON to Parquet with this
-# table's schema, so a column missing here is dropped on the way to S3.
+# The catalog: database petrostream_db, holding the lake's Apache Iceberg tables
+# (sensors, rejects, alerts). The tables are not Terraform's: provider 5.x's
+# aws_glue_catalog_table can make an Iceberg table (open_table_format_input) but
+# not its partition spec, sort order or properties, so `petrostream lake init`
+# (PETROSTREAM_LAKE_CATALOG=glue) makes them with pyiceberg after apply, before
+# records flow: day(ts) + bucket(16, well_id), sorted well_id, ts, format v2
+# (Firehose writes v2 only). Firehose's Iceberg destination needs no table at
+# stream creation when it has no unique keys; until the table exists its
+# deliveries fail over to errors/ (docs/aws.md). Destroy deletes the database
+# and the tables in it; the files go with the bucket.
+# Glue's catalog keeps an Iceberg table's partitions in its metadata: no crawler.
 resource "aws_glue_catalog_database" "lake" {
   name        = "petrostream_db"
-  description = "PetroStream lake: 3W sensor readings (Parquet, Hive partitions)"
+  description = "PetroStream lake: Apache Iceberg tables sensors, rejects, alerts"
 }
 
-resource "aws_glue_catalog_table" "sensors" {
-  name          = "sensors"
+# Compaction, snapshot retention and orphan deletion by Glue itself, once the
+# tables exist: apply again with -var iceberg_table_optimizers=true after
+# `petrostream lake init` (an optimizer of a missing table fails the apply).
+# https://docs.aws.amazon.com/glue/latest/dg/table-optimizers.html
+resource "aws_glue_catalog_table_optimizer" "lake" {
+  for_each = var.iceberg_table_optimizers ? toset(local.optimizer_jobs) : toset([])
+
+  catalog_id    = local.account_id
   database_name = aws_glue_catalog_database.lake.name
-  description   = "One row per sensor reading; partitions dt (YYYY-MM-DD of ts) and well_id"
-  table_type    = "EXTERNAL_TABLE"
+  table_name    = split("/", each.value)[0]
+  type          = split("/", each.value)[1]
 
-  parameters = {
-    EXTERNAL              = "TRUE"
-    classification        = "parquet"
-    "parquet.compression" = "SNAPPY"
-  }
-
-  partition_keys {
-    name    = "dt"
-    type    = "string"
-    comment = "date (UTC) of ts, YYYY-MM-DD"
-  }
-  partition_keys {
-    name    = "well_id"
-    type    = "string"
-    comment = "WELL-00001..., SIMULATED or DRAWN"
-  }
-
-  storage_descriptor {
-    location      = "s3://${aws_s3_bucket.lake.bucket}/sensors/"
-    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-
-    ser_de_info {
-      name                  = "parquet"
-      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-      parameters            = { "serialization.format" = "1" }
-    }
-
-    dynamic "columns" {
-      for_each = local.sensors_columns
-      content {
-        name    = columns.value.name
-        type    = columns.value.type
-        comment = columns.value.comment
-      }
-    }
+  configuration {
+    role_arn = aws_iam_role.optimizer.arn
+    enabled  = true
   }
 }
 
-# The crawler keeps the partitions (new days, new wells) registered. It crawls
-# the table itself (catalog target), so the table stays the one Terraform
-# defines: partitions inherit its schema, new columns are merged, nothing is
-# deleted, one table for the whole path.
-# https://docs.aws.amazon.com/glue/latest/dg/crawler-configuration.html
-resource "aws_glue_crawler" "sensors" {
-  # checkov:skip=CKV_AWS_195:the crawler has no bookmarks or S3 output to encrypt, only catalog updates and its log lines
-  name          = "${local.name}-sensors"
-  role          = aws_iam_role.crawler.arn
-  database_name = aws_glue_catalog_database.lake.name
-  schedule      = var.crawler_schedule
-
-  catalog_target {
-    database_name = aws_glue_catalog_database.lake.name
-    tables        = [aws_glue_catalog_table.sensors.name]
-  }
-
-  schema_change_policy {
-    update_behavior = "UPDATE_IN_DATABASE"
-    delete_behavior = "LOG" # a catalog-target crawler must only log deletions
-  }
-
-  configuration = jsonencode({
-    Version = 1.0
-    CrawlerOutput = {
-      Partitions = { AddOrUpdateBehavior = "InheritFromTable" }
-      Tables     = { AddOrUpdateBehavior = "MergeNewColumns" }
-    }
-    Grouping = {
-      TableGroupingPolicy = "CombineCompatibleSchemas"
-    }
-  })
+locals {
+  iceberg_tables = ["sensors", "rejects"]
+  optimizer_jobs = [
+    for pair in setproduct(local.iceberg_tables, ["compaction", "retention", "orphan_file_deletion"]) :
+    "${pair[0]}/${pair[1]}"
+  ]
 }

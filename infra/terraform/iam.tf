@@ -1,7 +1,10 @@
 # Least privilege: every statement names its actions (no wildcards) and its
 # resources (ARNs of this stack).
 locals {
-  table_arn         = "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.lake.name}/${aws_glue_catalog_table.sensors.name}"
+  table_arns = [
+    for t in local.iceberg_tables :
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${aws_glue_catalog_database.lake.name}/${t}"
+  ]
   glue_database_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${aws_glue_catalog_database.lake.name}"
   glue_catalog_arn  = "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog"
   kinesis_read = [
@@ -17,7 +20,7 @@ data "aws_iam_policy_document" "assume" {
   for_each = {
     lambda   = "lambda.amazonaws.com"
     firehose = "firehose.amazonaws.com"
-    crawler  = "glue.amazonaws.com"
+    glue     = "glue.amazonaws.com"
   }
   statement {
     actions = ["sts:AssumeRole"]
@@ -120,26 +123,29 @@ data "aws_iam_policy_document" "firehose" {
     actions   = local.kinesis_read
     resources = [aws_kinesis_stream.readings.arn]
   }
+  # https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-iceberg
   statement {
-    sid = "WriteLake"
+    sid       = "ListLake"
+    actions   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
+    resources = [aws_s3_bucket.lake.arn]
+  }
+  statement {
+    sid = "WriteTables"
     actions = [
       "s3:AbortMultipartUpload",
-      "s3:GetBucketLocation",
+      "s3:DeleteObject",
       "s3:GetObject",
-      "s3:ListBucket",
-      "s3:ListBucketMultipartUploads",
       "s3:PutObject",
     ]
     resources = [
-      aws_s3_bucket.lake.arn,
-      "${aws_s3_bucket.lake.arn}/sensors/*",
+      "${aws_s3_bucket.lake.arn}/petrostream_db/*",
       "${aws_s3_bucket.lake.arn}/errors/*",
     ]
   }
   statement {
-    sid       = "ReadTableSchema"
-    actions   = ["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"]
-    resources = [local.glue_catalog_arn, local.glue_database_arn, local.table_arn]
+    sid       = "CommitToTables"
+    actions   = ["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"]
+    resources = concat([local.glue_catalog_arn, local.glue_database_arn], local.table_arns)
   }
   statement {
     sid       = "UseStackKey"
@@ -159,55 +165,44 @@ resource "aws_iam_role_policy" "firehose" {
   policy = data.aws_iam_policy_document.firehose.json
 }
 
-# --- the Glue crawler ----------------------------------------------------------
+# --- Glue's table optimizers (compaction, snapshot retention, orphan files) ------
 
-resource "aws_iam_role" "crawler" {
-  name               = "${local.name}-crawler"
-  assume_role_policy = data.aws_iam_policy_document.assume["crawler"].json
+resource "aws_iam_role" "optimizer" {
+  name               = "${local.name}-optimizer"
+  assume_role_policy = data.aws_iam_policy_document.assume["glue"].json
 }
 
-# https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html
-data "aws_iam_policy_document" "crawler" {
+# https://docs.aws.amazon.com/glue/latest/dg/optimization-prerequisites.html
+data "aws_iam_policy_document" "optimizer" {
   statement {
     sid       = "ListLake"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    actions   = ["s3:GetBucketLocation", "s3:ListBucket"]
     resources = [aws_s3_bucket.lake.arn]
   }
   statement {
-    sid       = "ReadSensors"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.lake.arn}/sensors/*"]
+    sid       = "RewriteTables"
+    actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/petrostream_db/*"]
   }
   statement {
-    sid = "UpdateCatalog"
-    actions = [
-      "glue:BatchCreatePartition",
-      "glue:BatchGetPartition",
-      "glue:BatchUpdatePartition",
-      "glue:CreatePartition",
-      "glue:GetDatabase",
-      "glue:GetPartition",
-      "glue:GetPartitions",
-      "glue:GetTable",
-      "glue:UpdatePartition",
-      "glue:UpdateTable",
-    ]
-    resources = [local.glue_catalog_arn, local.glue_database_arn, local.table_arn]
+    sid       = "CommitToTables"
+    actions   = ["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"]
+    resources = concat([local.glue_catalog_arn, local.glue_database_arn], local.table_arns)
   }
   statement {
     sid       = "UseStackKey"
-    actions   = ["kms:Decrypt"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.main.arn]
   }
   statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/crawlers:*"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws-glue/iceberg-*:*"]
   }
 }
 
-resource "aws_iam_role_policy" "crawler" {
-  name   = "crawler"
-  role   = aws_iam_role.crawler.id
-  policy = data.aws_iam_policy_document.crawler.json
+resource "aws_iam_role_policy" "optimizer" {
+  name   = "optimizer"
+  role   = aws_iam_role.optimizer.id
+  policy = data.aws_iam_policy_document.optimizer.json
 }

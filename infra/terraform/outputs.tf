@@ -73,9 +73,9 @@ output "glue_database" {
   value       = aws_glue_catalog_database.lake.name
 }
 
-output "crawler_name" {
-  description = "Glue crawler of the sensors table."
-  value       = aws_glue_crawler.sensors.name
+output "optimizer_role_arn" {
+  description = "Role of Glue's table optimizers (compaction, retention, orphan files)."
+  value       = aws_iam_role.optimizer.arn
 }
 
 output "athena_workgroup" {

@@ -15,7 +15,7 @@ locals {
 resource "aws_s3_bucket" "lake" {
   # checkov:skip=CKV_AWS_18:access logs need a second bucket; audit S3 with the account's CloudTrail data events
   # checkov:skip=CKV_AWS_144:cross-region replication is a disaster-recovery choice left to the operator
-  # checkov:skip=CKV2_AWS_62:nothing consumes S3 event notifications; the crawler runs on a schedule
+  # checkov:skip=CKV2_AWS_62:nothing consumes S3 event notifications: Firehose commits to the Iceberg tables itself
   bucket        = local.lake_bucket
   force_destroy = var.force_destroy
 }

@@ -164,32 +164,29 @@ variable "alert_queue_enabled" {
 # --- Firehose ------------------------------------------------------------------
 
 variable "firehose_buffer_interval_seconds" {
-  description = "Firehose flushes a partition's buffer after this many seconds (60-900)."
+  description = "Firehose commits its buffer to the Iceberg table after this many seconds (0-900)."
   type        = number
   default     = 60
 }
 
 variable "firehose_buffer_size_mb" {
-  description = "Firehose flushes a partition's buffer at this size; at least 64 with Parquet conversion."
+  description = "Firehose commits its buffer to the Iceberg table at this size (1-128 MB)."
   type        = number
   default     = 64
 
-  # AWS rejects a smaller buffer when record format conversion (or dynamic
-  # partitioning) is on; the seed's 5 MB fails at apply time.
-  # https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html
-  # https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning.html
+  # https://docs.aws.amazon.com/firehose/latest/dev/apache-iceberg-destination.html
   validation {
-    condition     = var.firehose_buffer_size_mb >= 64 && var.firehose_buffer_size_mb <= 128
-    error_message = "firehose_buffer_size_mb must be 64-128: AWS requires 64 MB or more with Parquet conversion."
+    condition     = var.firehose_buffer_size_mb >= 1 && var.firehose_buffer_size_mb <= 128
+    error_message = "firehose_buffer_size_mb must be 1-128 for an Iceberg destination."
   }
 }
 
 # --- Glue / Athena -------------------------------------------------------------
 
-variable "crawler_schedule" {
-  description = "Cron schedule of the Glue crawler (UTC); null = run on demand only."
-  type        = string
-  default     = "cron(5 0 * * ? *)"
+variable "iceberg_table_optimizers" {
+  description = "Glue's compaction, snapshot retention and orphan deletion for the Iceberg tables; set true once `petrostream lake init` made them."
+  type        = bool
+  default     = false
 }
 
 variable "athena_bytes_scanned_cutoff" {
@@ -213,7 +210,7 @@ variable "iterator_age_alarm_ms" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the Lambda, Firehose and crawler log groups."
+  description = "Retention of the Lambda and Firehose log groups."
   type        = number
   default     = 365
 }

@@ -9,10 +9,10 @@ cannot do is stood in for, each with the code that does it elsewhere:
   runtime does (`petrostream.deploy.lambda_sim`: isolated interpreter, stdlib
   + boto3 only) with the function's own environment variables;
 - moto's Firehose writes raw bytes, not Iceberg, so the lake writer (the local
-  runtime's Firehose) lands the same stream in the bucket as the Iceberg tables;
-- moto's Glue crawler does nothing (and the Iceberg tables need none), so
-  `petrostream crawl --catalog glue` registers the Iceberg tables in Glue (their
-  current metadata file), which pyiceberg's Glue catalog then reads.
+  runtime's Firehose) commits the same stream to the same Glue Iceberg tables;
+- moto's Glue makes no Iceberg metadata, so `petrostream lake init` (pyiceberg's
+  Glue catalog, as on AWS after apply) makes the Iceberg tables in Glue, and a
+  plain pyiceberg reads them back from Glue.
 Skipped, with the reason, only when terraform or the provider mirror is absent.
 """
 
@@ -290,9 +290,14 @@ def test_apply_replay_alert_crawl_destroy(
         assert {a["instance_id"] for a in alerts} == {fast.stem, paced.stem}
         assert {"open", "closed"} <= {a["status"] for a in alerts}
 
-        # --- when the lake lands (the lake writer stands in for moto's Firehose) ---------
-        # Until the Glue Iceberg catalog lands (issue 15.6), the stand-in writes the
-        # Iceberg tables through the local SQL catalog with the warehouse on moto's S3.
+        # --- when the Iceberg tables are made in Glue (`petrostream lake init`) ...-------
+        glue_env = {**aws, "PETROSTREAM_LAKE_ROOT": out["lake_uri"], "PETROSTREAM_LAKE_CATALOG": "glue"}
+        _cli(home, glue_env, "lake", "init")
+        glue = boto3.client("glue")
+        table = glue.get_table(DatabaseName=out["glue_database"], Name="sensors")["Table"]
+        assert table["Parameters"]["table_type"].upper() == "ICEBERG"
+        # --- ... and the lake lands (the lake writer stands in for moto's Firehose,
+        # committing to the same Glue tables through pyiceberg's Glue catalog) ----------
         landed = _land_lake(home, out["stream_name"], out["lake_uri"])
         expected = {(r["ts"][:10], r["well_id"]) for r in readings}
         assert landed == expected
@@ -306,15 +311,8 @@ def test_apply_replay_alert_crawl_destroy(
             prefix = f"petrostream_db/sensors/data/ts_day={dt}/"
             assert any(k.startswith(prefix) and k.endswith(".parquet") for k in keys), keys
 
-        # --- and crawl registers the Iceberg table in Glue, as Athena reads it -------------
-        _cli(home, {**aws, "PETROSTREAM_LAKE_ROOT": out["lake_uri"]}, "crawl", "--catalog", "glue")
-        glue = boto3.client("glue")
-        table = glue.get_table(DatabaseName=out["glue_database"], Name="sensors")["Table"]
-        assert table["Parameters"]["table_type"] == "ICEBERG"
-        assert table.get("PartitionKeys", []) == []  # the metadata holds the partitions
-        partitions = glue.get_partitions(DatabaseName=out["glue_database"], TableName="sensors")
-        assert partitions["Partitions"] == []
-        # pyiceberg's Glue catalog opens it: every reading once, in its (day, well)
+        # --- then a plain pyiceberg on the Glue catalog reads every reading once, and
+        # `crawl` reports the same rows ----------------------------------------------------
         from pyiceberg.catalog.glue import GlueCatalog
 
         from petrostream.lake.tables import s3_properties
@@ -324,6 +322,8 @@ def test_apply_replay_alert_crawl_destroy(
         assert rows.num_rows == len(readings)
         days = [t.date().isoformat() for t in rows.column("ts").to_pylist()]
         assert set(zip(days, rows.column("well_id").to_pylist(), strict=True)) == expected
+        crawled = _cli(home, glue_env, "crawl", "--catalog", "glue")
+        assert f"{len(readings):,} rows" in crawled
     finally:
         # --- then destroy leaves nothing behind --------------------------------------------
         # moto's DeleteObjects fails on delete markers (which force_destroy sends for a
@@ -400,25 +400,21 @@ def _check_configuration(out: dict[str, Any], lambda_zip: Path) -> None:
     hose = boto3.client("firehose").describe_delivery_stream(
         DeliveryStreamName=out["firehose_name"]
     )
-    dest = hose["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    # (moto echoes the create request, S3Configuration renamed as AWS describes it)
+    dest = hose["DeliveryStreamDescription"]["Destinations"][0]["IcebergDestinationDescription"]
     assert dest["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 60}
-    assert dest["Prefix"].startswith("sensors/dt=!{partitionKeyFromQuery:dt}/well_id=")
-    assert dest["ErrorOutputPrefix"].startswith("errors/")
-    assert dest["DynamicPartitioningConfiguration"]["Enabled"] is True
-    assert dest["DataFormatConversionConfiguration"]["Enabled"] is True
-    schema = dest["DataFormatConversionConfiguration"]["SchemaConfiguration"]
-    assert (schema["DatabaseName"], schema["TableName"]) == (out["glue_database"], "sensors")
+    assert dest["CatalogConfiguration"]["CatalogARN"].endswith(":catalog")
+    (table_conf,) = dest["DestinationTableConfigurationList"]
+    assert (table_conf["DestinationDatabaseName"], table_conf["DestinationTableName"]) == (
+        out["glue_database"],
+        "sensors",
+    )
+    assert dest["S3DestinationDescription"]["ErrorOutputPrefix"].startswith("errors/")
 
+    # the Iceberg tables are `petrostream lake init`'s, not Terraform's; no crawler
     glue = boto3.client("glue")
-    table = glue.get_table(DatabaseName=out["glue_database"], Name="sensors")["Table"]
-    columns = [
-        {"Name": c["Name"], "Type": c["Type"]} for c in table["StorageDescriptor"]["Columns"]
-    ]
-    assert columns == [{"Name": c["name"], "Type": c["type"]} for c in glue_columns()]
-    crawler = glue.get_crawler(Name=out["crawler_name"])["Crawler"]
-    config = json.loads(crawler["Configuration"])
-    assert config["CrawlerOutput"]["Partitions"]["AddOrUpdateBehavior"] == "InheritFromTable"
-    assert config["Grouping"]["TableGroupingPolicy"] == "CombineCompatibleSchemas"
+    assert glue.get_tables(DatabaseName=out["glue_database"])["TableList"] == []
+    assert glue.get_crawlers()["Crawlers"] == []
 
     athena = boto3.client("athena")
     wg = athena.get_work_group(WorkGroup=out["athena_workgroup"])["WorkGroup"]["Configuration"]
@@ -434,7 +430,7 @@ def _check_configuration(out: dict[str, Any], lambda_zip: Path) -> None:
     assert {"IteratorAge", "Errors", "DeliveryToS3.Success"} <= metrics
     assert all(a["AlarmActions"] == [out["alert_topic_arn"]] for a in alarms)
 
-    for role in ("detector", "firehose", "crawler"):
+    for role in ("detector", "firehose", "optimizer"):
         iam = boto3.client("iam")
         for policy_name in iam.list_role_policies(RoleName=f"{PREFIX}-{role}")["PolicyNames"]:
             doc = iam.get_role_policy(RoleName=f"{PREFIX}-{role}", PolicyName=policy_name)
@@ -453,7 +449,7 @@ def _land_lake(home: Path, stream_name: str, lake_uri: str) -> set[tuple[str, st
     from petrostream.lake.writer import LakeWriter
     from petrostream.stream.kinesis import KinesisStream
 
-    catalog = open_catalog(home, lake_uri)
+    catalog = open_catalog(home, lake_uri, "glue")
     writer = LakeWriter(KinesisStream(stream_name), catalog, buffer_seconds=3600)
     stats = writer.run(drain=True)
     assert stats.records > 0

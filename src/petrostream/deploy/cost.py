@@ -160,7 +160,7 @@ class CostInputs:
     alerts_per_well_day: float = 2.0
     dead_letters_per_well_day: float = 1.0
     email_subscribers: int = 1
-    firehose_destination: FirehoseDestination = "s3-parquet"
+    firehose_destination: FirehoseDestination = "iceberg"
     firehose_buffer_seconds: int = 60
     lake_buckets: int = 16
     iceberg_metadata_objects_per_commit: int = 3
@@ -168,7 +168,7 @@ class CostInputs:
     compaction_dpu_hours_per_gb: float = 0.05
     parquet_ratio: float = 0.15
     jq_seconds_per_record: float = 10e-6
-    crawler: bool = True
+    crawler: bool = False
     crawls_per_day: float = 1.0
     crawler_dpus: float = 2.0
     crawler_seconds_per_new_file: float = 0.005

@@ -220,9 +220,14 @@ def open_table(catalog: Catalog, name: str) -> Table:
         bucket: BucketTransform[str] = BucketTransform(BUCKETS)
         parts.append(PartitionField(ids[d.bucket_of], 1001, bucket, f"{d.bucket_of}_bucket"))
     order = SortOrder(*(SortField(ids[c], IdentityTransform()) for c in d.sort))
+    # <warehouse>/petrostream_db/<table> in every catalog (Glue's default adds ".db"):
+    # one layout, and the prefix Terraform's IAM policies name.
+    warehouse = catalog.properties.get("warehouse")
+    location = f"{warehouse.rstrip('/')}/{NAMESPACE}/{d.name}" if warehouse else None
     return catalog.create_table_if_not_exists(
         d.identifier,
         Schema(*fields),
+        location=location,
         partition_spec=PartitionSpec(*parts),
         sort_order=order,
         properties=WRITE_PROPERTIES,
