@@ -59,7 +59,7 @@ from petrostream.lake.decode import (
     decode_data,
     rejects_table,
 )
-from petrostream.record import MAX_NEW_COLUMNS, MAX_NEW_FIELDS, ColumnBudget
+from petrostream.record import KNOWN_FIELDS, MAX_NEW_COLUMNS, MAX_NEW_FIELDS, ColumnBudget
 from petrostream.stream.base import CheckpointStore, GetRecordsResult, IteratorType
 
 if TYPE_CHECKING:
@@ -177,7 +177,11 @@ def decode_page(
 
     ``budget``: the new columns the lake admits (the writer's, kept across pages).
     """
-    batch = decode_data(datas, origin, budget=budget)
+    try:
+        batch = decode_data(datas, origin, budget=budget)
+    finally:
+        if isinstance(budget, _PageBudget):
+            budget.finish()
     parts: dict[PartitionKey, pa.Table] = {}
     if batch.table is not None:
         for (dt, well_id), table in _partitions(batch.table, ("dt", "well_id")):
@@ -466,7 +470,7 @@ class LakeWriter:
                 self._iterators[shard_id] = next_iterator
             lag = max(lag, behind)
             if page is not None:
-                self._buffer.add(page, self.clock(), self._decoder, self._budget)
+                self._buffer.add(page, self.clock(), self._decoder, self._budget.page())
                 got += len(page.data)
                 if self._full():
                     self._hand_off()
@@ -654,22 +658,65 @@ class LakeWriter:
 
 
 class _SharedBudget(ColumnBudget):
-    """The writer's `ColumnBudget`, shared by its decoder threads: one admission at a time.
+    """The writer's `ColumnBudget`, shared by its decoder threads, admitting in stream order.
 
-    When two pages decoded at once both bring new columns past the limit, which of
-    them is refused depends on which thread admits first.
+    Pages are decoded two at a time; each takes a ticket (`page`) in stream order, and
+    a page that brings new columns admits them only once every earlier page is decoded.
+    So when new columns pass the limit, the record refused is the later one in the
+    stream, whichever thread gets there first: the same stream gives the same lake.
     """
 
     def __init__(
         self, limit: int, known: Iterable[str] = (), *, max_fields: int = MAX_NEW_FIELDS
     ) -> None:
         super().__init__(limit, known, max_fields=max_fields)
-        self._lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._tickets = 0  # pages handed a ticket
+        self._next = 0  # the first ticket whose page is not decoded yet
+        self._finished: set[int] = set()  # decoded tickets after `_next`
+
+    def page(self) -> _PageBudget:
+        """The budget of the next page in stream order (call in stream order)."""
+        with self._turn:
+            ticket, self._tickets = self._tickets, self._tickets + 1
+        return _PageBudget(self, ticket)
+
+    def admit_in_turn(self, obj: Mapping[str, Any], ticket: int) -> None:
+        """`ColumnBudget.admit` for page ``ticket``, after every earlier page if it adds columns."""
+        if KNOWN_FIELDS.issuperset(obj) or self._admitted.issuperset(
+            k for k in obj if k not in KNOWN_FIELDS
+        ):
+            return  # nothing new (what earlier pages admitted only grows)
+        with self._turn:
+            self._turn.wait_for(lambda: self._next >= ticket)
+            super().admit(obj)
+
+    def finish(self, ticket: int) -> None:
+        """Page ``ticket`` is decoded (or failed): later pages may admit past it."""
+        with self._turn:
+            self._finished.add(ticket)
+            while self._next in self._finished:
+                self._finished.remove(self._next)
+                self._next += 1
+            self._turn.notify_all()
+
+
+class _PageBudget(ColumnBudget):
+    """One page's view of the writer's `_SharedBudget` (its place in stream order)."""
+
+    def __init__(self, shared: _SharedBudget, ticket: int) -> None:
+        self.limit = shared.limit
+        self.max_fields = shared.max_fields
+        self._shared = shared
+        self._ticket = ticket
 
     def admit(self, obj: Mapping[str, Any]) -> None:
-        """`ColumnBudget.admit` under the budget's lock."""
-        with self._lock:
-            super().admit(obj)
+        """Admit in the page's turn (`_SharedBudget.admit_in_turn`)."""
+        self._shared.admit_in_turn(obj, self._ticket)
+
+    def finish(self) -> None:
+        """The page is decoded: release the pages after it."""
+        self._shared.finish(self._ticket)
 
 
 def prefer_jemalloc() -> None:

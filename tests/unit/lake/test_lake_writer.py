@@ -329,3 +329,24 @@ def test_run_moves_arrow_from_mimalloc_to_jemalloc_and_keeps_any_other_pool(stre
         assert pa.default_memory_pool().backend_name == "system"
     finally:
         pa.set_memory_pool(before)
+
+
+def test_pages_admit_new_columns_in_stream_order_whichever_thread_is_first():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from petrostream.errors import InvalidRecord
+    from petrostream.lake.writer import _SharedBudget
+
+    # given: a budget of one new column and two pages in stream order
+    budget = _SharedBudget(1)
+    first, second = budget.page(), budget.page()
+    with ThreadPoolExecutor(1) as pool:
+        # when: the later page tries to admit its new column first (another thread) ...
+        later = pool.submit(second.admit, {"x_later": 1.0})
+        # ... and the earlier page admits its own, then finishes
+        first.admit({"x_earlier": 1.0})
+        first.finish()
+        # then: the earlier page's column is the one admitted, the later one refused
+        with pytest.raises(InvalidRecord, match="too_many_columns|limit"):
+            later.result(timeout=30)
+    second.finish()
