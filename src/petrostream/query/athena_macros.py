@@ -48,6 +48,17 @@ CREATE MACRO athena_float_text(x) AS CASE
     ELSE athena_sci(CAST(abs(x) AS VARCHAR), x < 0)
 END;
 
+-- A REAL's digits as Java's Float.toString picks them: the fewest that read back as the
+-- same 32-bit float (ties to even count), as a DOUBLE athena_float_text then prints.
+-- DuckDB's own cast keeps every digit of a tie (53062128 where Java prints 5.306213E7).
+CREATE MACRO athena_single_digits(f) AS CASE
+    WHEN f IS NULL OR isnan(f) OR isinf(f) OR f = 0 THEN CAST(f AS DOUBLE)
+    ELSE CAST(list_filter(
+        [printf('%.' || p || 'g', CAST(f AS DOUBLE)) FOR p IN range(1, 10)],
+        lambda t: CAST(t AS FLOAT) = f
+    )[1] AS DOUBLE)
+END;
+
 -- Trino prints intervals as 'D HH:MM:SS.mmm' (day to second) or 'Y-M' (year to month).
 CREATE MACRO athena_ms_text(ms) AS
     CAST(ms // 86400000 AS VARCHAR) || ' '
@@ -66,7 +77,7 @@ END;
 -- lake's UTC `timestamp` column (Athena's type for it), so it prints without a zone.
 CREATE MACRO athena_varchar(x) AS CASE typeof(x)
     WHEN 'DOUBLE' THEN athena_float_text(TRY_CAST(x AS DOUBLE))
-    WHEN 'FLOAT' THEN athena_float_text(TRY_CAST(x AS FLOAT))
+    WHEN 'FLOAT' THEN athena_float_text(athena_single_digits(TRY_CAST(x AS FLOAT)))
     WHEN 'DATE' THEN strftime(TRY_CAST(x AS DATE), '%Y-%m-%d')
     WHEN 'TIMESTAMP' THEN strftime(TRY_CAST(x AS TIMESTAMP), '{TIMESTAMP_FORMAT}')
     WHEN 'TIMESTAMP_S' THEN strftime(TRY_CAST(x AS TIMESTAMP), '{TIMESTAMP_FORMAT}')
