@@ -37,10 +37,10 @@ import botocore.exceptions
 import pytest
 from moto_routes import require_routes
 
+from petrostream.aggregate import deaggregate, is_aggregated
 from petrostream.dataset import discover
-from petrostream.deploy.glue import glue_columns
 from petrostream.deploy.lambda_sim import invoke_zip
-from petrostream.handlers.dynamodb import DynamoDBBlobStore
+from petrostream.handlers.s3_state import S3BlobStore
 from petrostream.handlers.shard_state import decode_shard
 from petrostream.producer import replay
 from petrostream.stream.kinesis import KinesisStream
@@ -202,6 +202,11 @@ def _two_event_files(files: list[Path]) -> tuple[Path, Path]:
     return fast, paced
 
 
+def _readings_of(data: bytes) -> list[bytes]:
+    """The readings a stream record carries: one, or those a KPL aggregate packs."""
+    return deaggregate(data) if is_aggregated(data) else [data]
+
+
 def _rows(path: Path) -> int:
     with path.open() as f:
         return sum(1 for _ in f) - 1
@@ -223,6 +228,10 @@ def test_apply_replay_alert_crawl_destroy(
         f"-var=named_queries_dir={NAMED_QUERIES}",  # the copy in tmp has no ../../src
         "-var=force_destroy=true",
         "-var=alert_queue_enabled=true",
+        # the fleet the cost model is checked at: 1,000 wells at 1 Hz, KPL-aggregated
+        "-var=fleet_wells=1000",
+        "-var=fleet_hz=1",
+        "-var=readings_per_record=60",
     ]
     try:
         # --- given the stack applied against moto --------------------------------------
@@ -235,7 +244,7 @@ def test_apply_replay_alert_crawl_destroy(
         fast, paced = _two_event_files(bundled_3w_files)
         _cli(
             home, aws, "replay", str(fast), "--speed", "0", "--target", "kinesis",
-            "--stream-name", out["stream_name"], "--quiet",
+            "--stream-name", out["stream_name"], "--aggregate", "--quiet",
         )  # fmt: skip
         # ... and the same producer at real spacing on a virtual clock (half an hour in a
         # second), so the detector sees the event unfold over time as it would live
@@ -247,7 +256,10 @@ def test_apply_replay_alert_crawl_destroy(
         )
         assert summary.records_put > 1000 and not summary.undelivered
         records = _read_stream(out["stream_name"])
-        readings = [json.loads(r["Data"]) for _, r in records]
+        # the CLI's replay put KPL aggregates, the paced one single-reading records
+        assert any(is_aggregated(r["Data"]) for _, r in records)
+        assert not all(is_aggregated(r["Data"]) for _, r in records)
+        readings = [json.loads(d) for _, r in records for d in _readings_of(r["Data"])]
         assert {r["instance_id"] for r in readings} == {fast.stem, paced.stem}
         assert len(readings) == _rows(fast) + summary.records_put
 
@@ -274,10 +286,11 @@ def test_apply_replay_alert_crawl_destroy(
         # --- then every record was processed (no partial-batch failure) -------------------
         assert result["responses"] == [{"batchItemFailures": []}] * len(events)
         assert "/lambda-task-" in result["petrostream_from"]
-        # one state object per shard (in the table for the default one-well fleet),
+        # one state object per shard (on S3 at 1,000 wells: past what an item holds),
         # holding every well
-        assert out["state_store"] == "dynamodb"
-        blobs = DynamoDBBlobStore(out["state_table"])
+        assert out["state_store"] == "s3"
+        bucket, _, prefix = out["state_uri"].removeprefix("s3://").partition("/")
+        blobs = S3BlobStore(bucket, prefix)
         objects = [blobs.get(key) for key in blobs.list_keys()]
         stored = {w for got in objects if got for w in decode_shard(got[0])}
         assert stored == {r["well_id"] for r in readings}
@@ -291,7 +304,9 @@ def test_apply_replay_alert_crawl_destroy(
         assert {"open", "closed"} <= {a["status"] for a in alerts}
 
         # --- when the Iceberg tables are made in Glue (`petrostream lake init`) ...-------
-        glue_env = {**aws, "PETROSTREAM_LAKE_ROOT": out["lake_uri"], "PETROSTREAM_LAKE_CATALOG": "glue"}
+        glue_env = {
+            **aws, "PETROSTREAM_LAKE_ROOT": out["lake_uri"], "PETROSTREAM_LAKE_CATALOG": "glue",
+        }  # fmt: skip
         _cli(home, glue_env, "lake", "init")
         glue = boto3.client("glue")
         table = glue.get_table(DatabaseName=out["glue_database"], Name="sensors")["Table"]
