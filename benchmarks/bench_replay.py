@@ -93,17 +93,11 @@ def child_baseline(folder: Path) -> dict:
 
 
 def child_replay(folder: Path, home: Path) -> dict:
-    from petrostream.dataset import discover
-    from petrostream.producer import SystemClock, replay
+    """What `petrostream replay FOLDER --speed 0` runs (its ledger included)."""
+    from petrostream.cli.replay import run_replay
     from petrostream.settings import Settings
-    from petrostream.stream.factory import open_stream
 
-    settings = Settings(home=home)
-    stream = open_stream(settings, backend="local")
-    try:
-        summary = replay(discover([folder]), stream, speed=0, clock=SystemClock(), pipeline=True)
-    finally:
-        stream.close()
+    summary = run_replay(Settings(home=home), [folder], speed=0, target="local", progress=False)
     import resource
 
     return {
@@ -122,6 +116,10 @@ def child_producer_only(folder: Path) -> dict:
     stores nothing: the producer's own cost, without the stream's. The null stream has
     the local stream's list fast path (`put_record_blobs`), so the producer does what
     it does for the local stream."""
+    from petrostream.arrow_startup import skip_pandas_probe
+
+    skip_pandas_probe()  # as the replay command does
+
     from petrostream.dataset import discover
     from petrostream.producer import SystemClock, replay
     from petrostream.stream.base import PutResult

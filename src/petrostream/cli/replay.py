@@ -77,6 +77,12 @@ def run_replay(
     import threading
     from datetime import UTC, datetime
 
+    from petrostream.arrow_startup import skip_pandas_probe
+
+    # Before the producer's first Arrow conversion: pandas' import alone took ~1 s of
+    # a replay of the real 3W set (6 s), and nothing here hands pandas to pyarrow.
+    skip_pandas_probe()
+
     from petrostream.dataset import discover
     from petrostream.producer import SystemClock, rejects_file_for, replay
     from petrostream.producer.ledger import Ledger, plan
