@@ -4,7 +4,8 @@ Layout (one file, ``<home>/stream.db``)::
 
     meta(key, value)                       name, uid, retention, layout version
     shards(num, shard_id, start_hash, end_hash, last_seq)
-    records(shard, seq, pkey, data)        PRIMARY KEY (shard, seq), WITHOUT ROWID
+    batches(shard, last_seq, first_seq,    one row per shard and put: its records, in
+            keys, key_index, ends, data)   order, numbered first_seq..last_seq (local_rows)
     checkpoints(consumer, shard, seq)      PRIMARY KEY (consumer, shard)
 
 Why it is correct with several processes:
@@ -18,6 +19,10 @@ Why it is correct with several processes:
   any process; only an OS crash or power loss may lose the last transactions
   (https://www.sqlite.org/pragma.html#pragma_synchronous). That is the local
   runtime's promise; use ``FULL`` durability (``durable=True``) if you need more.
+
+Storing a put's records of one shard as one row (`petrostream.stream.local_rows`)
+costs one SQLite insert per shard and put instead of one per record: a bulk
+producer's put is then mostly a copy of bytes.
 
 Sequence numbers are ``max(last + 1, arrival_ms << 20)`` per shard, so they
 increase strictly, never repeat after a trim, and carry the approximate arrival
@@ -56,10 +61,11 @@ from petrostream.stream.base import (
     even_shard_ranges,
     hash_key,
 )
+from petrostream.stream.local_rows import pack_by_shard, row_count, unpack_data, unpack_keys
 
 log = logging.getLogger(__name__)
 
-LAYOUT_VERSION: Final = "1"
+LAYOUT_VERSION: Final = "2"  # 1: one row per record (migrated on open)
 SEQ_TIME_SHIFT: Final = 20  # low bits of a sequence number: a counter within one millisecond
 MAX_GET_RECORDS: Final = 10_000  # GetRecords' Limit maximum
 MAX_SEQ: Final = 2**63 - 1  # SQLite INTEGER
@@ -68,7 +74,7 @@ TRIM_CHUNK: Final = 50_000  # rows deleted per transaction, so a long trim never
 _ITERATOR_PREFIX: Final = "local"
 _PKEY_CACHE_MAX: Final = 65_536
 PAGE_SIZE: Final = 16_384  # for new files: ~300-byte records, fewer WAL frames per commit
-_INSERT = "INSERT INTO records VALUES (?, ?, ?, ?)"
+_INSERT = "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?)"
 CHECKPOINT_BYTES: Final = 32 * 1024 * 1024  # record bytes put between background checkpoints
 _CHECKPOINT_PASSES: Final = 4  # background passes at most per request
 _CATCH_UP_FRAMES: Final = 64  # WAL frames few enough for the putting thread to copy
@@ -83,13 +89,16 @@ CREATE TABLE IF NOT EXISTS shards (
     end_hash TEXT NOT NULL,
     last_seq INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS records (
+CREATE TABLE IF NOT EXISTS batches (
     shard INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    pkey TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    keys TEXT NOT NULL,
+    key_index BLOB,
+    ends BLOB,
     data BLOB NOT NULL,
-    PRIMARY KEY (shard, seq)
-) WITHOUT ROWID;
+    PRIMARY KEY (shard, last_seq)
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     consumer TEXT NOT NULL,
     shard INTEGER NOT NULL,
@@ -149,19 +158,6 @@ class PutBlobsResult:
             failure if shard is None else PutResult(shard, str(seq))
             for shard, seq in zip(self.shard_ids, self.sequence_numbers, strict=True)
         ]
-
-
-def _bindable(data: list[bytes]) -> list[bytearray] | list[bytes]:
-    """The blobs as bytearrays: stored as the same BLOBs, ~0.4 us a record cheaper to bind.
-
-    Python's sqlite3 binds ``bytes`` through its adapter lookup (it has no fast path
-    for them, unlike ``bytearray``), which costs more than the copy. Readers still
-    get ``bytes`` back.
-    """
-    try:
-        return list(map(bytearray, data))
-    except TypeError:  # not a bytes-like record: bind it as given
-        return data
 
 
 class _WalCheckpointer:
@@ -225,6 +221,17 @@ class _WalCheckpointer:
         self._closing = True
         self._wake.set()
         self._thread.join()
+
+
+def _migrate_from_layout_1(conn: sqlite3.Connection) -> None:
+    """Move a layout-1 file's records (one row each) into rows of one record, in place.
+
+    Same shards, sequence numbers, data and checkpoints: consumers continue where they
+    were. Runs inside the opening write transaction, so it happens once and whole.
+    """
+    conn.execute("INSERT INTO batches SELECT shard, seq, seq, pkey, NULL, NULL, data FROM records")
+    conn.execute("DROP TABLE records")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (LAYOUT_VERSION,))
 
 
 def shard_id_of(num: int) -> str:
@@ -402,6 +409,8 @@ class LocalStream:
                         for i, (lo, hi) in enumerate(even_shard_ranges(shard_count))
                     ],
                 )
+            elif meta.get("version") == "1":
+                _migrate_from_layout_1(conn)
             elif meta.get("version") != LAYOUT_VERSION:
                 raise ConfigError(
                     f"{self.path} has stream layout {meta.get('version')}, this PetroStream "
@@ -542,6 +551,7 @@ class LocalStream:
         checkpointer = self._checkpointer
         if checkpointer is not None and checkpointer.finished and checkpointer.pid == os.getpid():
             self._catch_up_checkpoint()
+        rows = pack_by_shard(kept, keys, data) if kept else {}
         floor = _to_ms(self._clock()) << SEQ_TIME_SHIFT
         with self._write() as conn:
             firsts = {
@@ -551,10 +561,14 @@ class LocalStream:
             counters = {num: count(first) for num, first in firsts.items()}
             # next() of each record's shard counter, in request order, all in C
             seqs = list(map(next, map(counters.__getitem__, kept)))
-            if seqs:
-                conn.executemany(_INSERT, zip(kept, seqs, keys, _bindable(data), strict=True))
-            advanced = [(next(counters[num]) - 1, num) for num in set(kept)]
-            conn.executemany("UPDATE shards SET last_seq = ? WHERE num = ?", advanced)
+            # one row per shard: its records numbered first..last in request order
+            stored = [
+                (num, firsts[num] + n - 1, firsts[num], *row) for num, (n, row) in rows.items()
+            ]
+            conn.executemany(_INSERT, stored)
+            conn.executemany(
+                "UPDATE shards SET last_seq = ? WHERE num = ?", [(r[1], r[0]) for r in stored]
+            )
         self._unchecked_bytes += sum(map(len, data))
         if self._unchecked_bytes >= CHECKPOINT_BYTES and not (
             self._checkpointer is not None and self._checkpointer.pending
@@ -657,24 +671,44 @@ class LocalStream:
         if not 1 <= limit <= MAX_GET_RECORDS:
             raise ValueError(f"limit must be 1-{MAX_GET_RECORDS}, got {limit}")
         num, after = self._parse_iterator(iterator)
+        seqs: list[int] = []
+        keys: list[str] = []
+        datas: list[bytes] = []
         with self._read() as conn:
-            rows = conn.execute(
-                # text and arrival ms computed by SQLite: ~2x faster than in Python
-                "SELECT CAST(seq AS TEXT), pkey, data, seq >> ? FROM records "
-                "WHERE shard = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (SEQ_TIME_SHIFT, num, after, limit),
-            ).fetchall()
-            if not rows:
+            for first, row_keys, key_index, ends, data in self._rows_after(conn, num, after):
+                skip = max(0, after + 1 - first)  # records at or before the position
+                n = min(row_count(ends), skip + limit - len(seqs))
+                seqs.extend(range(first + skip, first + n))
+                keys.extend(unpack_keys(row_keys, key_index, skip, n))
+                datas.extend(unpack_data(ends, data, skip, n))
+                if len(seqs) >= limit:
+                    break
+            if not seqs:
                 return GetRecordsResult([], iterator, 0)
             tip = conn.execute("SELECT last_seq FROM shards WHERE num = ?", (num,)).fetchone()[0]
         shard_id = self._id_of[num]
-        arrivals = {ms: datetime.fromtimestamp(ms / 1000, UTC) for ms in {r[3] for r in rows}}
+        millis = [seq >> SEQ_TIME_SHIFT for seq in seqs]
+        arrivals = {ms: datetime.fromtimestamp(ms / 1000, UTC) for ms in set(millis)}
         records = [
-            StreamRecord(shard_id, seq, pkey, data, arrivals[ms]) for seq, pkey, data, ms in rows
+            StreamRecord(shard_id, str(seq), key, data, arrivals[ms])
+            for seq, key, data, ms in zip(seqs, keys, datas, millis, strict=True)
         ]
-        last = int(rows[-1][0])
+        last = seqs[-1]
         behind = 0 if last >= tip else max(0, _to_ms(self._clock()) - (last >> SEQ_TIME_SHIFT))
         return GetRecordsResult(records, self._iterator(num, last), behind)
+
+    @staticmethod
+    def _rows_after(conn: sqlite3.Connection, num: int, after: int) -> Iterator[tuple[Any, ...]]:
+        """The shard's rows holding a record past ``after``, in order (read lazily)."""
+        cursor = conn.execute(
+            "SELECT first_seq, keys, key_index, ends, data FROM batches "
+            "WHERE shard = ? AND last_seq > ? ORDER BY last_seq",
+            (num, after),
+        )
+        try:
+            yield from cursor
+        finally:
+            cursor.close()  # ends the statement's read snapshot
 
     def set_page_cache(self, mib: int) -> None:
         """Size this connection's SQLite page cache (64 MiB by default).
@@ -699,16 +733,19 @@ class LocalStream:
             raise ValueError(f"limit must be 1-{MAX_GET_RECORDS}, got {limit}")
         num, after = self._parse_iterator(iterator)
         shard_id = self._id_of[num]
+        seqs: list[int] = []
+        datas: list[bytes] = []
         with self._read() as conn:
-            rows = conn.execute(
-                "SELECT seq, data FROM records WHERE shard = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (num, after, limit),
-            ).fetchall()
-            if not rows:
+            for first, _, _, ends, data in self._rows_after(conn, num, after):
+                skip = max(0, after + 1 - first)  # records at or before the position
+                n = min(row_count(ends), skip + limit - len(seqs))
+                seqs.extend(range(first + skip, first + n))
+                datas.extend(unpack_data(ends, data, skip, n))
+                if len(seqs) >= limit:
+                    break
+            if not seqs:
                 return RecordBlobs(shard_id, [], [], iterator, 0)
             tip = conn.execute("SELECT last_seq FROM shards WHERE num = ?", (num,)).fetchone()[0]
-        seqs = [r[0] for r in rows]
-        datas = [r[1] for r in rows]
         last = seqs[-1]
         behind = 0 if last >= tip else max(0, _to_ms(self._clock()) - (last >> SEQ_TIME_SHIFT))
         return RecordBlobs(shard_id, datas, seqs, self._iterator(num, last), behind)
@@ -743,16 +780,24 @@ class LocalStream:
         removed = 0
         for num in self._nums:
             while True:
+                # a row goes when its newest record is older than the retention (the
+                # records of one put arrived within the same millisecond or so)
                 with self._write() as conn:
                     edge = conn.execute(
-                        "SELECT seq FROM records WHERE shard = ? AND seq < ? "
-                        "ORDER BY seq LIMIT 1 OFFSET ?",
+                        "SELECT last_seq FROM batches WHERE shard = ? AND last_seq < ? "
+                        "ORDER BY last_seq LIMIT 1 OFFSET ?",
                         (num, cutoff, TRIM_CHUNK - 1),
                     ).fetchone()
                     bound = edge[0] + 1 if edge else cutoff
-                    removed += conn.execute(
-                        "DELETE FROM records WHERE shard = ? AND seq < ?", (num, bound)
-                    ).rowcount
+                    (records,) = conn.execute(
+                        "SELECT total(last_seq - first_seq + 1) FROM batches "
+                        "WHERE shard = ? AND last_seq < ?",
+                        (num, bound),
+                    ).fetchone()
+                    conn.execute(
+                        "DELETE FROM batches WHERE shard = ? AND last_seq < ?", (num, bound)
+                    )
+                    removed += int(records)
                 if edge is None:
                     break
         if removed:
@@ -791,9 +836,11 @@ class LocalStream:
                 shards = []
                 for info, num in zip(self._shards, self._nums, strict=True):
                     count, first, last = conn.execute(
-                        "SELECT count(*), min(seq), max(seq) FROM records WHERE shard = ?",
+                        "SELECT total(last_seq - first_seq + 1), min(first_seq), max(last_seq) "
+                        "FROM batches WHERE shard = ?",
                         (num,),
                     ).fetchone()
+                    count = int(count)
                     shards.append(
                         {
                             "shard_id": info.shard_id,
@@ -809,8 +856,12 @@ class LocalStream:
                     "SELECT consumer, shard, seq FROM checkpoints ORDER BY consumer, shard"
                 ).fetchall():
                     (lag,) = conn.execute(
-                        "SELECT count(*) FROM records WHERE shard = ? AND seq > ?", (num, seq)
+                        # the records of each row past the checkpoint (numbered consecutively)
+                        "SELECT total(last_seq - max(first_seq - 1, ?)) FROM batches "
+                        "WHERE shard = ? AND last_seq > ?",
+                        (seq, num, seq),
                     ).fetchone()
+                    lag = int(lag)
                     consumers.append(
                         {
                             "consumer": consumer,
