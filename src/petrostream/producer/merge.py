@@ -95,7 +95,9 @@ class Chunk:
 
     Attributes:
         due: wall-clock epoch ms each row is due (None at speed 0), non-decreasing.
-        blobs: the records.
+        payload: the records' bytes, one after the other (`blobs` cuts them out):
+            one bytes object crosses from the forked reader instead of one per record.
+        bounds: where each record starts in ``payload``, and where the last ends (n + 1).
         keys: partition keys.
         owner: instance index per record.
         rows: row number of each record within its instance.
@@ -108,7 +110,8 @@ class Chunk:
     """
 
     due: np.ndarray | None
-    blobs: list[bytes]
+    payload: bytes
+    bounds: np.ndarray
     keys: list[str]
     owner: np.ndarray
     rows: np.ndarray
@@ -118,6 +121,28 @@ class Chunk:
     rejects: list[Reject] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     stamps: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def blobs(self, start: int = 0, stop: int | None = None) -> list[bytes]:
+        """Records ``start`` to ``stop`` (excluded), as bytes."""
+        stop = len(self.keys) if stop is None else stop
+        bounds = self.bounds[start : stop + 1].tolist()
+        return list(map(self.payload.__getitem__, map(slice, bounds[:-1], bounds[1:])))
+
+
+def _payload(data: pa.Array) -> tuple[bytes, np.ndarray]:
+    """An encoded string array as (its bytes, record bounds), one copy of its data."""
+    _, offsets_buffer, data_buffer = data.buffers()
+    width = 8 if pa.types.is_large_string(data.type) else 4
+    bounds = np.frombuffer(
+        offsets_buffer, dtype=f"<i{width}", count=len(data) + 1, offset=data.offset * width
+    ).astype(np.int64)
+    if data_buffer is None:  # no record has a byte
+        return b"", np.zeros(len(data) + 1, dtype=np.int64)
+    payload = data_buffer[int(bounds[0]) : int(bounds[-1])].to_pybytes()
+    return payload, bounds - bounds[0]
 
 
 class Merger:
@@ -246,7 +271,8 @@ class Merger:
         self.pending_rows = self.pending_files = 0
         if not parts:
             empty = np.empty(0, dtype=np.int64)
-            return Chunk(None, [], [], empty, empty, empty, **side)  # type: ignore[arg-type]
+            start = np.zeros(1, dtype=np.int64)
+            return Chunk(None, b"", start, [], empty, empty, empty, **side)  # type: ignore[arg-type]
         offsets = np.concatenate([c.offsets[a:b] for c, a, b in parts])
         rows = np.concatenate([c.rows[a:b] for c, a, b in parts])
         owner = np.concatenate([np.full(b - a, c.index, dtype=np.int64) for c, a, b in parts])
@@ -272,14 +298,7 @@ class Merger:
         else:
             stamps = self.schedule.stamps(offsets, due)
         data = encode_records(table, self.heads.take(pa.array(owner)), format_ms(stamps))
-        sizes = pc_lengths(data) + self.key_bytes[owner]
-        blobs = data.cast(pa.binary()).to_pylist()
+        payload, bounds = _payload(data)
+        sizes = np.diff(bounds) + self.key_bytes[owner]
         keys = self.well_ids[owner].tolist()
-        return Chunk(due, blobs, keys, owner, rows, sizes, **side)  # type: ignore[arg-type]
-
-
-def pc_lengths(data: pa.Array) -> np.ndarray:
-    """Bytes of each encoded record."""
-    import pyarrow.compute as pc
-
-    return pc.binary_length(data).to_numpy(zero_copy_only=False)
+        return Chunk(due, payload, bounds, keys, owner, rows, sizes, **side)  # type: ignore[arg-type]

@@ -166,7 +166,7 @@ class _Replay:
                 s.odd_timestamps[self.instances[n].instance_id] = (repeated, backward)
 
     def _emit(self, chunk: Chunk) -> None:
-        n = len(chunk.blobs)
+        n = len(chunk)
         due = chunk.due
         max_records, max_bytes = self.delivery.max_records, self.delivery.max_bytes
         start = 0
@@ -184,7 +184,7 @@ class _Replay:
             if sizes[-1] > max_bytes:
                 end = start + max(1, int(np.searchsorted(sizes, max_bytes, "right")))
             self.delivery.deliver(
-                chunk.keys[start:end], chunk.blobs[start:end],
+                chunk.keys[start:end], chunk.blobs(start, end),
                 chunk.owner[start:end], chunk.rows[start:end], self.summary,
             )  # fmt: skip
             start = end
@@ -194,7 +194,8 @@ class _Replay:
 
     def _note_ts(self, chunk: Chunk) -> None:
         # ts is the record's third field: read it back from the bytes, no decode.
-        low, high = _ts_of(chunk.blobs[0]), _ts_of(chunk.blobs[-1])
+        n = len(chunk)
+        low, high = _ts_of(chunk.blobs(0, 1)[0]), _ts_of(chunk.blobs(n - 1, n)[0])
         if self.summary.ts_first is None or low < self.summary.ts_first:
             self.summary.ts_first = low
         if self.summary.ts_last is None or high > self.summary.ts_last:
