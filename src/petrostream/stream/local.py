@@ -562,12 +562,12 @@ class LocalStream:
             # next() of each record's shard counter, in request order, all in C
             seqs = list(map(next, map(counters.__getitem__, kept)))
             # one row per shard: its records numbered first..last in request order
-            stored = [
+            new_rows = [
                 (num, firsts[num] + n - 1, firsts[num], *row) for num, (n, row) in rows.items()
             ]
-            conn.executemany(_INSERT, stored)
+            conn.executemany(_INSERT, new_rows)
             conn.executemany(
-                "UPDATE shards SET last_seq = ? WHERE num = ?", [(r[1], r[0]) for r in stored]
+                "UPDATE shards SET last_seq = ? WHERE num = ?", [(r[1], r[0]) for r in new_rows]
             )
         self._unchecked_bytes += sum(map(len, data))
         if self._unchecked_bytes >= CHECKPOINT_BYTES and not (
