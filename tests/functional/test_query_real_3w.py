@@ -57,6 +57,12 @@ def assert_matches_sources(answer: Result, files: list[Path], *, rel: float) -> 
         assert r["avg_p_tpt"] == pytest.approx(want["avg_p_tpt"], rel=rel)
 
 
+def seed_question(runner: CliRunner, home: Path) -> Result:
+    """The seed's question (average pressures per event type) over the whole sample, as JSON."""
+    args = ["--home", str(home), "query", "--named", "avg_pressure_last_hour", *WHOLE_SAMPLE]
+    return runner.invoke(main, [*args, "--format", "json"])
+
+
 def test_crawl_then_seed_question_matches_the_source_files(bundled_3w_files, tmp_path):
     # given a lake holding every real 3W instance, replayed so it ends a minute ago
     home = tmp_path / "home"
@@ -69,19 +75,7 @@ def test_crawl_then_seed_question_matches_the_source_files(bundled_3w_files, tmp
 
     # when crawling, then asking the seed's question
     crawled = runner.invoke(main, ["--home", str(home), "crawl"])
-    answer = runner.invoke(
-        main,
-        [
-            "--home",
-            str(home),
-            "query",
-            "--named",
-            "avg_pressure_last_hour",
-            *WHOLE_SAMPLE,
-            "--format",
-            "json",
-        ],  # fmt: skip
-    )
+    answer = seed_question(runner, home)
 
     # then one row per event type, with the sources' averages
     assert crawled.exit_code == 0, crawled.output
@@ -104,19 +98,7 @@ def test_replay_run_crawl_query_matches_the_source_files(
 
     # when crawling and asking the seed's question
     crawled = runner.invoke(main, ["--home", str(home), "crawl"])
-    answer = runner.invoke(
-        main,
-        [
-            "--home",
-            str(home),
-            "query",
-            "--named",
-            "avg_pressure_last_hour",
-            *WHOLE_SAMPLE,
-            "--format",
-            "json",
-        ],  # fmt: skip
-    )
+    answer = seed_question(runner, home)
 
     # then one row per event type, averages as computed from the CSV files
     assert crawled.exit_code == 0, crawled.output
