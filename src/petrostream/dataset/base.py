@@ -17,6 +17,7 @@ from typing import Final
 import pyarrow as pa
 
 from petrostream.errors import DatasetError
+from petrostream.schema import is_synthetic_well
 
 SUFFIXES: Final[dict[str, str]] = {".csv": "csv", ".parquet": "parquet"}
 """File suffix -> instance format."""
@@ -42,7 +43,8 @@ class Instance:
         path: the file.
         instance_id: the file stem (``WELL-00011_20140530100015``, ``SIMULATED_00042``).
         well_id: ``WELL-00011``; ``SIMULATED`` / ``DRAWN`` for non-real instances.
-        source: ``real``, ``simulated`` or ``drawn``.
+        source: ``real``, ``simulated`` or ``drawn`` (3W's kinds), or ``synthetic``
+            (PetroStream's own wells, WELL-90001 and up).
         start: the start time written in the file name (aware UTC), if any.
         class_folder: the 3W class folder (0-9) the file sits in, if any.
         format: ``csv`` or ``parquet``.
@@ -119,6 +121,8 @@ def instance_of(path: Path) -> Instance:
     well_id, source, start = stem, "real", None
     if real := _REAL_STEM.match(stem):
         well_id = real["well"]
+        if is_synthetic_well(well_id):  # `dataset synth` and the demo number theirs from 90001
+            source = "synthetic"
         if real["start"]:
             start = _parse_stamp(real["start"])
     elif other := _OTHER_STEM.match(stem):

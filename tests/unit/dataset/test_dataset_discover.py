@@ -47,6 +47,11 @@ def test_metadata_of_a_real_instance(bundled_3w_files: list[Path]) -> None:
         ("9/DRAWN_00003.csv", "DRAWN", "drawn", None),
         ("9/WELL-00001_20170201010207.parquet", "WELL-00001", "real",
          datetime(2017, 2, 1, 1, 2, 7, tzinfo=UTC)),
+        ("9/WELL-89999_20240501000000.csv", "WELL-89999", "real",
+         datetime(2024, 5, 1, tzinfo=UTC)),
+        # PetroStream's own wells (`dataset synth`, the demo) are not counted as real
+        ("9/WELL-90001_20240501000000.csv", "WELL-90001", "synthetic",
+         datetime(2024, 5, 1, tzinfo=UTC)),
     ],
 )  # fmt: skip
 def test_metadata_from_the_name(
