@@ -31,12 +31,13 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=1.0, description="local stream: fraction of put records to fail (tests)"
     )
     batch_size: int = Field(
-        1000,
+        10_000,
         ge=1,
         le=10_000,
         description=(
             "local detector: records per handler invocation, at most (a backlog drains in"
-            " large batches; a live stream hands over what it has)"
+            " large batches; a live stream hands over what it has; 10,000 = Kinesis's"
+            " GetRecords and Lambda's BatchSize maximum)"
         ),
     )
     max_retry_attempts: int = Field(
