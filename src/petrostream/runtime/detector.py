@@ -12,11 +12,13 @@ dead letters), ``alerts.db`` (alerts, deliveries, export ledger), ``alerts.jsonl
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -158,7 +160,7 @@ def run_detector(
     """
     from petrostream.lake.locks import ActorLock
 
-    with ActorLock(settings.home, DETECTOR_LOCK):
+    with ActorLock(settings.home, DETECTOR_LOCK), _fewer_collections():
         return _run_detector(
             settings,
             drain=drain,
@@ -170,6 +172,24 @@ def run_detector(
             idle_s=idle_s,
             export_interval_s=export_interval_s,
         )
+
+
+# A batch of 10,000 records allocates ~10 objects a record that live until the batch
+# ends; at CPython's default generation-0 threshold (700) the collector then walks the
+# same young objects dozens of times a batch: 17 % of the detector's CPU on the real
+# 3W set (12.3 -> 10.1 s). Cycles are still collected, less often.
+_GC_GEN0_THRESHOLD: Final = 50_000
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Raise the collector's generation-0 threshold while the detector runs, then restore it."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], _GC_GEN0_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _run_detector(
