@@ -38,29 +38,31 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   ok_actions          = local.alarm_actions
 }
 
-# Firehose could not write to S3 (DeliveryToS3.Success is 1 on success, 0 on failure).
+# Firehose could not write rows to the Iceberg table: they went to the errors/
+# backup prefix instead (metrics of an Iceberg destination: "Monitor metrics",
+# Amazon Data Firehose developer guide; DeliveryToS3.* covers only that backup).
 resource "aws_cloudwatch_metric_alarm" "firehose_delivery" {
   alarm_name          = "${local.name}-lake-delivery-failures"
-  alarm_description   = "Firehose failed to deliver readings to the lake bucket."
+  alarm_description   = "Firehose failed to write readings to the Iceberg table; they are in the bucket's errors/ prefix."
   namespace           = "AWS/Firehose"
-  metric_name         = "DeliveryToS3.Success"
+  metric_name         = "DeliveryToIceberg.FailedRowCount"
   dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
-  statistic           = "Minimum"
+  statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "LessThanThreshold"
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
 
-# Records older than a few buffer intervals have not reached S3.
+# Records older than a few buffer intervals have not been committed to the table.
 resource "aws_cloudwatch_metric_alarm" "firehose_freshness" {
   alarm_name          = "${local.name}-lake-data-freshness"
-  alarm_description   = "The oldest reading not yet in the lake is more than 15 minutes old."
+  alarm_description   = "The oldest reading not yet in the Iceberg table is more than 15 minutes old."
   namespace           = "AWS/Firehose"
-  metric_name         = "DeliveryToS3.DataFreshness"
+  metric_name         = "DeliveryToIceberg.DataFreshness"
   dimensions          = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.lake.name }
   statistic           = "Maximum"
   period              = 300

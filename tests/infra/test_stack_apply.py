@@ -442,7 +442,10 @@ def _check_configuration(out: dict[str, Any], lambda_zip: Path) -> None:
 
     alarms = boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
     metrics = {a["MetricName"] for a in alarms}
-    assert {"IteratorAge", "Errors", "DeliveryToS3.Success"} <= metrics
+    assert {"IteratorAge", "Errors", "DeliveryToIceberg.FailedRowCount"} <= metrics
+    assert "DeliveryToIceberg.DataFreshness" in metrics
+    # an Iceberg destination's DeliveryToS3.* metrics cover only the failed-record backup
+    assert not any(m.startswith("DeliveryToS3.") for m in metrics)
     assert all(a["AlarmActions"] == [out["alert_topic_arn"]] for a in alarms)
 
     for role in ("detector", "firehose", "optimizer"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,3 +30,13 @@ def test_every_service_has_its_own_file() -> None:
         "dynamodb", "sqs", "kms", "variables", "outputs", "providers", "versions",
     ):  # fmt: skip
         assert f"{service}.tf" in names
+
+
+def test_firehose_alarms_watch_the_iceberg_destination() -> None:
+    # Firehose writes `sensors` through its Iceberg destination, whose delivery
+    # metrics are DeliveryToIceberg.*; DeliveryToS3.* would only see the backup.
+    firehose = (TERRAFORM_DIR / "firehose.tf").read_text(encoding="utf-8")
+    assert 'destination = "iceberg"' in firehose
+    alarms = (TERRAFORM_DIR / "cloudwatch.tf").read_text(encoding="utf-8")
+    watched = re.findall(r'metric_name\s*=\s*"(Delivery[^"]+)"', alarms)
+    assert set(watched) == {"DeliveryToIceberg.FailedRowCount", "DeliveryToIceberg.DataFreshness"}

@@ -1,4 +1,4 @@
-"""CLI verbs: ``petrostream aws package | cost | glue-columns`` (helpers of infra/terraform)."""
+"""CLI verbs: ``petrostream aws package | cost`` (helpers of infra/terraform)."""
 
 from __future__ import annotations
 
@@ -152,25 +152,6 @@ def cost(
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(render_table(result, scale))
-
-
-@aws.command("glue-columns")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write here (infra/terraform/sensors_columns.tf.json) instead of stdout.",
-)
-def glue_columns(out: Path | None) -> None:
-    """Print the Glue `sensors` table's columns (from petrostream.schema) as Terraform JSON."""
-    from petrostream.deploy.glue import render_columns_tf_json
-
-    text = render_columns_tf_json()
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {out}", err=True)
 
 
 COMMANDS: list[click.Command] = [aws]
