@@ -24,14 +24,17 @@ Queries run concurrently, each on its own connection of a `SessionPool`, within
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
+from sqlglot import exp
 
 from petrostream.catalog.base import Catalog, Column, Table
 from petrostream.catalog.crawler import open_lake
@@ -114,6 +117,10 @@ def _approx_bytes(value: Any) -> int:
     return 8
 
 
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -187,8 +194,8 @@ class DuckDBEngine:
 
     def explain(self, sql: str, params: Mapping[str, str] | None = None) -> str:
         """EXPLAIN ANALYZE of a checked query (tests and benchmarks count files scanned)."""
-        prepared = self._prepare(sql, params)
         with self.connection() as con:
+            prepared = self._prepare(sql, params, con)
             rows = con.execute(f"EXPLAIN ANALYZE {prepared.sql}").fetchall()
         return "\n".join(str(r[-1]) for r in rows)
 
@@ -207,11 +214,11 @@ class DuckDBEngine:
             QueryTooLarge: the query ran out of memory, or its rows exceed
                 ``limits.max_result_bytes``.
         """
-        prepared = self._prepare(sql, params)
         started = time.monotonic()
         timed_out = threading.Event()
         try:
             with self.connection(timeout) as con:
+                prepared = self._prepare(sql, params, con)
 
                 def stop() -> None:
                     timed_out.set()
@@ -258,8 +265,113 @@ class DuckDBEngine:
             sql=prepared.sql,
         )
 
-    def _prepare(self, sql: str, params: Mapping[str, str] | None) -> Any:
-        return prepare(sql, tables=set(self.catalog.tables), params=params, translate=to_duckdb)
+    def _prepare(
+        self, sql: str, params: Mapping[str, str] | None, con: duckdb.DuckDBPyConnection
+    ) -> Any:
+        def translate(ast: exp.Expr) -> str:
+            return to_duckdb(self._time_travel(con, ast))
+
+        return prepare(sql, tables=set(self.catalog.tables), params=params, translate=translate)
+
+    # ------------------------------------------------------------ time travel
+
+    def _time_travel(self, con: duckdb.DuckDBPyConnection, ast: exp.Expr) -> exp.Expr:
+        """``t FOR VERSION|TIMESTAMP AS OF x`` becomes a scan of that snapshot's files.
+
+        The snapshot's planned files (pyiceberg, from the metadata file of the last
+        crawl) are registered on ``con`` as an Arrow dataset with the table's current
+        columns (a column added later reads NULL), and the table reference is
+        replaced by it, keeping its alias.
+        """
+        pinned = [t for t in ast.find_all(exp.Table) if t.args.get("version") is not None]
+        if not pinned:
+            return ast
+        ast = ast.copy()
+        for node in [t for t in ast.find_all(exp.Table) if t.args.get("version") is not None]:
+            table = self.catalog.tables.get(node.name.lower()) if node.db else None
+            if table is None:
+                raise QueryError(
+                    f"FOR ... AS OF applies to the catalog's tables, not to {node.name}; "
+                    "move it onto the table inside the WITH query"
+                )
+            snapshot_id = self._snapshot_id(con, table, node.args["version"])
+            name = f"__snapshot_{table.name}_{snapshot_id}"
+            if name not in self._registered(con):
+                paths = self._snapshot_files(table, snapshot_id)
+                source = self._arrow_source(con, table, paths, suffix=f"_{snapshot_id}")
+                con.execute(f"CREATE TEMP VIEW {_q(name)} AS {source}")
+            alias = node.alias or table.name
+            node.replace(exp.to_table(name).as_(alias))
+        return ast
+
+    @staticmethod
+    def _registered(con: duckdb.DuckDBPyConnection) -> set[str]:
+        rows = con.execute("SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()
+        return {r[0] for r in rows}
+
+    def _iceberg(self, table: Table) -> Any:
+        from pyiceberg.table import StaticTable
+
+        from petrostream.lake.tables import s3_properties
+
+        if table.iceberg_metadata is None:
+            raise QueryError(
+                f"{table.name} is not an Iceberg table in this catalog, so it has no "
+                "snapshots to travel to; drop FOR ... AS OF (or run `petrostream crawl`)"
+            )
+        props = {"py-io-impl": "pyiceberg.io.pyarrow.PyArrowFileIO"}
+        if table.iceberg_metadata.startswith("s3://"):
+            props.update(s3_properties())
+        return StaticTable.from_metadata(table.iceberg_metadata, properties=props)
+
+    def _snapshot_id(self, con: duckdb.DuckDBPyConnection, table: Table, version: exp.Expr) -> int:
+        """The snapshot ``FOR VERSION AS OF id`` or ``FOR TIMESTAMP AS OF t`` names."""
+        ice = self._iceberg(table)
+        snapshots = sorted(ice.snapshots(), key=lambda s: s.timestamp_ms)
+        listed = (
+            ", ".join(f"{s.snapshot_id} ({_utc(s.timestamp_ms)})" for s in snapshots[-5:]) or "none"
+        )
+        value = version.expression
+        if version.name.upper() == "VERSION":
+            if not (isinstance(value, exp.Literal) and re.fullmatch(r"-?\d+", value.name)):
+                raise QueryError(
+                    f"FOR VERSION AS OF takes a snapshot id (an integer), not {value.sql()}; "
+                    f"{table.name}'s latest snapshots: {listed}"
+                )
+            snapshot = ice.snapshot_by_id(int(value.name))
+            if snapshot is None:
+                raise QueryError(
+                    f"{table.name} has no snapshot {value.name} (expired, or newer than the "
+                    f"last `petrostream crawl`); its latest snapshots: {listed}"
+                )
+            return int(snapshot.snapshot_id)
+        try:
+            when = con.execute(
+                to_duckdb(exp.select(exp.cast(value.copy(), "TIMESTAMPTZ")))
+            ).fetchone()
+        except duckdb.Error as exc:
+            raise QueryError(
+                f"FOR TIMESTAMP AS OF {value.sql(dialect='athena')} is not a timestamp "
+                f"({str(exc).splitlines()[0]}); write TIMESTAMP 'YYYY-MM-DD HH:MM:SS UTC'"
+            ) from exc
+        if when is None or when[0] is None:
+            raise QueryError(f"FOR TIMESTAMP AS OF {value.sql()} is NULL; give a timestamp")
+        at_ms = int(when[0].timestamp() * 1000)
+        snapshot = ice.snapshot_as_of_timestamp(at_ms)
+        if snapshot is None:
+            raise QueryError(
+                f"{table.name} has no snapshot at or before {_utc(at_ms)} (its first is "
+                f"{_utc(snapshots[0].timestamp_ms) if snapshots else 'not made yet'}); "
+                f"its latest snapshots: {listed}"
+            )
+        return int(snapshot.snapshot_id)
+
+    def _snapshot_files(self, table: Table, snapshot_id: int) -> list[str]:
+        ice = self._iceberg(table)
+        return sorted(
+            task.file.file_path.split("://", 1)[-1]
+            for task in ice.scan(snapshot_id=snapshot_id).plan_files()
+        )
 
     def _fetch(self, cursor: duckdb.DuckDBPyConnection, limit: int | None) -> list[tuple[Any, ...]]:
         """At most ``limit + 1`` rows, stopping past ``limits.max_result_bytes``."""
@@ -354,7 +466,14 @@ class DuckDBEngine:
             branches.append(f"SELECT {', '.join(cols)} FROM read_parquet([{files}]{options})")
         return "\nUNION ALL ".join(branches)
 
-    def _arrow_source(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
+    def _arrow_source(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: Table,
+        paths: list[str] | None = None,
+        suffix: str = "",
+    ) -> str:
+        """A scan of a pyarrow dataset over ``paths`` (default: the catalog's files)."""
         import pyarrow as pa
         import pyarrow.dataset as ds
 
@@ -375,11 +494,12 @@ class DuckDBEngine:
             [(c.name, arrow_types.get(c.type, pa.string())) for c in view_columns(table)]
             + [(k, pa.string()) for k in keys]
         )
-        paths = [
-            f"{p.location.split('://', 1)[-1]}/{f.name}"
-            for _, p in sorted(table.partitions.items())
-            for f in p.files.values()
-        ]
+        if paths is None:
+            paths = [
+                f"{p.location.split('://', 1)[-1]}/{f.name}"
+                for _, p in sorted(table.partitions.items())
+                for f in p.files.values()
+            ]
         options: dict[str, Any] = {}
         if keys:
             partitioning = pa.schema([(k, pa.string()) for k in keys])
@@ -388,7 +508,7 @@ class DuckDBEngine:
                 "partition_base_dir": root,
             }
         dataset = ds.dataset(paths, schema=schema, format="parquet", filesystem=fs, **options)
-        name = f"__arrow_{table.name}"
+        name = f"__arrow_{table.name}{suffix}"
         con.register(name, dataset)
         return f"SELECT {', '.join(['*', *_derived(table)])} FROM {_q(name)}"
 
