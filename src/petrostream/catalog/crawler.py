@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
+    from pyiceberg.table import Table as IcebergTable
 
 Progress = Callable[[int, int], None]
 
@@ -56,6 +57,8 @@ class CrawlReport:
     files_read: int = 0
     files_unchanged: int = 0
     files_removed: int = 0
+    # Iceberg table -> (snapshot id, its time, the columns that arrived in it), oldest first
+    schema_history: dict[str, list[tuple[int, str, list[str]]]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -82,6 +85,15 @@ class CrawlReport:
             for t, c in self.conflicts
         ]
         out += [f"skipped {p}" for p in self.problems]
+        return out
+
+    def history_lines(self) -> list[str]:
+        """Each Iceberg table's schema history: the snapshot each column arrived in."""
+        out = []
+        for table, steps in sorted(self.schema_history.items()):
+            for n, (snapshot_id, at, columns) in enumerate(steps):
+                what = f"{len(columns)} columns" if n == 0 else "+ " + ", ".join(columns)
+                out.append(f"schema of {table}: snapshot {snapshot_id} ({at}): {what}")
         return out
 
     def summary(self) -> str:
@@ -179,6 +191,7 @@ class Crawler:
         self._now = now or (lambda: datetime.now(UTC))
         self._folders: dict[tuple[str, str], str] = {}  # Iceberg partition -> its folder
         self._metadata: dict[str, str] = {}  # Iceberg table -> its current metadata file
+        self._history: dict[str, list[tuple[int, str, list[str]]]] = {}
 
     def crawl(
         self, catalog: Catalog | None, progress: Progress | None = None
@@ -197,6 +210,7 @@ class Crawler:
         if catalog is None or catalog.lake_uri != self.lake_uri:
             catalog = Catalog(lake_uri=self.lake_uri)
         listing = self._list(report)
+        report.schema_history = self._history
 
         todo: list[tuple[Table, Partition, _Listed]] = []
         seen: dict[str, set[str]] = {}
@@ -331,6 +345,7 @@ class Crawler:
             files = found.setdefault(name, [])
             table = catalog.load_table(d.identifier)
             self._metadata[name] = table.metadata_location
+            self._history[name] = _schema_history(table)
             for task in table.scan().plan_files():
                 path = task.file.file_path.split("://", 1)[-1]
                 relative = path[len(self.root) :].lstrip("/")
@@ -384,6 +399,28 @@ class Crawler:
         table.file_schemas.setdefault(sid, columns)
         partition.files[name] = DataFile(name, listed.size, listed.mtime, metadata.num_rows, sid)
         report.files_read += 1
+
+
+def _schema_history(table: IcebergTable) -> list[tuple[int, str, list[str]]]:
+    """The snapshots (oldest first) that brought new columns, with those columns.
+
+    A column's first appearance is the first snapshot whose schema has it (the writer
+    adds columns in the same commit as their rows); the first entry lists them all.
+    """
+    seen: set[str] = set()
+    steps = []
+    schemas = table.schemas()
+    for snapshot in sorted(
+        table.snapshots(), key=lambda s: (s.sequence_number or 0, s.timestamp_ms)
+    ):
+        schema = schemas.get(snapshot.schema_id) if snapshot.schema_id is not None else None
+        names = [f.name for f in (schema or table.schema()).fields]
+        new = [n for n in names if n not in seen]
+        if new:
+            at = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
+            steps.append((snapshot.snapshot_id, at.isoformat(timespec="seconds"), new))
+            seen.update(new)
+    return steps
 
 
 def _all_null_sensors(metadata: pq.FileMetaData) -> set[str]:

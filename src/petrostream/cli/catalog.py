@@ -24,6 +24,8 @@ def crawl(ctx: click.Context, target: str) -> None:
     well_id), file counts and sizes, and the history of schema versions go to
     the local catalog (<home>/catalog.json). New columns are added; a type
     conflict keeps the old type and is reported; vanished partitions are dropped.
+    For each Iceberg table the schema history says which snapshot each column
+    arrived in.
     """
     from petrostream.catalog.crawler import Crawler
     from petrostream.catalog.local import LocalCatalogStore
@@ -50,6 +52,8 @@ def crawl(ctx: click.Context, target: str) -> None:
             f"{len(table.partitions)} partitions, {table.file_count} files, "
             f"{table.bytes:,} bytes, {table.rows:,} rows, schema v{len(table.schema_versions)}"
         )
+    for line in report.history_lines():
+        click.echo(line)
     if target == "glue":
         from petrostream.catalog.glue import GlueCatalogStore
 

@@ -3,8 +3,13 @@ files are never counted, a rewrite's inputs leave, and a kept crawler reads new 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
 from petrostream.catalog.crawler import Crawler
 from petrostream.lake.maintain import maintain
+from petrostream.lake.tables import DEFS, commit_append
 from petrostream.lake.writer import LakeWriter
 from petrostream.query.duckdb_engine import DuckDBEngine
 from petrostream.testing.lake import put_readings, reading
@@ -66,3 +71,24 @@ def test_a_kept_crawler_reads_the_footers_of_new_files_only(stream, catalog, hom
     assert first.files_read == 2
     assert (second.files_read, second.files_unchanged) == (2, 2)
     assert count(crawled) == (80, 80)
+
+
+def test_the_report_names_the_snapshot_each_column_arrived_in(stream, catalog, home):
+    # given: readings, then an append that brings a sensor the table did not have
+    fill(stream, catalog, 0, 20)
+    table = catalog.load_table(DEFS["sensors"].identifier)
+    first = table.current_snapshot()
+    novel = pa.table({
+        "well_id": ["WELL-00001"],
+        "ts": pa.array([datetime(2024, 5, 2, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+        "q_novel": [1.5],
+    })  # fmt: skip
+    last = commit_append(table, novel).current_snapshot()
+    # when
+    _, report = Crawler(str(home / "lake"), home=home).crawl(None)
+    # then
+    steps = report.schema_history["sensors"]
+    assert steps[0][0] == first.snapshot_id and "p_pdg" in steps[0][2]
+    assert steps[-1][0] == last.snapshot_id and steps[-1][2] == ["q_novel"]
+    assert f"schema of sensors: snapshot {last.snapshot_id} (" in report.history_lines()[-1]
+    assert report.history_lines()[-1].endswith("): + q_novel")
