@@ -72,6 +72,12 @@ def lake_target(lake: str) -> object:
 
 def child_writer(stream_path: str, lake: str, buffer_bytes: int, total_bytes: int = 0) -> dict:
     """One drain of the stream into a fresh lake (``total_bytes`` 0: the writer's default)."""
+    try:  # as run_lake_writer does: no pandas import in the writer's process
+        from petrostream.arrow_startup import skip_pandas_probe
+    except ImportError:  # a writer before arrow_startup (--before)
+        pass
+    else:
+        skip_pandas_probe()
     from petrostream.lake.writer import LakeWriter
     from petrostream.stream.local import LocalStream
 

@@ -38,8 +38,12 @@ def run_lake_writer(
         ConfigError: another lake writer holds the lock, or a setting is wrong.
         OSError: the lake cannot be written after retries.
     """
+    from petrostream.arrow_startup import skip_pandas_probe
     from petrostream.stream.factory import open_stream
 
+    # Before pyiceberg's pyarrow IO loads: pyarrow.dataset's first conversion would
+    # import pandas (~32 MB of the writer's peak RSS); nothing here hands it pandas.
+    skip_pandas_probe()
     with ActorLock(settings.home, CONSUMER):
         catalog = open_catalog(settings.home, settings.lake_uri, settings.lake_catalog)
         stream = open_stream(settings, backend=backend)
