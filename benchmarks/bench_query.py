@@ -110,6 +110,37 @@ def build_lake(lake: Path, readings: int) -> None:
     marker.mkdir()
 
 
+def build_iceberg_lake(home: Path, readings: int) -> None:
+    """The same readings as `build_lake` in the Iceberg ``sensors`` table (one commit a day).
+
+    ``tables.commit_append`` writes them as the lake writer does: one file per
+    ``day(ts)`` x ``bucket(16, well_id)`` partition, sorted ``well_id, ts``.
+    """
+    from petrostream.lake.tables import commit_append, open_catalog, open_table
+
+    marker = home / f"_complete_iceberg_{readings}"
+    if marker.exists():
+        log(f"Iceberg lake cached at {home}")
+        return
+    if home.exists():
+        import shutil
+
+        shutil.rmtree(home)
+    days = max(1, readings // (WELLS * 100_000))
+    per = readings // (WELLS * days)
+    rng = np.random.default_rng(42)
+    table = open_table(open_catalog(home, str(home / "lake")), "sensors")
+    log(f"committing {WELLS * days * per:,} readings to Iceberg: {days} commits")
+    for day in range(days):
+        parts = []
+        for well in range(1, WELLS + 1):
+            frame = partition_frame(rng, per, day, well)
+            parts.append(frame.append_column("well_id", pa.array([f"WELL-{well:05d}"] * per)))
+        table = commit_append(table, parts)
+        log(f"  day {day + 1}/{days}")
+    marker.mkdir()
+
+
 def build_csv(folder: Path, readings: int) -> int:
     """3W 1.x-style CSV files (timestamp, 8 tags, class), ``readings`` rows in all."""
     marker = folder / f"_complete_{readings}"
@@ -165,6 +196,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument(
+        "--iceberg", action="store_true",
+        help="also time the same queries on the same readings in the Iceberg table",
+    )  # fmt: skip
     args = parser.parse_args()
     base = args.dir or Path(os.environ.get("PETROSTREAM_BENCH_DIR", ".petrostream/bench/query"))
     lake = base / f"lake-{args.readings}"
@@ -193,6 +228,10 @@ def main() -> None:
     plan = engine.explain(point_sql)
     scanned = next(ln for ln in plan.splitlines() if "Scanning Files" in ln).strip(" │")
     log(f"seed aggregate {seed_s * 1000:.0f} ms; one well/day {point_s * 1000:.1f} ms ({scanned})")
+
+    iceberg_rows = ""
+    if args.iceberg:
+        iceberg_rows = iceberg_figures(base, args, seed_s, point_s, dt)
 
     # baseline 1: pandas on the same Parquet files
     pandas_s = float("nan")
@@ -243,7 +282,7 @@ def main() -> None:
 | DuckDB `read_csv` on {csv_rows:,} CSV readings | {csv_s:.2f} s ({csv_ns:.1f} ns/row) |
 | ratio pandas / ours (whole lake) | {pandas_s / seed_s:.1f}x |
 | ratio CSV / ours (per row) | {csv_ns / seed_ns:.1f}x |
-| load average before / after | {load_before[0]:.2f} / {load_after[0]:.2f} |
+{iceberg_rows}| load average before / after | {load_before[0]:.2f} / {load_after[0]:.2f} |
 | machine | {platform.machine()}, {psutil.cpu_count()} cores, \
 {psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, \
 DuckDB {duckdb.__version__} |
@@ -251,6 +290,52 @@ DuckDB {duckdb.__version__} |
 """
     )
     assert point.rows[0][0] > 0
+
+
+ICEBERG_POINT_SQL = (
+    "SELECT count(*) AS readings, avg(p_pdg) AS avg_p_pdg, max(ts) AS last_ts "
+    "FROM petrostream_db.sensors WHERE ts >= TIMESTAMP '{dt} 00:00:00' "
+    "AND ts < TIMESTAMP '{dt} 00:00:00' + INTERVAL '1' DAY AND well_id = 'WELL-00007'"
+)
+
+
+def iceberg_figures(base: Path, args: argparse.Namespace, hive_seed_s: float,
+                    hive_point_s: float, dt: str) -> str:  # fmt: skip
+    """Table rows: the seed and one well-day on the Iceberg table, the Hive lake's ratio."""
+    home = base / f"iceberg-{args.readings}"
+    build_iceberg_lake(home, args.readings)
+    t = time.perf_counter()
+    catalog, _ = Crawler(str(home / "lake"), home=home).crawl(None)
+    crawl_s = time.perf_counter() - t
+    sensors = catalog.tables["sensors"]
+    engine = DuckDBEngine(catalog)
+    try:
+        engine.execute(SEED_SQL)
+        seed_s, _ = timed(lambda: engine.execute(SEED_SQL), args.repeat, "ice_seed")
+        sql = ICEBERG_POINT_SQL.format(dt=dt)
+        engine.execute(sql)
+        point_s, point = timed(lambda: engine.execute(sql), args.repeat * 4, "ice_point")
+        plan = engine.explain(sql)
+        scanned = next((ln for ln in plan.splitlines() if "Scanning Files" in ln), "").strip(" │")
+        by_dt_sql = POINT_SQL.format(dt=dt)
+        by_dt_s, by_dt = timed(lambda: engine.execute(by_dt_sql), args.repeat, "ice_dt")
+    finally:
+        engine.close()
+    assert point.rows[0][0] > 0 and by_dt.rows[0][0] == point.rows[0][0]
+    log(f"Iceberg: seed {seed_s * 1000:.0f} ms; one well/day {point_s * 1000:.1f} ms ({scanned})")
+    return (
+        f"| Iceberg table, same readings | {sensors.file_count} files, "
+        f"{sensors.bytes / 1e9:.2f} GB, {len(sensors.partitions)} partitions "
+        f"(day x bucket(16, well_id)); crawl (plan + footers) {crawl_s:.2f} s |\n"
+        f"| Iceberg: seed aggregate (median of {args.repeat}) | **{seed_s * 1000:.0f} ms** "
+        f"wall, {CPU['ice_seed'] * 1000:.0f} ms CPU; ratio to the Hive lake in this run "
+        f"{seed_s / hive_seed_s:.2f} |\n"
+        f"| Iceberg: one well, one day by `ts` range (median of {args.repeat * 4}) | "
+        f"**{point_s * 1000:.1f} ms** wall, {CPU['ice_point'] * 1000:.1f} ms CPU ({scanned}); "
+        f"ratio to the Hive lake {point_s / hive_point_s:.2f} |\n"
+        f"| Iceberg: the same by `dt = '{dt}'` (the derived column) | "
+        f"{by_dt_s * 1000:.1f} ms |\n"
+    )
 
 
 if __name__ == "__main__":
