@@ -138,3 +138,14 @@ def test_format_ms_writes_each_rows_own_day_when_first_and_last_share_one():
         format_ts(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=500, milliseconds=7)),
         format_ts(datetime(1970, 1, 11, tzinfo=UTC) + timedelta(milliseconds=9)),
     ]
+
+
+def test_format_ms_matches_the_record_codec_over_centuries_and_before_the_epoch():
+    # given random instants from 1100 to 9900 (before 1970 included), at any millisecond
+    rng = np.random.default_rng(7)
+    low, high = -27_000_000_000_000, 250_000_000_000_000
+    epoch_ms = rng.integers(low, high, 3000)
+    moments = [datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(m)) for m in epoch_ms]
+
+    # then each fixed-width stamp equals format_ts
+    assert format_ms(epoch_ms).to_pylist() == [format_ts(m) for m in moments]
