@@ -99,8 +99,9 @@ def read_csv_instance(instance: Instance, *, batch_rows: int) -> Iterator[Readin
                     continue
                 block, carry = buffer[: cut + 1], buffer[cut + 1 :]
             if block:
-                yield from reader.batches(instance, block, line, batch_rows)
-                line += _count_lines(block)
+                count = _count_lines(block)  # one scan of the block serves both
+                yield from reader.batches(instance, block, line, batch_rows, count)
+                line += count
             if not data:
                 return
 
@@ -173,13 +174,13 @@ class _BlockReader:
         self.index = {tag: i for i, tag in enumerate(layout.tags)}
 
     def batches(
-        self, instance: Instance, block: bytes, first_line: int, batch_rows: int
+        self, instance: Instance, block: bytes, first_line: int, batch_rows: int, count: int
     ) -> Iterator[ReadingBatch]:
         """Parse one block and cut it into batches; rejects go with the batch of their line."""
         tables: list[pa.Table] = []
         lines: list[np.ndarray] = []
         rejects: list[Reject] = []
-        self._parse(block, first_line, tables, lines, rejects)
+        self._parse(block, first_line, tables, lines, rejects, count)
         table = pa.concat_tables(tables) if tables else self.layout.schema.empty_table()
         row_lines = np.concatenate(lines) if lines else np.empty(0, np.int64)
         starts = list(range(0, max(table.num_rows, 1), batch_rows))
@@ -206,8 +207,11 @@ class _BlockReader:
         tables: list[pa.Table],
         lines: list[np.ndarray],
         rejects: list[Reject],
+        count: int | None = None,
     ) -> None:
-        count = _count_lines(piece)
+        """Parse ``piece`` (``count`` lines, counted here when not given) into the lists."""
+        if count is None:
+            count = _count_lines(piece)
         try:
             table = self._clean(piece, count)
         except _Dirty:
@@ -231,7 +235,8 @@ class _BlockReader:
 
     def _clean(self, piece: bytes, count: int) -> pa.Table:
         """The columnar path: the whole piece or `_Dirty`."""
-        if piece.count(b"\r") != piece.count(b"\r\n"):
+        carriage_returns = piece.count(b"\r")  # LF files: one scan, not two
+        if carriage_returns and carriage_returns != piece.count(b"\r\n"):
             raise _Dirty  # a CR alone: pyarrow would end a row there
         try:
             raw = pacsv.read_csv(
