@@ -569,7 +569,8 @@ class LocalStream:
             conn.executemany(
                 "UPDATE shards SET last_seq = ? WHERE num = ?", [(r[1], r[0]) for r in new_rows]
             )
-        self._unchecked_bytes += sum(map(len, data))
+        # the rows hold every stored byte: one length per shard, not one per record
+        self._unchecked_bytes += sum(len(row.data) for _, row in rows.values())
         if self._unchecked_bytes >= CHECKPOINT_BYTES and not (
             self._checkpointer is not None and self._checkpointer.pending
         ):
