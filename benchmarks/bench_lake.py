@@ -172,7 +172,14 @@ def child_baseline(csv_dir: str, out: str) -> dict:
     return {"elapsed": elapsed, "rows": rows, "bytes": size, "cpu": cpu}
 
 
+def child_load(data: str, stream_path: str) -> dict:
+    """Replay ``data`` into a fresh stream with this child's petrostream (its own stream
+    layout: a writer before reads the stream its own producer wrote)."""
+    return {"records": load_stream(Path(data), Path(stream_path))}
+
+
 CHILDREN = {
+    "load": child_load,
     "writer": child_writer,
     "stream": child_stream,
     "decode_write": child_decode_write,
@@ -465,10 +472,14 @@ def main() -> int:
     try:
         stream_path = work / "stream.db"
         put = load_stream(data, stream_path)
+        streams: dict[Path | None, Path] = {None: stream_path}  # by the writer's pythonpath
+        if before is not None:
+            streams[before] = work / "stream-before.db"
+            run_child("load", data, streams[before], pythonpath=before)
         runs: dict[str, list[dict]] = {c.label: [] for c in configs}
         for _ in range(args.repeat):  # alternate, so load changes hit all alike
             for config in configs:
-                runs[config.label].append(measured(stream_path, work, config))
+                runs[config.label].append(measured(streams[config.pythonpath], work, config))
         summaries = {label: summary(r) for label, r in runs.items()}
         reads = {
             m: run_child("stream", stream_path, m) for m in ("get_records", "get_record_blobs")
