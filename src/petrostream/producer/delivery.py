@@ -31,7 +31,9 @@ from petrostream.stream.base import MAX_PUT_BYTES, MAX_PUT_RECORDS, PutRecord, S
 if TYPE_CHECKING:
     from petrostream.producer.clock import Clock
     from petrostream.producer.summary import ReplaySummary
-    from petrostream.stream.local import PutBlobsResult
+    from petrostream.stream.local import BlobRequest, PutBlobsResult
+
+PutRequests = Callable[[list["BlobRequest"]], list["PutBlobsResult | None"]]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,82 @@ class Delivery:
         self.put_blobs: Callable[[list[str], list[bytes]], PutBlobsResult] | None = (
             blobs if callable(blobs) else None
         )
+        requests = getattr(stream, "put_record_requests", None)  # and its bulk form
+        self.put_requests: PutRequests | None = (
+            requests if callable(requests) and not aggregate else None
+        )
+
+    def shard_numbers(self, well_ids: Sequence[str]) -> list[int] | None:
+        """The place of each well's shard in the stream's shard list, where puts can use it.
+
+        Only for a stream that takes several requests in one call (the local stream's
+        `put_record_requests`): grouping a chunk's records by shard lets it store each
+        request's records of one shard with one copy. None otherwise.
+        """
+        if self.put_requests is None:
+            return None
+        shards = self.stream.list_shards()
+        place = {s.shard_id: n for n, s in enumerate(shards)}
+        shard_of = kpl.shard_router(
+            (s.shard_id, s.starting_hash_key, s.ending_hash_key) for s in shards
+        )
+        return [place[str(shard_of(well))] for well in well_ids]
+
+    def deliver_requests(
+        self,
+        keys: list[str],
+        payload: bytes,
+        bounds: np.ndarray,
+        cuts: Sequence[int],
+        owner: np.ndarray,
+        rows: np.ndarray,
+        summary: ReplaySummary,
+    ) -> None:
+        """Put records ``cuts[k]:cuts[k + 1]`` as request ``k``, as few stream calls as possible.
+
+        Record ``i`` is ``payload[bounds[i]:bounds[i + 1]]``. All requests go to the
+        stream in one call (`LocalStream.put_record_requests`, one transaction); when one
+        has refused records, those are retried as `deliver` retries them before the
+        requests after it go in a new call: the same order and counts as one `deliver`
+        per request.
+
+        Raises:
+            DeliveryError: records still refused after ``retry.max_attempts`` puts.
+        """
+        from petrostream.stream.local import BlobRequest
+
+        assert self.put_requests is not None  # noqa: S101 - only for such streams
+        view = memoryview(payload)
+        spans = list(zip(cuts[:-1], cuts[1:], strict=True))
+        while spans:
+            requests = [
+                BlobRequest(keys[a:b], view[start:end], bounds[a + 1 : b + 1] - start)
+                for a, b in spans
+                for start, end in [(int(bounds[a]), int(bounds[b]))]
+            ]
+            results = self.put_requests(requests)
+            stored = 0
+            refused = None
+            for (a, b), result in zip(spans, results, strict=True):
+                if result is None:
+                    break
+                self.put_calls += 1
+                if result.failed:
+                    refused = (a, b, result)
+                    break
+                stored += 1
+            if stored:
+                first, last = spans[0][0], spans[stored - 1][1]
+                self.stream_records += last - first
+                self._count(owner[first:last], rows[first:last])
+            done = stored
+            if refused is not None:
+                a, b, result = refused
+                blobs = [payload[int(bounds[i]) : int(bounds[i + 1])] for i in range(a, b)]
+                outcome = (result.failed, f"{result.error_code}: {result.error_message}")
+                self._deliver(keys[a:b], blobs, owner[a:b], rows[a:b], summary, None, outcome)
+                done += 1
+            spans = spans[done:]
 
     def deliver(
         self,
@@ -142,16 +220,24 @@ class Delivery:
         rows: np.ndarray,
         summary: ReplaySummary,
         members: list[np.ndarray] | None,
+        first: tuple[list[int], str] | None = None,
     ) -> None:
-        """`deliver`'s retry loop; ``members``: the readings each aggregate holds."""
+        """`deliver`'s retry loop; ``members``: the readings each aggregate holds.
+
+        ``first``: the outcome (refused indices, error) of a first put already made
+        and counted as a call (`deliver_requests`).
+        """
         pending = np.arange(len(keys))
         attempt = 1
         while True:
-            if attempt == 1:
+            if attempt == 1 and first is not None:
+                failed, error = first
+            elif attempt == 1:
                 failed, error = self._put(keys, blobs)
             else:
                 failed, error = self._put([keys[i] for i in pending], [blobs[i] for i in pending])
-            self.put_calls += 1
+            if attempt > 1 or first is None:
+                self.put_calls += 1
             accepted = np.ones(len(pending), dtype=bool)
             accepted[failed] = False
             stored = _readings(pending[accepted], members)

@@ -107,6 +107,7 @@ class Chunk:
         rejects: bad rows met since the previous chunk.
         failed: instances given up since the previous chunk: index -> why.
         stamps: per finished instance index, (repeated, backward) timestamps.
+        ts_span: the earliest and the latest ``ts`` of the chunk's records (None if empty).
     """
 
     due: np.ndarray | None
@@ -121,6 +122,7 @@ class Chunk:
     rejects: list[Reject] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     stamps: dict[int, tuple[int, int]] = field(default_factory=dict)
+    ts_span: tuple[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -157,17 +159,21 @@ class Merger:
         limit_rows: int | None = None,
         skip: Sequence[int] | None = None,
         active: Sequence[bool] | None = None,
+        shards: Sequence[int] | None = None,
     ) -> None:
         """Merge ``instances`` read with ``read`` on ``schedule``.
 
         ``skip`` gives, per instance, the rows already put (a resumed replay);
-        ``active`` says which instances to read at all.
+        ``active`` says which instances to read at all. ``shards`` (the stream shard
+        of each instance's well) groups each chunk's records by shard when nothing
+        waits for the clock (speed 0), each shard's records in timeline order.
         """
         self.instances = list(instances)
         self.read, self.schedule, self.limit_rows = read, schedule, limit_rows
         n = len(self.instances)
         self.skip = list(skip) if skip is not None else [0] * n
         self.active = list(active) if active is not None else [True] * n
+        self.shards = None if shards is None else np.asarray(shards, dtype=np.int64)
         self.heads = pa.array([record_head(i) for i in self.instances], pa.string())
         self.well_ids = np.array([i.well_id for i in self.instances], dtype=object)
         self.key_bytes = np.array([len(i.well_id.encode()) for i in self.instances], np.int64)
@@ -284,15 +290,23 @@ class Merger:
         )
         for c, _, b in parts:
             c.pos = b
+        order = None
         if len(parts) > 1:
             order = np.argsort(offsets, kind="stable")  # stable: a well's rows keep file order
+        if left is not None and left < len(offsets):
+            order = (np.arange(len(offsets)) if order is None else order)[:left]
+        due = self.schedule.due(offsets if order is None else offsets[order])
+        if due is None and self.shards is not None and len(parts) > 1:
+            # Nothing waits for the clock: group the records by shard (stably, so each
+            # shard's stay in timeline order), so that a put's records of one shard
+            # stand together and the stream stores them with one copy, not one each.
+            chosen = owner if order is None else owner[order]
+            by_shard = np.argsort(self.shards[chosen], kind="stable")
+            order = by_shard if order is None else order[by_shard]
+        if order is not None:
             offsets, owner, rows = offsets[order], owner[order], rows[order]
             table = table.take(pa.array(order))
-        if left is not None and left < len(offsets):
-            offsets, owner, rows = offsets[:left], owner[:left], rows[:left]
-            table = table.slice(0, left)
         self.rows_emitted += len(offsets)
-        due = self.schedule.due(offsets)
         if self.schedule.mode is ClockMode.SOURCE:
             stamps = source_millis(table)
         else:
@@ -301,4 +315,5 @@ class Merger:
         payload, bounds = _payload(data)
         sizes = np.diff(bounds) + self.key_bytes[owner]
         keys = self.well_ids[owner].tolist()
-        return Chunk(due, payload, bounds, keys, owner, rows, sizes, **side)  # type: ignore[arg-type]
+        low, high = format_ms(np.array([stamps.min(), stamps.max()], np.int64)).to_pylist()
+        return Chunk(due, payload, bounds, keys, owner, rows, sizes, ts_span=(low, high), **side)  # type: ignore[arg-type]

@@ -101,9 +101,11 @@ class _Replay:
             )  # fmt: skip
         self.schedule = schedule
         self.on_start = on_start
+        # At speed 0 into the local stream, chunks come grouped by shard (see `Merger`).
+        shards = delivery.shard_numbers([i.well_id for i in self.instances]) if not speed else None
         self.merger = Merger(
             self.instances, read, schedule, limit_rows=limit_rows, skip=skip,
-            active=[n not in refused for n in range(len(self.instances))],
+            active=[n not in refused for n in range(len(self.instances))], shards=shards,
         )  # fmt: skip
         self._fail(refused)
         self.ts_low: int | None = None
@@ -169,6 +171,23 @@ class _Replay:
         n = len(chunk)
         due = chunk.due
         max_records, max_bytes = self.delivery.max_records, self.delivery.max_bytes
+        if due is None and self.delivery.put_requests is not None and n:
+            # Nothing waits for the clock: cut the whole chunk into puts, one stream call.
+            cuts = [0]
+            while cuts[-1] < n:
+                start = cuts[-1]
+                end = min(n, start + max_records)
+                sizes = np.cumsum(chunk.sizes[start:end])
+                if sizes[-1] > max_bytes:
+                    end = start + max(1, int(np.searchsorted(sizes, max_bytes, "right")))
+                cuts.append(end)
+            self.delivery.deliver_requests(
+                chunk.keys, chunk.payload, chunk.bounds, cuts,
+                chunk.owner, chunk.rows, self.summary,
+            )  # fmt: skip
+            self._maybe_progress()
+            self._note_ts(chunk)
+            return
         start = 0
         while start < n:
             end = min(n, start + max_records)
@@ -193,9 +212,11 @@ class _Replay:
             self._note_ts(chunk)
 
     def _note_ts(self, chunk: Chunk) -> None:
-        # ts is the record's third field: read it back from the bytes, no decode.
-        n = len(chunk)
-        low, high = _ts_of(chunk.blobs(0, 1)[0]), _ts_of(chunk.blobs(n - 1, n)[0])
+        if chunk.ts_span is not None:
+            low, high = chunk.ts_span
+        else:  # ts is the record's third field: read it back from the bytes, no decode
+            n = len(chunk)
+            low, high = _ts_of(chunk.blobs(0, 1)[0]), _ts_of(chunk.blobs(n - 1, n)[0])
         if self.summary.ts_first is None or low < self.summary.ts_first:
             self.summary.ts_first = low
         if self.summary.ts_last is None or high > self.summary.ts_last:

@@ -46,10 +46,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import compress, count
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
+
+import numpy as np
 
 from petrostream.errors import ConfigError, PetroStreamError, TransientError
 from petrostream.stream.base import (
+    MAX_PARTITION_KEY_CHARS,
+    MAX_PUT_BYTES,
+    MAX_PUT_RECORDS,
+    MAX_RECORD_BYTES,
     THROUGHPUT_EXCEEDED,
     GetRecordsResult,
     IteratorType,
@@ -61,7 +67,14 @@ from petrostream.stream.base import (
     even_shard_ranges,
     hash_key,
 )
-from petrostream.stream.local_rows import pack_by_shard, row_count, unpack_data, unpack_keys
+from petrostream.stream.local_rows import (
+    PackedRow,
+    pack_by_shard,
+    pack_spans_by_shard,
+    row_count,
+    unpack_data,
+    unpack_keys,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +171,65 @@ class PutBlobsResult:
             failure if shard is None else PutResult(shard, str(seq))
             for shard, seq in zip(self.shard_ids, self.sequence_numbers, strict=True)
         ]
+
+
+class BlobRequest(NamedTuple):
+    """One ``PutRecords`` request held as a bulk producer holds it: no object per record.
+
+    Attributes:
+        partition_keys: one key per record, in request order.
+        data: the records' bytes one after the other (``bytes`` or a ``memoryview``).
+        ends: where each record ends in ``data`` (ascending integers; the last one is
+            ``len(data)``): record ``i`` is ``data[ends[i - 1]:ends[i]]``.
+    """
+
+    partition_keys: list[str]
+    data: bytes | memoryview
+    ends: np.ndarray
+
+
+def check_blob_request(request: BlobRequest) -> None:
+    """`check_put_lists` on a `BlobRequest`: the same limits and messages, summed in NumPy.
+
+    Raises:
+        ValueError: the request breaks a PutRecords limit, or its ``ends`` do not
+            describe its ``data``.
+    """
+    keys, ends = request.partition_keys, np.asarray(request.ends)
+    n = len(keys)
+    if not n:
+        raise ValueError("put_records needs at least one record")
+    if n > MAX_PUT_RECORDS:
+        raise ValueError(f"{n} records in one put; the limit is {MAX_PUT_RECORDS}")
+    size = memoryview(request.data).nbytes
+    if ends.ndim != 1 or len(ends) != n or int(ends[-1]) != size:
+        raise ValueError(
+            f"{n} partition keys for {len(ends)} record ends over {size} bytes; "
+            "give one end per record, the last at the end of the data"
+        )
+    sizes = np.diff(ends, prepend=0)
+    if int(sizes.min()) < 0:
+        raise ValueError("record ends must not decrease")
+    key_bytes = {key: len(key.encode()) for key in set(keys)}
+    if (
+        min(map(len, key_bytes)) >= 1
+        and max(map(len, key_bytes)) <= MAX_PARTITION_KEY_CHARS
+        and int(sizes.max()) + max(key_bytes.values()) <= MAX_RECORD_BYTES
+        and size + sum(map(key_bytes.__getitem__, keys)) <= MAX_PUT_BYTES
+    ):
+        return
+    view = memoryview(request.data)
+    starts = [0, *ends[:-1].tolist()]
+    check_put_lists(keys, [bytes(view[a:b]) for a, b in zip(starts, ends.tolist(), strict=True)])
+
+
+class _Prepared(NamedTuple):
+    """A checked request, ready for the transaction: shard per record, rows per shard."""
+
+    targets: list[int]  # shard number of every record, request order
+    kept: list[int]  # shard number of every stored record (the refused left out)
+    failing: set[int]  # indices of the records fault injection refuses
+    rows: dict[int, tuple[int, PackedRow]]  # per shard: its record count and row
 
 
 class _WalCheckpointer:
@@ -533,51 +605,103 @@ class LocalStream:
         check_put_lists(keys, blobs)
         return self._put(keys, blobs)
 
-    def _put(self, keys: list[str], data: list[bytes]) -> PutBlobsResult:
-        """One checked request in one transaction: number the records, insert, commit.
+    def put_record_requests(self, requests: Sequence[BlobRequest]) -> list[PutBlobsResult | None]:
+        """Several `put_record_blobs` requests in one transaction, each held as one buffer.
 
-        Per shard, the records of the request take consecutive sequence numbers from
-        ``max(last + 1, now_ms << 20)`` in request order. Only shards that got a record
-        advance their ``last_seq``, so it always names a stored (or trimmed) record.
+        The bulk producer's fastest path (``replay --speed 0``): each request gets the
+        same checks, sequence numbers, rows and fault injection as if it were put on
+        its own, in order, but the requests share one transaction (one commit instead
+        of one per request) and no record is an object of its own. Requests are stored
+        in order until one has a refused record: the requests after it are not
+        attempted (their result is None), so a producer that puts the refused records
+        again before the rest keeps each key's order. When it returns, what it stored
+        is committed; if it raises (or is interrupted), nothing of the call is stored.
+        Specific to the local stream (not part of the `Stream` protocol).
+
+        Raises:
+            ValueError: a request breaks a PutRecords limit (nothing is stored).
+            TransientError: the file stayed locked longer than the busy timeout.
         """
+        for request in requests:
+            check_blob_request(request)
+        prepared = []
+        for keys, data, ends in requests:
+            targets = self._shards_of(keys)
+            failing = self._failing(keys) if self._fault_rate else set()
+            if failing:
+                view = memoryview(data)
+                starts = [0, *ends[:-1].tolist()]
+                blobs = [bytes(view[a:b]) for a, b in zip(starts, ends.tolist(), strict=True)]
+                prepared.append(self._prepare(keys, blobs, targets, failing))
+                break  # the requests after a refusal are not attempted
+            rows = pack_spans_by_shard(targets, keys, data, np.asarray(ends))
+            prepared.append(_Prepared(targets, targets, failing, rows))
+        results: list[PutBlobsResult | None] = list(self._store(prepared)) if prepared else []
+        return results + [None] * (len(requests) - len(results))
+
+    def _put(self, keys: list[str], data: list[bytes]) -> PutBlobsResult:
+        """One checked request in its own transaction."""
         targets = self._shards_of(keys)
-        failing = self._failing(keys) if self._fault_rate else ()
+        failing = self._failing(keys) if self._fault_rate else set()
+        (result,) = self._store([self._prepare(keys, data, targets, failing)])
+        return result
+
+    @staticmethod
+    def _prepare(
+        keys: list[str], data: Sequence[bytes], targets: list[int], failing: set[int]
+    ) -> _Prepared:
+        """The rows of a request given as lists, without the records fault injection refuses."""
         if failing:
             stored = [i not in failing for i in range(len(keys))]
             keys, data = list(compress(keys, stored)), list(compress(data, stored))
             kept = list(compress(targets, stored))
         else:
             kept = targets
+        rows = pack_by_shard(kept, keys, list(data)) if kept else {}
+        return _Prepared(targets, kept, failing, rows)
+
+    def _store(self, requests: list[_Prepared]) -> list[PutBlobsResult]:
+        """Number the requests' records, insert their rows and commit, in one transaction.
+
+        Per shard, the records of each request take consecutive sequence numbers from
+        ``max(last + 1, now_ms << 20)`` in request order. Only shards that got a record
+        advance their ``last_seq``, so it always names a stored (or trimmed) record.
+        """
         checkpointer = self._checkpointer
         if checkpointer is not None and checkpointer.finished and checkpointer.pid == os.getpid():
             self._catch_up_checkpoint()
-        rows = pack_by_shard(kept, keys, data) if kept else {}
         floor = _to_ms(self._clock()) << SEQ_TIME_SHIFT
+        seqs_of: list[list[int]] = []
         with self._write() as conn:
-            firsts = {
-                num: max(last + 1, floor)
-                for num, last in conn.execute("SELECT num, last_seq FROM shards")
-            }
-            counters = {num: count(first) for num, first in firsts.items()}
-            # next() of each record's shard counter, in request order, all in C
-            seqs = list(map(next, map(counters.__getitem__, kept)))
-            # one row per shard: its records numbered first..last in request order
-            new_rows = [
-                (num, firsts[num] + n - 1, firsts[num], *row) for num, (n, row) in rows.items()
-            ]
+            nexts = dict(conn.execute("SELECT num, last_seq + 1 FROM shards").fetchall())
+            new_rows = []
+            for request in requests:
+                firsts = {num: max(nexts[num], floor) for num in request.rows}
+                counters = {num: count(first) for num, first in firsts.items()}
+                # next() of each record's shard counter, in request order, all in C
+                seqs_of.append(list(map(next, map(counters.__getitem__, request.kept))))
+                # one row per shard: its records numbered first..last in request order
+                for num, (n, row) in request.rows.items():
+                    new_rows.append((num, firsts[num] + n - 1, firsts[num], *row))
+                    nexts[num] = firsts[num] + n
             conn.executemany(_INSERT, new_rows)
+            last_of = {row[0]: row[1] for row in new_rows}
             conn.executemany(
-                "UPDATE shards SET last_seq = ? WHERE num = ?", [(r[1], r[0]) for r in new_rows]
+                "UPDATE shards SET last_seq = ? WHERE num = ?",
+                [(last, num) for num, last in last_of.items()],
             )
-        # the rows hold every stored byte: one length per shard, not one per record
-        self._unchecked_bytes += sum(len(row.data) for _, row in rows.values())
+        # the rows hold every stored byte: one length per row, not one per record
+        self._unchecked_bytes += sum(len(row[-1]) for row in new_rows)
         if self._unchecked_bytes >= CHECKPOINT_BYTES and not (
             self._checkpointer is not None and self._checkpointer.pending
         ):
             self._checkpoint_in_background()
         if time.monotonic() - self._last_trim >= TRIM_INTERVAL_S:
             self.trim()
-        id_of = self._id_of
+        return [self._result(r, seqs) for r, seqs in zip(requests, seqs_of, strict=True)]
+
+    def _result(self, request: _Prepared, seqs: list[int]) -> PutBlobsResult:
+        id_of, targets, failing = self._id_of, request.targets, request.failing
         if not failing:
             return PutBlobsResult(list(map(id_of.__getitem__, targets)), seqs, [])
         shard_ids: list[str | None] = [None] * len(targets)

@@ -33,7 +33,7 @@ class PackedRow(NamedTuple):
     keys: str
     key_index: bytes | None
     ends: bytes | None
-    data: bytes
+    data: bytes | memoryview  # a view only until the row is inserted
 
 
 def pack(keys: list[str], data: list[bytes]) -> PackedRow:
@@ -88,3 +88,51 @@ def unpack_keys(keys: str, key_index: bytes | None, start: int, stop: int) -> li
 def row_count(ends: bytes | None) -> int:
     """How many records a row holds."""
     return 1 if ends is None else len(ends) // _ENDS.itemsize
+
+
+def pack_spans_by_shard(
+    targets: list[int], keys: list[str], data: bytes | memoryview, ends: np.ndarray
+) -> dict[int, tuple[int, PackedRow]]:
+    """`pack_by_shard` for records held as one buffer: record ``i`` is ``data[ends[i-1]:ends[i]]``.
+
+    The records of a shard that stand together in the request become its row's data
+    with one copy (none at all when one shard gets the whole request); only a shard
+    whose records are interleaved with another's is gathered record by record.
+    """
+    view = memoryview(data)
+    if len(set(targets)) == 1:
+        return {targets[0]: (len(keys), _pack_span(keys, view, ends))}
+    where = np.asarray(targets)
+    starts = np.concatenate(([0], ends[:-1]))
+    rows = {}
+    for num in dict.fromkeys(targets):
+        mine = np.flatnonzero(where == num)
+        first, last = int(mine[0]), int(mine[-1])
+        part_keys = list(map(keys.__getitem__, mine.tolist()))
+        if last - first + 1 == len(mine):  # one run: a slice
+            base = int(starts[first])
+            row = _pack_span(part_keys, view[base : int(ends[last])], ends[first : last + 1] - base)
+        else:
+            pieces = map(view.__getitem__, map(slice, starts[mine].tolist(), ends[mine].tolist()))
+            row = _pack_span(part_keys, b"".join(pieces), np.cumsum(ends[mine] - starts[mine]))
+        rows[num] = (len(mine), row)
+    return rows
+
+
+def _pack_span(keys: list[str], data: bytes | memoryview, ends: np.ndarray) -> PackedRow:
+    """`pack` of records already concatenated (``ends`` relative to ``data``).
+
+    ``data`` may stay a view of the caller's buffer: SQLite copies it when the row
+    is inserted, which happens before the put returns.
+    """
+    if len(keys) == 1:
+        return PackedRow(keys[0], None, None, data)
+    distinct = dict.fromkeys(keys)
+    if len(distinct) == 1:
+        text, key_index = keys[0], None
+    else:
+        for place, key in enumerate(distinct):
+            distinct[key] = place
+        text = json.dumps(list(distinct), ensure_ascii=False)
+        key_index = np.fromiter(map(distinct.__getitem__, keys), _KEY_INDEX, len(keys)).tobytes()
+    return PackedRow(text, key_index, ends.astype(_ENDS).tobytes(), data)

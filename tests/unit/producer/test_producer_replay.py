@@ -315,6 +315,72 @@ def test_per_well_order_holds_under_local_stream_faults(tmp_path: Path, pipeline
     assert summary.reordered == 0
 
 
+class _OnePutPerCall:
+    """A local stream seen without its bulk form: one put per call, in timeline order."""
+
+    def __init__(self, stream: LocalStream) -> None:
+        self.stream = stream
+        self.name = stream.name
+
+    def put_records(self, records):
+        return self.stream.put_records(records)
+
+    def put_record_blobs(self, keys, data):
+        return self.stream.put_record_blobs(keys, data)
+
+    def list_shards(self):
+        return self.stream.list_shards()
+
+
+def _per_shard(stream: LocalStream) -> dict[str, list[bytes]]:
+    out = {}
+    for shard in stream.list_shards():
+        it = stream.get_shard_iterator(shard.shard_id, IteratorType.TRIM_HORIZON)
+        out[shard.shard_id] = [r.data for r in stream.get_records(it, limit=10_000).records]
+    return out
+
+
+@BOTH
+@pytest.mark.parametrize("fault_rate", [0.0, 0.2])
+def test_speed_zero_into_the_local_stream_stores_each_shard_as_one_put_at_a_time(
+    tmp_path: Path, pipeline, fault_rate
+):
+    # given eight interleaved wells (both shards) and two streams with the same faults
+    files = [make_file(f"WELL-0000{w}", 900, step_ms=1000 + 7 * w) for w in range(1, 9)]
+    kwargs = {"shard_count": 2, "fault_rate": fault_rate, "seed": 11}
+    bulk = LocalStream(tmp_path / "bulk.db", **kwargs)
+    plain = LocalStream(tmp_path / "plain.db", **kwargs)
+    retry = RetryPolicy(max_attempts=50, base=0.0001, cap=0.001)
+
+    # when one replay puts a chunk's requests in one call, grouped by shard, and the
+    # other one put per call in timeline order
+    fast = run(files, bulk, pipeline=pipeline, retry=retry)
+    slow = run(files, _OnePutPerCall(plain), pipeline=pipeline, retry=retry)
+
+    # then every reading is stored once, each shard holding the same records in the
+    # same order, with the same counts
+    stored, expected = _per_shard(bulk), _per_shard(plain)
+    assert sum(map(len, stored.values())) == 7200
+    assert all(len(records) > 0 for records in stored.values())
+    if not fault_rate:
+        assert stored == expected
+        assert fast.put_calls == slow.put_calls
+    for records in stored.values():
+        for f in files:
+            values = [decode(r)["p_pdg"] for r in records if f.instance.well_id.encode() in r]
+            assert values in ([], [2e7 + i for i in range(900)])
+    assert fast.records_put == slow.records_put == 7200
+    assert fast.per_instance == slow.per_instance
+    assert (fast.ts_first, fast.ts_last) == (slow.ts_first, slow.ts_last)
+    assert (fast.retries > 0) == (fault_rate > 0)
+    # and grouped by shard, the bulk replay's puts mostly hold one shard: fewer rows
+    if not fault_rate:
+        rows = [s.conn.execute("SELECT count(*) FROM batches").fetchone()[0] for s in (bulk, plain)]
+        assert rows[0] < rows[1]
+    bulk.close()
+    plain.close()
+
+
 def test_a_record_stored_ahead_of_a_refused_one_of_its_well_is_counted():
     # given a stream (as Kinesis may) refusing record 0 but storing record 1 of the same well
     files = [make_file("WELL-00001", 2)]

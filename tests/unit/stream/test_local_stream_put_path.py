@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from petrostream.stream import local
@@ -247,4 +248,100 @@ def test_puts_that_returned_survive_kill_9_while_the_checkpoint_thread_runs(
     total = sum(len(s) for s in seqs.values())
     assert total >= returned * 500
     assert total % 500 == 0
+    stream.close()
+
+
+def as_request(keys: list[str], data: list[bytes]) -> local.BlobRequest:
+    ends = np.cumsum([len(blob) for blob in data], dtype=np.int64)
+    return local.BlobRequest(keys, b"".join(data), ends)
+
+
+@pytest.mark.parametrize("fault_rate", [0.0, 0.3])
+def test_put_record_requests_stores_what_one_put_per_request_stores(
+    tmp_path: Path, fault_rate: float
+) -> None:
+    # given two fresh streams with the same fault seed and clock, and four requests
+    kwargs = {"shard_count": 2, "fault_rate": fault_rate, "seed": 5, "clock": lambda: T0}
+    one_by_one = LocalStream(tmp_path / "one.db", **kwargs)  # type: ignore[arg-type]
+    bulk = LocalStream(tmp_path / "bulk.db", **kwargs)  # type: ignore[arg-type]
+    requests = []
+    for r in range(4):
+        keys = [f"WELL-{(i * 7 + r) % 11:05d}" for i in range(300)]
+        requests.append((keys, [f'{{"r":{r},"n":{i}}}'.encode() for i in range(300)]))
+
+    # when the bulk stream takes them in one call, the other one put at a time
+    outcomes = bulk.put_record_requests([as_request(k, d) for k, d in requests])
+    expected = []
+    for (keys, data), outcome in zip(requests, outcomes, strict=True):
+        if outcome is None:
+            break
+        expected.append(one_by_one.put_record_blobs(keys, data))
+
+    # then the same requests were stored, the same way, up to the first refusal
+    attempted = [o for o in outcomes if o is not None]
+    assert attempted == expected
+    assert read_all(bulk) == read_all(one_by_one)
+    if fault_rate:
+        # the requests after the first one with a refused record were not attempted
+        first_refusal = next(i for i, o in enumerate(attempted) if o.failed)
+        assert len(attempted) == first_refusal + 1
+        assert outcomes[first_refusal + 1 :] == [None] * (3 - first_refusal)
+    else:
+        assert len(attempted) == 4
+        assert sum(len(r) for r in read_all(bulk).values()) == 1200
+    bulk.close()
+    one_by_one.close()
+
+
+def test_put_record_requests_takes_views_of_one_buffer_and_stores_bytes(tmp_path: Path) -> None:
+    # given one buffer holding two requests' records, handed over as views into it
+    stream = LocalStream(tmp_path / "s.db", shard_count=2, clock=lambda: T0)
+    data = [b"rec-%03d" % i for i in range(20)]
+    keys = [f"WELL-{i % 3:05d}" for i in range(20)]
+    buffer = memoryview(b"".join(data))
+    ends = np.cumsum([len(d) for d in data], dtype=np.int64)
+    first = local.BlobRequest(keys[:12], buffer[: int(ends[11])], ends[:12])
+    second = local.BlobRequest(keys[12:], buffer[int(ends[11]) :], ends[12:] - ends[11])
+
+    # when both are put in one call
+    outcomes = stream.put_record_requests([first, second])
+
+    # then every record is stored once, as bytes, each key's in order
+    assert all(o is not None and not o.failed for o in outcomes)
+    stored = [r for records in read_all(stream).values() for r in records]
+    assert sorted(blob for _, blob, _ in stored) == data
+    assert all(type(blob) is bytes for _, blob, _ in stored)
+    for key in set(keys):
+        assert [b for k, b, _ in stored if k == key] == [
+            d for k, d in zip(keys, data, strict=True) if k == key
+        ]
+    stream.close()
+
+
+@pytest.mark.parametrize(("keys", "data", "message"), BAD_BATCHES[1:])
+def test_a_request_breaking_a_limit_is_refused_with_the_same_message_and_nothing_stored(
+    tmp_path: Path, keys: list[str], data: list[bytes], message: str
+) -> None:
+    # given a stream and a valid request before the bad one
+    stream = LocalStream(tmp_path / "s.db")
+    good = as_request(["WELL-00001"], [b"ok"])
+
+    # when both go in one call, then the call is refused with put_records' message
+    with pytest.raises(ValueError, match=message):
+        stream.put_record_requests([good, as_request(keys, data)])
+
+    # and nothing of the call was stored
+    assert all(not records for records in read_all(stream).values())
+    stream.close()
+
+
+def test_a_request_whose_ends_do_not_fit_its_data_is_refused(tmp_path: Path) -> None:
+    stream = LocalStream(tmp_path / "s.db")
+    with pytest.raises(ValueError, match="one end per record"):
+        stream.put_record_requests([local.BlobRequest(["a", "b"], b"abc", np.array([1, 2]))])
+    with pytest.raises(ValueError, match="must not decrease"):
+        stream.put_record_requests([local.BlobRequest(["a", "b"], b"abc", np.array([4, 3]))])
+    with pytest.raises(ValueError, match="at least one record"):
+        stream.put_record_requests([local.BlobRequest([], b"", np.array([], np.int64))])
+    assert all(not records for records in read_all(stream).values())
     stream.close()
