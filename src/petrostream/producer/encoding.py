@@ -109,14 +109,45 @@ def _clock_text(secs: int, millis: int) -> str:
 Piece: TypeAlias = "pa.Array | pa.Scalar | str"
 
 
+def _shortest_is_plain_below() -> float | None:
+    """Below which magnitude Arrow writes a whole double without an exponent, or None.
+
+    Arrow's shortest form writes ``9999999999`` but ``1e+10``; the encoder adds ``.0``
+    to whole numbers written without an exponent, so it needs the bound. Checked once
+    on this pyarrow rather than assumed: if the probe disagrees, every whole number's
+    text is scanned for an ``e`` instead (slower, same output).
+    """
+    probe = [9_999_999_999.0, 1e10, 123.0, 0.0, -0.0, -9_999_999_999.0, -1e10]
+    expected = ["9999999999", "1e+10", "123", "0", "-0", "-9999999999", "-1e+10"]
+    got = pc.cast(pa.array(probe, pa.float64()), pa.string()).to_pylist()
+    return 1e10 if got == expected else None
+
+
+_PLAIN_BELOW: Final = _shortest_is_plain_below()
+
+
+def _text_where(text: bytes, present: np.ndarray) -> pa.StringArray:
+    """``text`` where ``present``, null elsewhere: built by NumPy, no kernel call per value."""
+    n = len(present)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(present, dtype=np.int32, out=offsets[1:])
+    count = int(offsets[-1])
+    offsets *= len(text)
+    validity = np.packbits(present, bitorder="little")
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(text * count), pa.py_buffer(validity), n - count
+    )
+
+
 def _float_pieces(name: str, values: pa.Array) -> list[Piece]:
     """Pieces that write ``,"name":<value>`` per row, or nothing where the value is absent.
 
     Arrow casts a double with double-conversion's *shortest* mode, which reads back
     to the same double. An integral value comes out as ``38043600``; a ``.0`` is
     added so JSON readers see a float, as `petrostream.record.encode` writes it.
-    Null and non-finite values are left out. A column with no absent value costs
-    no join of its own: its key goes in as a constant piece of the record join.
+    Null and non-finite values are left out: their key and ``.0`` are null pieces
+    (the record join writes a null piece as nothing). A column with no absent value
+    costs no key array: its key goes in as a constant piece of the record join.
     """
     if values.type != pa.float64():
         values = pc.cast(values, pa.float64())
@@ -129,13 +160,15 @@ def _float_pieces(name: str, values: pa.Array) -> list[Piece]:
     whole = finite & (np.floor(numbers) == numbers)
     suffix: Piece = ""
     if whole.any():
-        # Large or tiny whole numbers print as 1e+22: those need no ".0".
-        plain = pc.invert(pc.match_substring(text, "e"))
-        suffix = pc.if_else(pc.and_(pa.array(whole), plain), ".0", "")
+        if _PLAIN_BELOW is not None and bool((np.abs(numbers[whole]) < _PLAIN_BELOW).all()):
+            suffix = _text_where(b".0", whole)  # every whole number here has no exponent
+        else:  # large whole numbers print as 1e+22: those need no ".0"
+            plain = pc.invert(pc.match_substring(text, "e"))
+            suffix = pc.if_else(pc.and_(pa.array(whole), plain), ".0", "")
     key = f",{json.dumps(name)}:"
     if dense:
         return [key, text, suffix]
-    return [pc.binary_join_element_wise(key, text, suffix, "")]  # null where absent
+    return [_text_where(key.encode(), finite), text, suffix]  # null where absent
 
 
 def _label_pieces() -> tuple[pa.Array, pa.Array]:
@@ -191,7 +224,20 @@ def encode_records(table: pa.Table, heads: Piece, ts: Piece) -> pa.Array:
             pieces.append(pc.binary_join_element_wise(',"state":', text, ""))
     pieces.append("}")
     # An absent field is a null piece: written as "" it drops out with its comma.
-    return pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
+    return pc.binary_join_element_wise(
+        *_joined_constants(pieces), "", null_handling="replace", null_replacement=""
+    )
+
+
+def _joined_constants(pieces: list[Piece]) -> list[Piece]:
+    """``pieces`` with each run of constant texts as one: the join's cost is per piece."""
+    out: list[Piece] = []
+    for piece in pieces:
+        if isinstance(piece, str) and out and isinstance(out[-1], str):
+            out[-1] += piece
+        elif not (isinstance(piece, str) and not piece):
+            out.append(piece)
+    return out
 
 
 def encode_tail(table: pa.Table) -> pa.Array:

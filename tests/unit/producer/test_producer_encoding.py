@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from producer_fakes import make_file
 
-from petrostream.producer import encode_tail, format_ms, record_head
+from petrostream.producer import encode_tail, encoding, format_ms, record_head
 from petrostream.record import decode, format_ts
 
 
@@ -149,3 +149,30 @@ def test_format_ms_matches_the_record_codec_over_centuries_and_before_the_epoch(
 
     # then each fixed-width stamp equals format_ts
     assert format_ms(epoch_ms).to_pylist() == [format_ts(m) for m in moments]
+
+
+def test_whole_numbers_get_their_dot_zero_beside_nulls_and_large_whole_numbers(monkeypatch):
+    # given columns mixing whole numbers, fractions and nulls; one also holds whole
+    # numbers that Arrow writes with an exponent (1e+10 and up: no ".0" for those)
+    small = [0.0, -0.0, 38043600.0, None, 1.5, 9_999_999_999.0, None, -7.0]
+    large = [1e10, None, 2.0, 1.25e17, -3e22, 0.5, 4.0, None]
+    fake = make_file("WELL-00001", len(small), sensors={"p_pdg": small, "qgl": large})
+
+    # when encoded, with the magnitude rule and with every text scanned for an exponent
+    fast = encode_tail(fake.table).to_pylist()
+    monkeypatch.setattr(encoding, "_PLAIN_BELOW", None)
+    scanned = encode_tail(fake.table).to_pylist()
+
+    # then both write the same bytes; each number reads back as the same float and is
+    # written as a float (a "." or an exponent), and an absent value is left out
+    assert fast == scanned
+    for tail, a, b in zip(fast, small, large, strict=True):
+        record = orjson.loads('{"a":"' + tail)
+        assert (record.get("p_pdg"), record.get("qgl")) == (a, b)
+        for name, value in (("p_pdg", a), ("qgl", b)):
+            if value is None:
+                assert f'"{name}"' not in tail
+            else:
+                text = tail.split(f'"{name}":')[1].split(",")[0]
+                assert "." in text or "e" in text
+                assert isinstance(orjson.loads(text), float)
