@@ -33,8 +33,17 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def read_forked(produce: Callable[[], Iterable[Chunk]]) -> Generator[Chunk, None, None]:
+def read_forked(
+    produce: Callable[[], Iterable[Any]], finish: Callable[[Any], Chunk] | None = None
+) -> Generator[Chunk, None, None]:
     """Run ``produce`` in a forked process and yield its chunks here, in order.
+
+    With ``finish``, ``produce`` may yield unfinished items (merged rows not yet
+    encoded): the child finishes an item itself while this process is busy, and
+    hands it over unfinished when this process waits for work (its queue is empty),
+    so that this process finishes it. The work is shared between the two processes
+    by how busy each one is; ``finish`` must give the same chunk in either process
+    (and return a finished chunk as it is).
 
     Closing the generator (or this process dying) stops the child.
 
@@ -44,7 +53,10 @@ def read_forked(produce: Callable[[], Iterable[Chunk]]) -> Generator[Chunk, None
     context = multiprocessing.get_context("fork")
     channel: multiprocessing.Queue[tuple[str, Any]] = context.Queue(maxsize=2)
     worker = context.Process(
-        target=_work, args=(produce, channel, os.getpid()), name="replay-reader", daemon=True
+        target=_work,
+        args=(produce, finish, channel, os.getpid()),
+        name="replay-reader",
+        daemon=True,
     )
     worker.start()
     try:
@@ -58,7 +70,7 @@ def read_forked(produce: Callable[[], Iterable[Chunk]]) -> Generator[Chunk, None
                     ) from None
                 continue
             if kind == "chunk":
-                yield payload
+                yield payload if finish is None else finish(payload)
             elif kind == "error":
                 raise payload
             else:
@@ -89,8 +101,17 @@ def _hand_over(
                 os._exit(1)  # the replay is gone: nobody will read this
 
 
+def _parent_waits(channel: multiprocessing.Queue[tuple[str, Any]]) -> bool:
+    """Whether the parent has taken every item handed over (so it waits for the next)."""
+    try:
+        return channel.qsize() == 0
+    except NotImplementedError:  # macOS has no sem_getvalue: the child does the work
+        return False
+
+
 def _work(
-    produce: Callable[[], Iterable[Chunk]],
+    produce: Callable[[], Iterable[Any]],
+    finish: Callable[[Any], Chunk] | None,
     channel: multiprocessing.Queue[tuple[str, Any]],
     parent: int,
 ) -> None:
@@ -101,8 +122,10 @@ def _work(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the putting process's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
-        for chunk in produce():
-            _hand_over(channel, ("chunk", chunk), parent)
+        for item in produce():
+            if finish is not None and not _parent_waits(channel):
+                item = finish(item)
+            _hand_over(channel, ("chunk", item), parent)
         _hand_over(channel, ("done", None), parent)
     except BaseException as exc:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -134,6 +134,47 @@ class Chunk:
         return list(map(self.payload.__getitem__, map(slice, bounds[:-1], bounds[1:])))
 
 
+class Step:
+    """One merge step's rows in emission order, not yet encoded (`Merger.encode`).
+
+    Pickled (to cross from the forked reader), the rows travel as one Arrow IPC
+    stream: a pickled table slice would carry its whole parent buffers.
+    """
+
+    def __init__(
+        self,
+        table: pa.Table | None,
+        due: np.ndarray | None,
+        owner: np.ndarray | None,
+        rows: np.ndarray | None,
+        stamps: np.ndarray | None,
+        side: dict[str, Any],
+    ) -> None:
+        """Rows ``table``, their due times, instances, row numbers and ``ts``; ``side`` counts."""
+        self._table = table
+        self._ipc: pa.Buffer | None = None
+        self.due, self.owner, self.rows, self.stamps, self.side = due, owner, rows, stamps, side
+
+    def rows_table(self) -> pa.Table:
+        """The rows (read back from IPC after a crossing)."""
+        if self._table is None:
+            assert self._ipc is not None  # noqa: S101 - one of the two is set
+            self._table = pa.ipc.open_stream(self._ipc).read_all()
+        return self._table
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self._table is not None:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, self._table.schema) as writer:
+                writer.write_table(self._table)
+            state["_ipc"], state["_table"] = sink.getvalue(), None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
 def _payload(data: pa.Array) -> tuple[bytes, np.ndarray]:
     """An encoded string array as (its bytes, record bounds), one copy of its data."""
     _, offsets_buffer, data_buffer = data.buffers()
@@ -189,7 +230,15 @@ class Merger:
         self.pending_stamps: dict[int, tuple[int, int]] = {}
 
     def chunks(self) -> Iterator[Chunk]:
-        """Merge the instances' rows by schedule, ``CHUNK_ROWS`` at a time.
+        """Merge the instances' rows by schedule, ``CHUNK_ROWS`` at a time, encoded."""
+        return map(self.encode, self.steps())
+
+    def steps(self) -> Iterator[Step]:
+        """Merge the instances' rows by schedule, ``CHUNK_ROWS`` at a time, not yet encoded.
+
+        `encode` turns each step into its `Chunk`; the forked reader hands a step over
+        unencoded when the putting process waits for work, so that the two processes
+        share the encoding.
 
         Each step may emit every buffered row scheduled at or before ``horizon``,
         the earliest of each started instance's ``k``-th next offset (later rows of
@@ -231,8 +280,8 @@ class Merger:
                 end = max(c.pos, int(np.searchsorted(c.offsets, horizon, side="right")))
                 if end > c.pos:
                     parts.append((c, c.pos, end))
-            yield self._merge(parts, left)
-        yield self._merge([], None)  # what was met after the last rows
+            yield self._arrange(parts, left)
+        yield self._arrange([], None)  # what was met after the last rows
 
     def _open(self, n: int) -> Cursor:
         inst = self.instances[n]
@@ -265,7 +314,8 @@ class Merger:
             if batch.table.num_rows:
                 cursor.append(batch)
 
-    def _merge(self, parts: list[tuple[Cursor, int, int]], left: int | None) -> Chunk:
+    def _arrange(self, parts: list[tuple[Cursor, int, int]], left: int | None) -> Step:
+        """The rows of ``parts`` (and what was met since the last step), in emission order."""
         side = {
             "rows_read": self.pending_rows,
             "files_done": self.pending_files,
@@ -276,9 +326,7 @@ class Merger:
         self.pending_rejects, self.pending_failed, self.pending_stamps = [], {}, {}
         self.pending_rows = self.pending_files = 0
         if not parts:
-            empty = np.empty(0, dtype=np.int64)
-            start = np.zeros(1, dtype=np.int64)
-            return Chunk(None, b"", start, [], empty, empty, empty, **side)  # type: ignore[arg-type]
+            return Step(None, None, None, None, None, side)
         offsets = np.concatenate([c.offsets[a:b] for c, a, b in parts])
         rows = np.concatenate([c.rows[a:b] for c, a, b in parts])
         owner = np.concatenate([np.full(b - a, c.index, dtype=np.int64) for c, a, b in parts])
@@ -311,9 +359,26 @@ class Merger:
             stamps = source_millis(table)
         else:
             stamps = self.schedule.stamps(offsets, due)
-        data = encode_records(table, self.heads.take(pa.array(owner)), format_ms(stamps))
+        return Step(table, due, owner, rows, stamps, side)
+
+    def encode(self, step: Step | Chunk) -> Chunk:
+        """The step's records encoded (a chunk is returned as it is)."""
+        if isinstance(step, Chunk):
+            return step
+        side = step.side
+        if step.owner is None:
+            empty = np.empty(0, dtype=np.int64)
+            start = np.zeros(1, dtype=np.int64)
+            return Chunk(None, b"", start, [], empty, empty, empty, **side)
+        owner, stamps = step.owner, step.stamps
+        assert stamps is not None and step.rows is not None  # noqa: S101 - set with owner
+        data = encode_records(
+            step.rows_table(), self.heads.take(pa.array(owner)), format_ms(stamps)
+        )
         payload, bounds = _payload(data)
         sizes = np.diff(bounds) + self.key_bytes[owner]
         keys = self.well_ids[owner].tolist()
         low, high = format_ms(np.array([stamps.min(), stamps.max()], np.int64)).to_pylist()
-        return Chunk(due, payload, bounds, keys, owner, rows, sizes, ts_span=(low, high), **side)  # type: ignore[arg-type]
+        return Chunk(
+            step.due, payload, bounds, keys, owner, step.rows, sizes, ts_span=(low, high), **side
+        )

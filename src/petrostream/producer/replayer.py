@@ -149,7 +149,8 @@ class _Replay:
 
     def _chunks(self) -> Generator[Chunk, None, None]:
         if self.pipeline:
-            return read_forked(self.merger.chunks)
+            # The putting process encodes the steps the reader hands over while it waits.
+            return read_forked(self.merger.steps, finish=self.merger.encode)
         return _generator(self.merger.chunks())
 
     def _fail(self, failed: dict[int, str]) -> None:
