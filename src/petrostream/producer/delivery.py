@@ -137,7 +137,7 @@ class Delivery:
     def deliver_requests(
         self,
         keys: list[str],
-        payload: bytes,
+        payload: bytes | memoryview,
         bounds: np.ndarray,
         cuts: Sequence[int],
         owner: np.ndarray,
@@ -184,7 +184,7 @@ class Delivery:
             done = stored
             if refused is not None:
                 a, b, result = refused
-                blobs = [payload[int(bounds[i]) : int(bounds[i + 1])] for i in range(a, b)]
+                blobs = [bytes(view[int(bounds[i]) : int(bounds[i + 1])]) for i in range(a, b)]
                 outcome = (result.failed, f"{result.error_code}: {result.error_message}")
                 self._deliver(keys[a:b], blobs, owner[a:b], rows[a:b], summary, None, outcome)
                 done += 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -26,6 +28,50 @@ from petrostream.producer.merge import Chunk
 
 _PR_SET_PDEATHSIG: Final = 1
 _HANDOVER_POLL_S: Final = 0.5
+RING_SLOTS: Final = 3
+"""Chunks whose records wait in shared memory at once (two queued, one being put)."""
+RING_SLOT_BYTES: Final = 16 * 1024 * 1024
+"""Room for one chunk's records (16,384 of ~400 bytes take ~7 MB); larger ones are pickled."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _InRing:
+    """Where a chunk's records wait in the shared ring: slot and length."""
+
+    slot: int
+    size: int
+
+
+class _Ring:
+    """Shared memory (an anonymous mapping made before the fork) for the chunks' records.
+
+    The child copies a chunk's records into the next slot and sends only the rest of
+    the chunk through the queue; this process puts them straight from the mapping:
+    no pickling, pipe or copies of ~400 MB of records. The slots go round in order,
+    and a semaphore counts the free ones: the child waits for one (its oldest) to be
+    given back before it writes there, and this process gives a slot back only
+    when it asks for the chunk after the one it held.
+    """
+
+    def __init__(self, context: Any) -> None:
+        self.memory = mmap.mmap(-1, RING_SLOTS * RING_SLOT_BYTES)
+        self.free = context.Semaphore(RING_SLOTS)
+        self.next = 0  # the child's next slot
+
+    def view(self, where: _InRing) -> memoryview:
+        start = where.slot * RING_SLOT_BYTES
+        return memoryview(self.memory)[start : start + where.size]
+
+    def store(self, payload: bytes | memoryview, parent: int) -> _InRing:
+        """(child) Copy ``payload`` into the next slot once it is free."""
+        while not self.free.acquire(timeout=_HANDOVER_POLL_S):
+            if os.getppid() != parent:
+                os._exit(1)  # the replay is gone: nobody will read this
+        where = _InRing(self.next, len(payload))
+        start = where.slot * RING_SLOT_BYTES
+        self.memory[start : start + where.size] = payload
+        self.next = (self.next + 1) % RING_SLOTS
+        return where
 
 
 def can_fork() -> bool:
@@ -51,10 +97,11 @@ def read_forked(
         PetroStreamError: the reader process died; or what ``produce`` raised there.
     """
     context = multiprocessing.get_context("fork")
-    channel: multiprocessing.Queue[tuple[str, Any]] = context.Queue(maxsize=2)
+    channel: multiprocessing.Queue[tuple[str, Any]] = context.Queue(maxsize=RING_SLOTS - 1)
+    ring = _Ring(context)
     worker = context.Process(
         target=_work,
-        args=(produce, finish, channel, os.getpid()),
+        args=(produce, finish, channel, ring, os.getpid()),
         name="replay-reader",
         daemon=True,
     )
@@ -71,6 +118,10 @@ def read_forked(
                 continue
             if kind == "chunk":
                 yield payload if finish is None else finish(payload)
+            elif kind == "ring":
+                chunk, where = payload
+                yield dataclasses.replace(chunk, payload=ring.view(where))
+                ring.free.release()  # asked for the next one: this chunk is put
             elif kind == "error":
                 raise payload
             else:
@@ -113,6 +164,7 @@ def _work(
     produce: Callable[[], Iterable[Any]],
     finish: Callable[[Any], Chunk] | None,
     channel: multiprocessing.Queue[tuple[str, Any]],
+    ring: _Ring,
     parent: int,
 ) -> None:
     """The child: send chunks, then ``done``, or the error that stopped it."""
@@ -125,7 +177,15 @@ def _work(
         for item in produce():
             if finish is not None and not _parent_waits(channel):
                 item = finish(item)
-            _hand_over(channel, ("chunk", item), parent)
+            if isinstance(item, Chunk) and 0 < len(item.payload) <= RING_SLOT_BYTES:
+                where = ring.store(item.payload, parent)
+                _hand_over(
+                    channel, ("ring", (dataclasses.replace(item, payload=b""), where)), parent
+                )
+            else:
+                if isinstance(item, Chunk) and not isinstance(item.payload, bytes):
+                    item = dataclasses.replace(item, payload=bytes(item.payload))
+                _hand_over(channel, ("chunk", item), parent)
         _hand_over(channel, ("done", None), parent)
     except BaseException as exc:
         try:

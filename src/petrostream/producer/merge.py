@@ -111,7 +111,7 @@ class Chunk:
     """
 
     due: np.ndarray | None
-    payload: bytes
+    payload: bytes | memoryview
     bounds: np.ndarray
     keys: list[str]
     owner: np.ndarray
@@ -131,7 +131,8 @@ class Chunk:
         """Records ``start`` to ``stop`` (excluded), as bytes."""
         stop = len(self.keys) if stop is None else stop
         bounds = self.bounds[start : stop + 1].tolist()
-        return list(map(self.payload.__getitem__, map(slice, bounds[:-1], bounds[1:])))
+        pieces = map(self.payload.__getitem__, map(slice, bounds[:-1], bounds[1:]))
+        return list(map(bytes, pieces))  # bytes slices stay as they are: no copy
 
 
 class Step:
@@ -175,16 +176,16 @@ class Step:
         self.__dict__.update(state)
 
 
-def _payload(data: pa.Array) -> tuple[bytes, np.ndarray]:
-    """An encoded string array as (its bytes, record bounds), one copy of its data."""
+def _payload(data: pa.Array) -> tuple[memoryview, np.ndarray]:
+    """An encoded string array as (a view of its bytes, record bounds), no copy."""
     _, offsets_buffer, data_buffer = data.buffers()
     width = 8 if pa.types.is_large_string(data.type) else 4
     bounds = np.frombuffer(
         offsets_buffer, dtype=f"<i{width}", count=len(data) + 1, offset=data.offset * width
     ).astype(np.int64)
     if data_buffer is None:  # no record has a byte
-        return b"", np.zeros(len(data) + 1, dtype=np.int64)
-    payload = data_buffer[int(bounds[0]) : int(bounds[-1])].to_pybytes()
+        return memoryview(b""), np.zeros(len(data) + 1, dtype=np.int64)
+    payload = memoryview(data_buffer)[int(bounds[0]) : int(bounds[-1])]
     return payload, bounds - bounds[0]
 
 
