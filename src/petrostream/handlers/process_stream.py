@@ -46,6 +46,7 @@ from petrostream.handlers.base import (
 from petrostream.handlers.config import HandlerConfig
 from petrostream.metrics import base as metric
 from petrostream.metrics.base import MetricPoint, MetricsSink
+from petrostream.stream.base import RecordPage
 
 if TYPE_CHECKING:
     from petrostream.alerts.dispatch import OutboxNotifier
@@ -74,6 +75,9 @@ class KinesisRecord(NamedTuple):
 _SHARD_OF = operator.attrgetter("shard_id")
 _SEQUENCE_OF = operator.attrgetter("sequence_number")
 _ARRIVAL_OF = operator.attrgetter("arrival")
+_KEY_OF = operator.attrgetter("partition_key")
+_DATA_OF = operator.attrgetter("data")
+_ARN_OF = operator.attrgetter("event_source_arn")
 
 
 def parse_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
@@ -101,6 +105,104 @@ def parse_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
             )
         )
     return out
+
+
+class RecordBatch:
+    """One batch's records as parallel columns: what `process_batch` works on.
+
+    The local runtime builds it from a `RecordPage` without an object per record;
+    the Lambda from the event's `KinesisRecord`s (`of_records`). A record is built as
+    a `KinesisRecord` only where one is needed as such (a dead letter). Records keep
+    the event's order; sequence numbers are compared as ints and reported as the
+    event spelt them.
+
+    Attributes:
+        shard_ids: each record's shard.
+        sequence_numbers: each record's sequence number, as an int.
+        partition_keys: each record's partition key.
+        data: each record's data (None where its base64 was broken).
+        arrivals: each record's approximateArrivalTimestamp, epoch seconds.
+        event_source_arns: each record's eventSourceARN.
+        shard: the one shard every record is from, else None.
+    """
+
+    __slots__ = (
+        "_texts",
+        "arrivals",
+        "data",
+        "event_source_arns",
+        "partition_keys",
+        "sequence_numbers",
+        "shard",
+        "shard_ids",
+    )
+
+    def __init__(
+        self,
+        shard_ids: Sequence[str],
+        sequence_numbers: Sequence[int],
+        partition_keys: Sequence[str],
+        data: Sequence[bytes | None],
+        arrivals: Sequence[float],
+        event_source_arns: Sequence[str],
+        *,
+        sequence_texts: Sequence[str] | None = None,
+    ) -> None:
+        self.shard_ids = shard_ids
+        self.sequence_numbers = sequence_numbers
+        self.partition_keys = partition_keys
+        self.data = data
+        self.arrivals = arrivals
+        self.event_source_arns = event_source_arns
+        self._texts = sequence_texts
+        shards = set(shard_ids)
+        self.shard = next(iter(shards)) if len(shards) == 1 else None
+
+    @classmethod
+    def of_records(cls, records: Sequence[KinesisRecord]) -> RecordBatch:
+        """The batch of parsed event records (`parse_event`, `from_stream_records`)."""
+        texts = list(map(_SEQUENCE_OF, records))
+        return cls(
+            list(map(_SHARD_OF, records)),
+            list(map(int, texts)),
+            list(map(_KEY_OF, records)),
+            list(map(_DATA_OF, records)),
+            list(map(_ARRIVAL_OF, records)),
+            list(map(_ARN_OF, records)),
+            sequence_texts=texts,
+        )
+
+    @classmethod
+    def of_page(cls, page: RecordPage, stream_arn: str) -> RecordBatch:
+        """The batch of one shard's page, as its event would carry it (no base64)."""
+        n = len(page)
+        return cls(
+            [page.shard_id] * n,
+            page.sequence_numbers,
+            page.partition_keys,
+            page.data,
+            page.arrivals,
+            [stream_arn] * n,
+        )
+
+    def __len__(self) -> int:
+        return len(self.sequence_numbers)
+
+    def sequence_text(self, index: int) -> str:
+        """Record ``index``'s sequence number as the event spelt it."""
+        texts = self._texts
+        return texts[index] if texts is not None else str(self.sequence_numbers[index])
+
+    def record(self, index: int) -> KinesisRecord:
+        """Record ``index`` as `parse_event` would have read it."""
+        return KinesisRecord(
+            self.shard_ids[index],
+            self.sequence_text(index),
+            self.partition_keys[index],
+            self.data[index],
+            self.arrivals[index],
+            self.event_source_arns[index],
+        )
 
 
 # Where pyarrow and numpy import (the local runtime): a batch's readings per well,
@@ -192,54 +294,58 @@ class BatchReport:
         return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failures]}
 
 
-def _dead_letter(rec: KinesisRecord, reason: str, detail: str) -> DeadLetter:
+def _dead_letter(batch: RecordBatch, index: int, reason: str, detail: str) -> DeadLetter:
     return DeadLetter(
         reason=reason,
         detail=detail,
-        shard_id=rec.shard_id,
-        sequence_number=rec.sequence_number,
-        partition_key=rec.partition_key,
-        data=rec.data or b"",
-        arrival=rec.arrival,
-        event_source_arn=rec.event_source_arn,
+        shard_id=batch.shard_ids[index],
+        sequence_number=batch.sequence_text(index),
+        partition_key=batch.partition_keys[index],
+        data=batch.data[index] or b"",
+        arrival=batch.arrivals[index],
+        event_source_arn=batch.event_source_arns[index],
     )
 
 
-# One well's records of a batch and their readings, in the same order. The readings
-# are a list of dicts, or (bulk-decoded) a sequence that also has ``subset`` and
-# ``columns`` (`petrostream.handlers.columnar.WellRows`).
-WellItems = tuple[list[KinesisRecord], Sequence[Mapping[str, Any]]]
+# One well's records of a batch (their places in the `RecordBatch`, one per reading:
+# a KPL aggregate's readings share theirs) and its readings, in the same order. The
+# readings are a list of dicts, or (bulk-decoded) a sequence that also has ``subset``
+# and ``columns`` (`petrostream.handlers.columnar.WellRows`).
+WellItems = tuple[list[int], Sequence[Mapping[str, Any]]]
 
 
-def _process_well(well_id: str, items: WellItems, backends: Backends, report: BatchReport) -> None:
+def _process_well(
+    well_id: str, items: WellItems, batch: RecordBatch, backends: Backends, report: BatchReport
+) -> None:
     """Detect and notify for one well, stage its state; raises when its records must retry."""
-    recs, readings = items
-    state_shard = recs[-1].shard_id  # a batch is one shard's (a test may mix them)
+    rows, readings = items
+    shard_ids, seqs = batch.shard_ids, batch.sequence_numbers
+    state_shard = shard_ids[rows[-1]]  # a batch is one shard's (a test may mix them)
     cached = backends.cache.get(well_id)
     if cached is None:
         stored = backends.state.load(well_id, state_shard)
         cached = _Cached(stored.version, dict(stored.positions), None)
         data = stored.data
     positions = dict(cached.positions)
-    first, shard = recs[0], recs[0].shard_id
-    if all(map(shard.__eq__, map(_SHARD_OF, recs))) and (
-        shard not in positions or int(first.sequence_number) > int(positions[shard])
-    ):  # one shard (as Kinesis delivers), in order, its first record new: all are new
-        fresh: Sequence[int] = range(len(recs))
+    first = rows[0]
+    shard = shard_ids[first]
+    one_shard = batch.shard is not None or all(map(shard.__eq__, map(shard_ids.__getitem__, rows)))
+    if one_shard and (shard not in positions or seqs[first] > int(positions[shard])):
+        # one shard (as Kinesis delivers), in order, its first record new: all are new
+        fresh: Sequence[int] = range(len(rows))
     else:
         fresh = [
             i
-            for i, rec in enumerate(recs)
-            if rec.shard_id not in positions
-            or int(rec.sequence_number) > int(positions[rec.shard_id])
+            for i, row in enumerate(rows)
+            if shard_ids[row] not in positions or seqs[row] > int(positions[shard_ids[row]])
         ]
-    report.duplicates += len(recs) - len(fresh)
+    report.duplicates += len(rows) - len(fresh)
     if not fresh:
         return
-    if len(fresh) < len(recs):  # a retried batch: detect on the records not yet covered
+    if len(fresh) < len(rows):  # a retried batch: detect on the records not yet covered
         subset = getattr(readings, "subset", None)
         readings = subset(fresh) if subset else [readings[i] for i in fresh]
-        recs = [recs[i] for i in fresh]
+        rows = [rows[i] for i in fresh]
     state = cached.state if cached.state is not None else backends.engine.load_state(data)
     state, alerts = backends.engine.detect(state, readings)
     for alert in alerts:
@@ -253,8 +359,11 @@ def _process_well(well_id: str, items: WellItems, backends: Backends, report: Ba
             report.errors.append(f"{key}: {exc}")
         backends.state.mark_notified(key)
         report.alerts.append(alert)
-    # the last record of each shard wins, as a loop over recs would set it
-    positions.update(zip(map(_SHARD_OF, recs), map(_SEQUENCE_OF, recs), strict=True))
+    # the last record of each shard wins, as a loop over the records would set it
+    if one_shard:
+        positions[shard] = batch.sequence_text(rows[-1])
+    else:
+        positions.update((shard_ids[row], batch.sequence_text(row)) for row in rows)
     version = backends.state.save(
         well_id,
         backends.engine.dump_state(state),
@@ -263,14 +372,15 @@ def _process_well(well_id: str, items: WellItems, backends: Backends, report: Ba
         shard_id=state_shard,
     )
     backends.cache.put(well_id, _Cached(version, positions, state))
-    report.processed += len(recs)
+    report.processed += len(rows)
 
 
 def _process_wells(
     per_well: Mapping[str, WellItems],
+    batch: RecordBatch,
     backends: Backends,
     report: BatchReport,
-    fail: Callable[[KinesisRecord], None],
+    fail: Callable[[int], None],
 ) -> None:
     """Process each well, then write the batch's state once; failed wells' records go to ``fail``.
 
@@ -283,20 +393,20 @@ def _process_wells(
     processed = report.processed
     for well_id, items in per_well.items():
         try:
-            _process_well(well_id, items, backends, report)
+            _process_well(well_id, items, batch, backends, report)
             saved.append(well_id)
         except (TransientError, StateConflict) as exc:
             backends.cache.drop(well_id)
             _LOG.warning("well %s will be retried: %s", well_id, exc)
             report.errors.append(f"{well_id}: {exc}")
-            for rec in items[0]:
-                fail(rec)
+            for row in items[0]:
+                fail(row)
         except Exception as exc:  # a bug must fail its records, not the whole batch
             backends.cache.drop(well_id)
             _LOG.exception("detection failed for well %s", well_id)
             report.errors.append(f"{well_id}: {type(exc).__name__}: {exc}")
-            for rec in items[0]:
-                fail(rec)
+            for row in items[0]:
+                fail(row)
     try:
         backends.state.flush()
     except (TransientError, StateConflict) as exc:
@@ -307,12 +417,13 @@ def _process_wells(
         report.errors.append(f"state not saved: {exc}")
         report.processed = processed
         for well_id in saved:
-            for rec in per_well[well_id][0]:
-                fail(rec)
+            for row in per_well[well_id][0]:
+                fail(row)
 
 
 def _decode_aggregate(
-    rec: KinesisRecord,
+    batch: RecordBatch,
+    index: int,
     backends: Backends,
     per_well: dict[str, WellItems],
 ) -> DeadLetter | None:
@@ -327,9 +438,9 @@ def _decode_aggregate(
     bad reading and how many there were.
     """
     try:
-        inner = aggregate.deaggregate(rec.data or b"")
+        inner = aggregate.deaggregate(batch.data[index] or b"")
     except InvalidRecord as exc:
-        return _dead_letter(rec, exc.reason, exc.detail)
+        return _dead_letter(batch, index, exc.reason, exc.detail)
     bad: list[tuple[int, bytes, InvalidRecord]] = []
     for i, data in enumerate(inner):
         try:
@@ -338,119 +449,119 @@ def _decode_aggregate(
         except InvalidRecord as exc:
             bad.append((i, data, exc))
             continue
-        _add(per_well, rec, reading)
+        _add(per_well, index, reading)
     if not bad:
         return None
     i, data, first = bad[0]
     detail = f"{len(bad)} of {len(inner)} aggregated readings rejected; reading {i}: {first.detail}"
-    return dataclasses.replace(_dead_letter(rec, first.reason, detail), data=data)
+    return dataclasses.replace(_dead_letter(batch, index, first.reason, detail), data=data)
 
 
-def _add(per_well: dict[str, WellItems], rec: KinesisRecord, reading: dict[str, Any]) -> None:
-    recs, readings = per_well.setdefault(str(reading["well_id"]), ([], []))
-    recs.append(rec)
+def _add(per_well: dict[str, WellItems], index: int, reading: dict[str, Any]) -> None:
+    rows, readings = per_well.setdefault(str(reading["well_id"]), ([], []))
+    rows.append(index)
     readings.append(reading)  # type: ignore[attr-defined]
 
 
-def process_batch(records: Sequence[KinesisRecord], backends: Backends) -> BatchReport:
+def process_batch(
+    records: Sequence[KinesisRecord] | RecordBatch, backends: Backends
+) -> BatchReport:
     """Process one batch; return what happened, including the records to retry.
 
     Never raises for a bad record or a failing backend call: those become dead
     letters or batch item failures. A bug in detection for one well fails only
     that well's records (they are retried, then sent to the on-failure destination).
     """
-    report = BatchReport(records=len(records))
+    batch = records if isinstance(records, RecordBatch) else RecordBatch.of_records(records)
+    report = BatchReport(records=len(batch))
     started = backends.clock()
     failed: dict[str, int] = {}  # shard -> lowest failed sequence
 
-    def fail(rec: KinesisRecord) -> None:
-        seq = int(rec.sequence_number)
-        failed[rec.shard_id] = min(seq, failed.get(rec.shard_id, seq))
+    def fail(index: int) -> None:
+        shard, seq = batch.shard_ids[index], batch.sequence_numbers[index]
+        failed[shard] = min(seq, failed.get(shard, seq))
 
     per_well: dict[str, WellItems] = {}
-    letters: list[DeadLetter] = []
-    wells = _bulk_decode(records, backends)
+    letters: list[tuple[int, DeadLetter]] = []  # with the record's place in the batch
+    wells = _bulk_decode(batch, backends)
     if wells is not None:  # every record valid: each well's readings as columns
         for well_id, rows in wells.items():
-            picked = rows.rows  # type: ignore[attr-defined]
-            per_well[well_id] = (
-                list(operator.itemgetter(*picked)(records))
-                if len(picked) > 1
-                else [records[picked[0]]],
-                rows,
-            )
-        records_to_check: Sequence[KinesisRecord] = ()
+            per_well[well_id] = (rows.rows, rows)  # type: ignore[attr-defined]
+        to_check: Sequence[int] = ()
     else:
-        records_to_check = records
-    for rec in records_to_check:
-        if rec.data is None:
-            letters.append(_dead_letter(rec, "bad_base64", "data is not valid base64"))
+        to_check = range(len(batch))
+    for index in to_check:
+        data = batch.data[index]
+        if data is None:
+            letters.append(
+                (index, _dead_letter(batch, index, "bad_base64", "data is not valid base64"))
+            )
             continue
-        if aggregate.is_aggregated(rec.data):
-            letter = _decode_aggregate(rec, backends, per_well)
+        if aggregate.is_aggregated(data):
+            letter = _decode_aggregate(batch, index, backends, per_well)
             if letter is not None:
-                letters.append(letter)
+                letters.append((index, letter))
             continue
         try:
-            reading = backends.columns.decode(rec.data)
+            reading = backends.columns.decode(data)
         except InvalidRecord as exc:
-            letters.append(_dead_letter(rec, exc.reason, exc.detail))
+            letters.append((index, _dead_letter(batch, index, exc.reason, exc.detail)))
             continue
-        _add(per_well, rec, reading)
+        _add(per_well, index, reading)
     if letters:
         try:
-            backends.dead_letters.put(letters)
-            report.dead_letters = letters
+            backends.dead_letters.put([letter for _, letter in letters])
+            report.dead_letters = [letter for _, letter in letters]
         except TransientError as exc:  # not stored: retry those records rather than lose them
             report.errors.append(f"dead letters not stored: {exc}")
-            for letter in letters:
-                fail(next(r for r in records if r.sequence_number == letter.sequence_number))
+            for index, _ in letters:
+                fail(index)
 
     try:
         with backends.state.transaction():
-            _process_wells(per_well, backends, report, fail)
+            _process_wells(per_well, batch, backends, report, fail)
     except BaseException:  # the commit failed: cached versions may be ahead of the store
         backends.cache.clear()
         raise
 
-    report.failures = [
-        r.sequence_number
-        for r in records
-        if r.shard_id in failed and int(r.sequence_number) >= failed[r.shard_id]
-    ]
-    _emit_metrics(records, report, backends, started)
+    if failed:
+        shard_ids, seqs = batch.shard_ids, batch.sequence_numbers
+        report.failures = [
+            batch.sequence_text(i)
+            for i in range(len(batch))
+            if shard_ids[i] in failed and seqs[i] >= failed[shard_ids[i]]
+        ]
+    _emit_metrics(batch, report, backends, started)
     return report
 
 
-def _bulk_decode(
-    records: Sequence[KinesisRecord], backends: Backends
-) -> Mapping[str, Sequence[Any]] | None:
+def _bulk_decode(batch: RecordBatch, backends: Backends) -> Mapping[str, Sequence[Any]] | None:
     """Each well's readings when the bulk decoder passes every record, else None."""
     decode = backends.bulk
-    if decode is None or len(records) < BULK_MIN_RECORDS:
+    if decode is None or len(batch) < BULK_MIN_RECORDS:
         return None
-    datas = [r.data for r in records]
+    datas = batch.data
     if None in datas:
         return None
     return decode(datas, backends.columns)  # type: ignore[arg-type]
 
 
 def _emit_metrics(
-    records: Sequence[KinesisRecord], report: BatchReport, backends: Backends, started: float
+    batch: RecordBatch, report: BatchReport, backends: Backends, started: float
 ) -> None:
-    if not records:
+    if not len(batch):
         return
     now = backends.clock()
-    arn = records[0].event_source_arn
+    arn = batch.event_source_arns[0]
     stream = arn.rsplit("/", 1)[-1] if "/" in arn else arn or "unknown"
     values: dict[str, float] = {
         metric.RECORDS_PROCESSED: float(report.processed),
         metric.ALERTS_RAISED: float(sum(1 for a in report.alerts if a.status == "open")),
         metric.DEAD_LETTER_RECORDS: float(len(report.dead_letters)),
         # Lambda's IteratorAge: age of the batch's last record when processed.
-        metric.ITERATOR_AGE: max(0.0, (started - records[-1].arrival) * 1000),
+        metric.ITERATOR_AGE: max(0.0, (started - batch.arrivals[-1]) * 1000),
         # Arrival of the batch's oldest record to the end of detection and notification.
-        metric.DETECTION_LATENCY: max(0.0, (now - min(map(_ARRIVAL_OF, records))) * 1000),
+        metric.DETECTION_LATENCY: max(0.0, (now - min(batch.arrivals)) * 1000),
     }
     point = MetricPoint(datetime.fromtimestamp(now, UTC), values, {"StreamName": stream})
     try:
@@ -511,8 +622,16 @@ class LocalHandler:
     def handle_records(
         self, records: Sequence[StreamRecord], stream_arn: str
     ) -> dict[str, list[dict[str, str]]]:
-        """What ``self(kinesis_event(records), context)`` answers, from the records."""
-        return self._answer(process_batch(from_stream_records(records, stream_arn), self.backends))
+        """What ``self(kinesis_event(records), context)`` answers, from the records.
+
+        A `RecordPage` (the local stream's `get_record_page`) is read as its columns:
+        no object is built per record.
+        """
+        if isinstance(records, RecordPage):
+            batch = RecordBatch.of_page(records, stream_arn)
+        else:
+            batch = RecordBatch.of_records(from_stream_records(records, stream_arn))
+        return self._answer(process_batch(batch, self.backends))
 
     def _answer(self, report: BatchReport) -> dict[str, list[dict[str, str]]]:
         if self.on_report is not None:

@@ -34,7 +34,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from petrostream.stream.base import CheckpointStore, IteratorType, Stream, StreamRecord
+from petrostream.stream.base import (
+    CheckpointStore,
+    IteratorType,
+    RecordPage,
+    Stream,
+    StreamRecord,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -228,15 +234,32 @@ class LocalEventSource:
                 iterator = self.stream.get_shard_iterator(
                     shard.shard_id, IteratorType.AFTER_SEQUENCE_NUMBER, sequence_number=position
                 )
-            page = self.stream.get_records(iterator, limit=self.batch_size)
-            if page.records:
-                self.deliver(page.records)
-                total += len(page.records)
+            records = self._read(iterator)
+            if records:
+                self.deliver(records)
+                total += len(records)
         return total
+
+    def _read(self, iterator: str) -> Sequence[StreamRecord]:
+        """One page from ``iterator``: as columns where the stream reads them (`RecordPage`).
+
+        The local stream's `get_record_page` gives the same records as `get_records`
+        without an object per record; a handler with ``handle_records`` reads its
+        columns, and a record is built only where one is needed (a checkpoint, a
+        failure, the on-failure destination).
+        """
+        read_page = getattr(self.stream, "get_record_page", None)
+        if read_page is not None:
+            page: RecordPage = read_page(iterator, limit=self.batch_size)
+            return page
+        return self.stream.get_records(iterator, limit=self.batch_size).records
 
     def deliver(self, records: Sequence[StreamRecord]) -> None:
         """Deliver one shard's batch until done or abandoned; checkpoint as it goes."""
-        pending = list(records)
+        # a page stays a page (its slices are pages): no record object per record
+        pending: Sequence[StreamRecord] = (
+            records if isinstance(records, RecordPage) else list(records)
+        )
         attempts = 0
         while pending:
             error = ""
@@ -276,8 +299,9 @@ class LocalEventSource:
         """Call the handler with the event of ``records``, or with the records themselves.
 
         A handler with ``handle_records(records, stream_arn)`` (the local runtime's,
-        `petrostream.handlers.process_stream.LocalHandler`) gets the raw records: the
-        same answer without base64-encoding every record into an event it decodes again.
+        `petrostream.handlers.process_stream.LocalHandler`) gets the raw records (a
+        `RecordPage` from the local stream): the same answer without base64-encoding
+        every record into an event it decodes again.
         """
         raw = getattr(self.handler, "handle_records", None)
         if raw is not None:
@@ -295,7 +319,10 @@ class LocalEventSource:
         failures = (response or {}).get("batchItemFailures") or []
         if not failures:
             return None
-        index = {r.sequence_number: i for i, r in enumerate(records)}
+        if isinstance(records, RecordPage):  # its columns: no record object per record
+            index = {str(seq): i for i, seq in enumerate(records.sequence_numbers)}
+        else:
+            index = {r.sequence_number: i for i, r in enumerate(records)}
         positions = []
         for item in failures:
             ident = item.get("itemIdentifier") if isinstance(item, Mapping) else None

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol, overload, runtime_checkable
 
 MAX_PUT_RECORDS: Final = 500  # records per PutRecords call
 MAX_PUT_BYTES: Final = 5 * 1024 * 1024  # data + partition keys per PutRecords call
@@ -79,6 +79,78 @@ class GetRecordsResult:
     records: list[StreamRecord]
     next_iterator: str | None
     millis_behind_latest: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage(Sequence[StreamRecord]):
+    """One shard's page as parallel columns: a `GetRecordsResult` without an object per record.
+
+    A bulk consumer (the local detector) reads the columns; wherever one record is
+    needed as such (a dead letter, a checkpoint, the on-failure destination) the page
+    gives it as a `StreamRecord`, built then. As a sequence it is the page's records
+    in order (``page[i]``, ``len(page)``); a slice is a page of the same shard.
+
+    Attributes:
+        shard_id: the shard every record was read from.
+        data: each record's data.
+        sequence_numbers: each record's sequence number, as an int (strictly increasing).
+        partition_keys: each record's partition key.
+        arrivals: each record's approximate arrival time, epoch seconds.
+        next_iterator: where the next page starts (None only when the shard is closed).
+        millis_behind_latest: as in `GetRecordsResult`.
+    """
+
+    shard_id: str
+    data: list[bytes]
+    sequence_numbers: list[int]
+    partition_keys: list[str]
+    arrivals: list[float]
+    next_iterator: str | None = None
+    millis_behind_latest: int = 0
+
+    def __len__(self) -> int:
+        return len(self.sequence_numbers)
+
+    @overload
+    def __getitem__(self, index: int) -> StreamRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RecordPage: ...
+
+    def __getitem__(self, index: int | slice) -> StreamRecord | RecordPage:
+        if isinstance(index, slice):
+            return RecordPage(
+                self.shard_id,
+                self.data[index],
+                self.sequence_numbers[index],
+                self.partition_keys[index],
+                self.arrivals[index],
+                self.next_iterator,
+                self.millis_behind_latest,
+            )
+        return StreamRecord(
+            self.shard_id,
+            str(self.sequence_numbers[index]),
+            self.partition_keys[index],
+            self.data[index],
+            datetime.fromtimestamp(self.arrivals[index], UTC),
+        )
+
+    @classmethod
+    def of_records(cls, records: Sequence[StreamRecord]) -> RecordPage:
+        """The page of ``records`` (one shard's, in order), e.g. a `GetRecordsResult`'s."""
+        if not records:
+            raise ValueError("a page of no records has no shard")
+        shards = {r.shard_id for r in records}
+        if len(shards) > 1:
+            raise ValueError(f"a page holds one shard's records, got {sorted(shards)}")
+        return cls(
+            records[0].shard_id,
+            [r.data for r in records],
+            [sequence_key(r.sequence_number) for r in records],
+            [r.partition_key for r in records],
+            [r.arrival.timestamp() for r in records],
+        )
 
 
 @dataclass(frozen=True, slots=True)

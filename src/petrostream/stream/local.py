@@ -61,6 +61,7 @@ from petrostream.stream.base import (
     IteratorType,
     PutRecord,
     PutResult,
+    RecordPage,
     ShardInfo,
     StreamRecord,
     check_put_lists,
@@ -793,34 +794,18 @@ class LocalStream:
         ``millis_behind_latest`` is 0 when the page reaches the shard's tip, else
         how far (arrival time) the last returned record is behind now.
         """
-        if not 1 <= limit <= MAX_GET_RECORDS:
-            raise ValueError(f"limit must be 1-{MAX_GET_RECORDS}, got {limit}")
-        num, after = self._parse_iterator(iterator)
-        seqs: list[int] = []
-        keys: list[str] = []
-        datas: list[bytes] = []
-        with self._read() as conn:
-            for first, row_keys, key_index, ends, data in self._rows_after(conn, num, after):
-                skip = max(0, after + 1 - first)  # records at or before the position
-                n = min(row_count(ends), skip + limit - len(seqs))
-                seqs.extend(range(first + skip, first + n))
-                keys.extend(unpack_keys(row_keys, key_index, skip, n))
-                datas.extend(unpack_data(ends, data, skip, n))
-                if len(seqs) >= limit:
-                    break
-            if not seqs:
-                return GetRecordsResult([], iterator, 0)
-            tip = conn.execute("SELECT last_seq FROM shards WHERE num = ?", (num,)).fetchone()[0]
-        shard_id = self._id_of[num]
+        shard_id, seqs, keys, datas, next_iterator, behind = self._read_columns(
+            iterator, limit, keys=True
+        )
+        if not seqs:
+            return GetRecordsResult([], next_iterator, behind)
         millis = [seq >> SEQ_TIME_SHIFT for seq in seqs]
         arrivals = {ms: datetime.fromtimestamp(ms / 1000, UTC) for ms in set(millis)}
         records = [
             StreamRecord(shard_id, str(seq), key, data, arrivals[ms])
             for seq, key, data, ms in zip(seqs, keys, datas, millis, strict=True)
         ]
-        last = seqs[-1]
-        behind = 0 if last >= tip else max(0, _to_ms(self._clock()) - (last >> SEQ_TIME_SHIFT))
-        return GetRecordsResult(records, self._iterator(num, last), behind)
+        return GetRecordsResult(records, next_iterator, behind)
 
     @staticmethod
     def _rows_after(conn: sqlite3.Connection, num: int, after: int) -> Iterator[tuple[Any, ...]]:
@@ -854,26 +839,53 @@ class LocalStream:
         for a consumer that handles records in bulk, such as the lake writer).
         Specific to the local stream (not part of the `Stream` protocol).
         """
+        shard_id, seqs, _, datas, next_iterator, behind = self._read_columns(
+            iterator, limit, keys=False
+        )
+        return RecordBlobs(shard_id, datas, seqs, next_iterator, behind)
+
+    def get_record_page(self, iterator: str, *, limit: int = MAX_GET_RECORDS) -> RecordPage:
+        """`get_records` as a `RecordPage`: the same page as columns, keys and arrivals included.
+
+        Same records, order, next iterator and lag as `get_records`, without an object
+        per record (the local detector's read; ``page[i]`` is the `StreamRecord` that
+        `get_records` returns). Specific to the local stream (not part of `Stream`).
+        """
+        shard_id, seqs, keys, datas, next_iterator, behind = self._read_columns(
+            iterator, limit, keys=True
+        )
+        # arrival in ms is carried by the sequence number; seconds as datetime.timestamp()
+        # gives them for `get_records`' arrival (fromtimestamp(ms / 1000))
+        arrivals = [(seq >> SEQ_TIME_SHIFT) / 1000 for seq in seqs]
+        return RecordPage(shard_id, datas, seqs, keys, arrivals, next_iterator, behind)
+
+    def _read_columns(
+        self, iterator: str, limit: int, *, keys: bool
+    ) -> tuple[str, list[int], list[str], list[bytes], str, int]:
+        """Shard id, sequence numbers, keys (if asked), data, next iterator and lag of a page."""
         if not 1 <= limit <= MAX_GET_RECORDS:
             raise ValueError(f"limit must be 1-{MAX_GET_RECORDS}, got {limit}")
         num, after = self._parse_iterator(iterator)
         shard_id = self._id_of[num]
         seqs: list[int] = []
+        pkeys: list[str] = []
         datas: list[bytes] = []
         with self._read() as conn:
-            for first, _, _, ends, data in self._rows_after(conn, num, after):
+            for first, row_keys, key_index, ends, data in self._rows_after(conn, num, after):
                 skip = max(0, after + 1 - first)  # records at or before the position
                 n = min(row_count(ends), skip + limit - len(seqs))
                 seqs.extend(range(first + skip, first + n))
+                if keys:
+                    pkeys.extend(unpack_keys(row_keys, key_index, skip, n))
                 datas.extend(unpack_data(ends, data, skip, n))
                 if len(seqs) >= limit:
                     break
             if not seqs:
-                return RecordBlobs(shard_id, [], [], iterator, 0)
+                return shard_id, seqs, pkeys, datas, iterator, 0
             tip = conn.execute("SELECT last_seq FROM shards WHERE num = ?", (num,)).fetchone()[0]
         last = seqs[-1]
         behind = 0 if last >= tip else max(0, _to_ms(self._clock()) - (last >> SEQ_TIME_SHIFT))
-        return RecordBlobs(shard_id, datas, seqs, self._iterator(num, last), behind)
+        return shard_id, seqs, pkeys, datas, self._iterator(num, last), behind
 
     def close(self) -> None:
         """Close this object's connection; the data stays in the file."""

@@ -24,7 +24,7 @@ from petrostream.handlers.process_stream import (
     bulk_decoder,
     make_handler,
 )
-from petrostream.stream.base import StreamRecord
+from petrostream.stream.base import RecordPage, StreamRecord
 from petrostream.testing.notifier import RecordingNotifier
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -217,7 +217,8 @@ def test_a_poison_record_in_a_bulk_sized_batch_is_the_same_dead_letter(tmp_path:
 
 
 def test_the_local_entry_point_answers_as_the_lambda_event_does(tmp_path: Path) -> None:
-    # given the same batch (one poison) as a Kinesis event and as the stream's records
+    # given the same batch (one poison) as a Kinesis event, as the stream's records and as
+    # a page of them
     payloads = readings(300, step_at=200)
     payloads.insert(5, b"not json")
     event = kinesis_event(payloads)
@@ -232,7 +233,7 @@ def test_the_local_entry_point_answers_as_the_lambda_event_does(tmp_path: Path) 
         for item, data in zip(event["Records"], payloads, strict=True)
     ]
     outcomes = []
-    for name in ("event", "records"):
+    for name in ("event", "records", "page"):
         config = HandlerConfig.from_environ(
             {"PETROSTREAM_HOME": str(tmp_path / name), "PETROSTREAM_METRICS": "none"}
         )
@@ -241,14 +242,19 @@ def test_the_local_entry_point_answers_as_the_lambda_event_does(tmp_path: Path) 
             build_backends(config, notifier=RecordingNotifier()), on_report=reports.append
         )
         arn = event["Records"][0]["eventSourceARN"]
-        answer = handler(event, None) if name == "event" else handler.handle_records(records, arn)
+        if name == "event":
+            answer = handler(event, None)
+        elif name == "records":
+            answer = handler.handle_records(records, arn)
+        else:  # the local stream's page: the same records as columns
+            answer = handler.handle_records(RecordPage.of_records(records), arn)
         [r] = reports
         letters = [
             (d.reason, d.sequence_number, d.data, d.event_source_arn) for d in r.dead_letters
         ]
         outcomes.append((answer, r.processed, letters, [a.alert_id for a in r.alerts]))
-    # then both answer the same, with the same dead letter and alerts
-    assert outcomes[0] == outcomes[1]
+    # then all answer the same, with the same dead letter and alerts
+    assert outcomes[0] == outcomes[1] == outcomes[2]
     assert outcomes[0][2][0][0] == "bad_json"
 
 

@@ -16,7 +16,7 @@ from petrostream.handlers.process_stream import make_handler
 from petrostream.runtime.detector import build_local_backends
 from petrostream.runtime.event_source import LocalEventSource, OnFailureFile, local_stream_arn
 from petrostream.settings import Settings
-from petrostream.stream.base import PutRecord
+from petrostream.stream.base import PutRecord, RecordPage
 from petrostream.stream.local import LocalStream
 from petrostream.testing.notifier import RecordingNotifier
 
@@ -176,6 +176,49 @@ def test_retries_stop_at_the_maximum(stream: LocalStream, tmp_path: Path) -> Non
     [failure] = OnFailureFile(tmp_path / "failures.jsonl").read()
     assert [r["sequenceNumber"] for r in failure["records"]] == seqs[3:]
     assert (src.stats.failed_batches, src.stats.failed_records) == (1, 3)
+
+
+class PageRecorder:
+    """A local handler (``handle_records``): records what it is handed, fails one record."""
+
+    def __init__(self, failing: str) -> None:
+        self.failing = failing
+        self.handed: list[Any] = []
+
+    def __call__(self, event: Mapping[str, Any], context: Any) -> Any:
+        raise AssertionError("the local event source hands a local handler its records")
+
+    def handle_records(self, records: Any, stream_arn: str) -> Any:
+        self.handed.append(records)
+        seqs = [r.sequence_number for r in records]
+        failures = [{"itemIdentifier": self.failing}] if self.failing in seqs else []
+        return {"batchItemFailures": failures}
+
+
+def test_a_local_handler_gets_pages_and_their_failures_keep_the_mapping_semantics(
+    stream: LocalStream, tmp_path: Path
+) -> None:
+    # given two wells' records (two partition keys) and a local handler failing record 6
+    one, two = readings("W-1", 5), readings("W-2", 5)
+    put(stream, [r for pair in zip(one, two, strict=True) for r in pair])
+    seqs = all_seqs(stream)
+    handler = PageRecorder(seqs[6])
+    # when the source drains the stream with one retry
+    src = source(stream, handler, tmp_path, max_retries=1)
+    src.run(drain=True)
+    # then the handler got the stream's pages (columns, no record objects), the retry
+    # resumed at record 6, and records 6-9 went to the on-failure destination with their keys
+    assert all(isinstance(page, RecordPage) for page in handler.handed)
+    assert [p.sequence_numbers for p in handler.handed] == [
+        list(map(int, seqs)),
+        list(map(int, seqs[6:])),
+    ]
+    [failure] = OnFailureFile(tmp_path / "failures.jsonl").read()
+    assert [(r["sequenceNumber"], r["partitionKey"]) for r in failure["records"]] == [
+        (seqs[i], ("W-1", "W-2")[i % 2]) for i in range(6, 10)
+    ]
+    assert stream.get_checkpoint("detector", "shardId-000000000000") == seqs[-1]
+    assert (src.stats.failed_records, src.stats.records_delivered) == (4, 10)
 
 
 class Crash(BaseException):

@@ -77,6 +77,36 @@ def test_iterators_at_and_after_a_sequence_number_inside_a_put(
     assert blobs.sequence_numbers == [int(s) for _, _, s in put[at + 1 : at + 3]]
 
 
+@pytest.mark.parametrize(("at", "limit"), [(0, 100), (2, 3), (6, 4), (10, 100)])
+def test_a_record_page_is_get_records_as_columns(stream: LocalStream, at: int, limit: int) -> None:
+    # given two puts (several keys in the first), read from inside a put
+    put = _put_two_batches(stream)
+    shard = stream.list_shards()[0].shard_id
+    it = stream.get_shard_iterator(
+        shard, IteratorType.AFTER_SEQUENCE_NUMBER, sequence_number=put[at][2]
+    )
+    # when the same iterator is read both ways
+    records = stream.get_records(it, limit=limit)
+    page = stream.get_record_page(it, limit=limit)
+    # then the page holds the same records, keys and arrivals, and the same next page
+    assert list(page) == records.records
+    assert page[1:].sequence_numbers == [int(r.sequence_number) for r in records.records[1:]]
+    assert page.partition_keys == [r.partition_key for r in records.records]
+    assert (page.next_iterator, page.millis_behind_latest) == (
+        records.next_iterator,
+        records.millis_behind_latest,
+    )
+    assert page.shard_id == shard
+
+
+def test_a_record_page_past_the_tip_is_empty_and_keeps_its_iterator(stream: LocalStream) -> None:
+    _put_two_batches(stream)
+    shard = stream.list_shards()[0].shard_id
+    it = stream.get_shard_iterator(shard, IteratorType.LATEST)
+    page = stream.get_record_page(it)
+    assert (len(page), page.next_iterator, page.millis_behind_latest) == (0, it, 0)
+
+
 def test_describe_counts_records_and_a_lag_from_inside_a_put(stream: LocalStream) -> None:
     put = _put_two_batches(stream)
     shard = stream.list_shards()[0].shard_id
