@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +24,7 @@ from petrostream.alerts.base import AlertLike, alert_payload, notification_key
 from petrostream.sqlite import open_wal
 
 DeliveryState = Literal["sent", "pending", "failed"]
+_KEYS_PER_QUERY: Final = 500  # bound parameters per query, well under SQLite's limit
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -93,6 +94,18 @@ class StoredAlert:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What one delivery attempt pass gave, to record (`AlertStore.set_deliveries`)."""
+
+    key: str
+    notifier: str
+    state: DeliveryState
+    attempts: int
+    error: str | None = None
+    next_attempt_at: float | None = None  # epoch seconds, for pending
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One notification's state at one notifier."""
@@ -145,23 +158,37 @@ class AlertStore:
 
     def record(self, alert: AlertLike) -> bool:
         """Store the notification if new; return True when it was not there yet. Idempotent."""
-        payload = alert_payload(alert)
+        return self.record_all([alert]) == 1
+
+    def record_all(self, alerts: Sequence[AlertLike]) -> int:
+        """`record` each notification, all in one transaction; return how many were new.
+
+        All are stored or, if the store fails, none (the caller retries them all).
+        """
+        now = time.time()
+        rows = [
+            (
+                notification_key(alert),
+                alert.alert_id,
+                alert.well_id,
+                alert.rule,
+                alert.severity,
+                alert.status,
+                json.dumps(alert_payload(alert), sort_keys=True),
+                now,
+            )
+            for alert in alerts
+        ]
+        if not rows:
+            return 0
         with self._tx() as db:
-            cur = db.execute(
+            before = db.total_changes
+            db.executemany(
                 "INSERT OR IGNORE INTO alerts (key, alert_id, well_id, rule, severity, status,"
                 " payload, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    notification_key(alert),
-                    alert.alert_id,
-                    alert.well_id,
-                    alert.rule,
-                    alert.severity,
-                    alert.status,
-                    json.dumps(payload, sort_keys=True),
-                    time.time(),
-                ),
+                rows,
             )
-            return cur.rowcount == 1
+            return db.total_changes - before
 
     def get(self, key: str) -> StoredAlert | None:
         """The notification stored under ``key`` (``alert_id:status``), or None."""
@@ -186,11 +213,22 @@ class AlertStore:
 
     def delivery_state(self, key: str, notifier: str) -> DeliveryState | None:
         """The delivery's state, or None if never attempted."""
+        return self.delivery_states([key]).get((key, notifier))
+
+    def delivery_states(self, keys: Sequence[str]) -> dict[tuple[str, str], DeliveryState]:
+        """The state of every delivery of ``keys``: ``{(key, notifier): state}`` (absent: never)."""
+        out: dict[tuple[str, str], DeliveryState] = {}
+        distinct = list(dict.fromkeys(keys))
         with self._lock:
-            row = self._db.execute(
-                "SELECT state FROM deliveries WHERE key = ? AND notifier = ?", (key, notifier)
-            ).fetchone()
-        return None if row is None else row[0]
+            for start in range(0, len(distinct), _KEYS_PER_QUERY):
+                chunk = distinct[start : start + _KEYS_PER_QUERY]
+                rows = self._db.execute(
+                    "SELECT key, notifier, state FROM deliveries"
+                    f" WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                out.update(((key, notifier), state) for key, notifier, state in rows)
+        return out
 
     def set_delivery(
         self,
@@ -203,15 +241,26 @@ class AlertStore:
         next_attempt_at: float | None = None,
     ) -> None:
         """Record the outcome of delivering ``key`` to ``notifier``; attempts accumulate."""
+        outcome = DeliveryOutcome(key, notifier, state, attempts, error, next_attempt_at)
+        self.set_deliveries([outcome])
+
+    def set_deliveries(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """`set_delivery` for each outcome, in order, all in one transaction."""
+        if not outcomes:
+            return
+        now = time.time()
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO deliveries (key, notifier, state, attempts, last_error,"
                 " next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (key, notifier) DO UPDATE SET state = excluded.state,"
                 " attempts = deliveries.attempts + excluded.attempts,"
                 " last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at,"
                 " updated_at = excluded.updated_at",
-                (key, notifier, state, attempts, error, next_attempt_at, time.time()),
+                [
+                    (o.key, o.notifier, o.state, o.attempts, o.error, o.next_attempt_at, now)
+                    for o in outcomes
+                ],
             )
 
     def deliveries(self, *, states: tuple[DeliveryState, ...] | None = None) -> list[Delivery]:
