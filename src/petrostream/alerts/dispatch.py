@@ -25,7 +25,7 @@ from petrostream.alerts.base import (
     TransientError,
     notification_key,
 )
-from petrostream.alerts.store import AlertStore
+from petrostream.alerts.store import AlertStore, DeliveryOutcome
 
 _LOG = logging.getLogger(__name__)
 
@@ -132,16 +132,43 @@ class OutboxNotifier:
 
     def notify(self, alert: AlertLike) -> None:
         """Record the alert, then deliver it to each notifier that has not accepted it yet."""
-        self.store.record(alert)
-        key = notification_key(alert)
-        for name, notifier in self.notifiers.items():
-            if self.store.delivery_state(key, name) in ("sent", "failed"):
-                continue
-            self._deliver(alert, key, name, notifier, attempts=self.attempts)
+        self.notify_all([alert])
+
+    def notify_all(self, alerts: Sequence[AlertLike]) -> None:
+        """`notify` each alert, in order, with three store calls for all of them.
+
+        All alerts are recorded in one transaction before any notifier is called
+        (store first: none is lost), delivered in order to each notifier that has not
+        accepted it yet, and the outcomes are recorded together at the end. A crash
+        before that last write leaves the deliveries unrecorded: they are made again
+        (at least once, as when a crash falls between one delivery and its record).
+        """
+        if not alerts:
+            return
+        self.store.record_all(alerts)
+        keys = [notification_key(alert) for alert in alerts]
+        done = self.store.delivery_states(keys)
+        outcomes: list[DeliveryOutcome] = []
+        for alert, key in zip(alerts, keys, strict=True):
+            for name, notifier in self.notifiers.items():
+                if done.get((key, name)) in ("sent", "failed"):
+                    continue
+                outcome = self._attempt(alert, key, name, notifier, attempts=self.attempts)
+                done[key, name] = outcome.state
+                outcomes.append(outcome)
+        self.store.set_deliveries(outcomes)
 
     def _deliver(
         self, alert: AlertLike, key: str, name: str, notifier: Notifier, *, attempts: int
     ) -> str:
+        outcome = self._attempt(alert, key, name, notifier, attempts=attempts)
+        self.store.set_deliveries([outcome])
+        return outcome.state
+
+    def _attempt(
+        self, alert: AlertLike, key: str, name: str, notifier: Notifier, *, attempts: int
+    ) -> DeliveryOutcome:
+        """Deliver with up to ``attempts`` calls; the outcome to record (not recorded yet)."""
         error = ""
         for attempt in range(attempts):
             if attempt:
@@ -150,23 +177,15 @@ class OutboxNotifier:
                 notifier.notify(alert)
             except DeliveryError as exc:
                 _LOG.error("alert %s refused by %s: %s", key, name, exc)
-                self.store.set_delivery(key, name, "failed", attempts=attempt + 1, error=str(exc))
-                return "failed"
+                return DeliveryOutcome(key, name, "failed", attempt + 1, str(exc))
             except TransientError as exc:
                 error = str(exc)
                 continue
-            self.store.set_delivery(key, name, "sent", attempts=attempt + 1)
-            return "sent"
+            return DeliveryOutcome(key, name, "sent", attempt + 1)
         _LOG.warning("alert %s kept for later delivery to %s: %s", key, name, error)
-        self.store.set_delivery(
-            key,
-            name,
-            "pending",
-            attempts=attempts,
-            error=error,
-            next_attempt_at=self._clock() + self.redeliver_after_s,
+        return DeliveryOutcome(
+            key, name, "pending", attempts, error, self._clock() + self.redeliver_after_s
         )
-        return "pending"
 
     def redeliver(self, *, include_failed: bool = False) -> RedeliveryResult:
         """Try every due pending delivery once (and ``failed`` ones if asked); return counts."""

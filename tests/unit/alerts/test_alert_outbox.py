@@ -92,6 +92,60 @@ def test_a_repeated_notification_is_not_resent(store: AlertStore) -> None:
     assert (summary.alerts, summary.open_alerts, summary.by_rule) == (1, 0, {"p_pdg_high": 1})
 
 
+class StoreWatcher:
+    """A notifier that records, at each call, whether the store already holds every alert."""
+
+    name = "watcher"
+
+    def __init__(self, store: AlertStore, expected: list[str]) -> None:
+        self.store = store
+        self.expected = expected
+        self.calls: list[tuple[str, bool]] = []
+
+    def notify(self, alert: Any) -> None:
+        stored = all(self.store.get(key) is not None for key in self.expected)
+        self.calls.append((f"{alert.alert_id}:{alert.status}", stored))
+
+
+def test_notify_all_stores_every_alert_first_then_delivers_each_once_in_order(
+    store: AlertStore,
+) -> None:
+    # given three notifications of a well's batch, a watcher and a notifier failing one alert
+    alerts = [FakeAlert("a"), FakeAlert("b"), replace(FakeAlert("a"), status="closed")]
+    keys = ["a:open", "b:open", "a:closed"]
+    watcher = StoreWatcher(store, keys)
+    flaky = FailingNotifier(name="flaky", fail_for=frozenset({"b"}))
+    outbox = OutboxNotifier(store, [watcher, flaky], attempts=2, sleep=lambda s: None)
+    # when they are notified together
+    outbox.notify_all(alerts)
+    # then every alert was in the store before the first delivery, delivered in order
+    assert watcher.calls == [(key, True) for key in keys]
+    assert [a.alert_id for a in flaky.delivered] == ["a", "a"]
+    # and each outcome is recorded: b stays pending at the flaky notifier, visibly
+    states = {(d.key, d.notifier): (d.state, d.attempts) for d in store.deliveries()}
+    assert states == {
+        **{(key, "watcher"): ("sent", 1) for key in keys},
+        ("a:open", "flaky"): ("sent", 1),
+        ("a:closed", "flaky"): ("sent", 1),
+        ("b:open", "flaky"): ("pending", 2),
+    }
+    # when a retried batch notifies the same alerts again
+    outbox.notify_all(alerts)
+    # then no notifier gets an alert it accepted; only the pending one is tried again
+    assert len(watcher.calls) == 3
+    assert [a.alert_id for a in flaky.delivered] == ["a", "a"]
+    assert states[("b:open", "flaky")] == ("pending", 2)
+    assert store.deliveries(states=("pending",))[0].attempts == 4
+
+
+def test_notify_all_of_the_same_notification_twice_delivers_it_once(store: AlertStore) -> None:
+    rec = RecordingNotifier()
+    outbox = OutboxNotifier(store, [rec], sleep=lambda s: None)
+    outbox.notify_all([FakeAlert(), FakeAlert()])
+    assert rec.keys == ["id-1:open"]
+    assert store.record_all([FakeAlert(), FakeAlert("id-2")]) == 1
+
+
 def test_a_refused_alert_is_failed_and_retryable_on_request(store: AlertStore) -> None:
     refusing = FailingNotifier(name="mail", fail_first=1, permanent=True)
     outbox = OutboxNotifier(store, [refusing], sleep=lambda s: None)
