@@ -348,17 +348,8 @@ def _process_well(
         rows = [rows[i] for i in fresh]
     state = cached.state if cached.state is not None else backends.engine.load_state(data)
     state, alerts = backends.engine.detect(state, readings)
-    for alert in alerts:
-        key = notification_key(alert)
-        if backends.state.was_notified(key):
-            continue
-        try:
-            backends.notifier.notify(alert)
-        except DeliveryError as exc:  # refused for good: retrying the batch cannot help
-            _LOG.error("alert %s refused by %s: %s", key, backends.notifier.name, exc)
-            report.errors.append(f"{key}: {exc}")
-        backends.state.mark_notified(key)
-        report.alerts.append(alert)
+    if alerts:
+        _notify(alerts, backends, report)
     # the last record of each shard wins, as a loop over the records would set it
     if one_shard:
         positions[shard] = batch.sequence_text(rows[-1])
@@ -373,6 +364,32 @@ def _process_well(
     )
     backends.cache.put(well_id, _Cached(version, positions, state))
     report.processed += len(rows)
+
+
+def _notify(alerts: Sequence[AlertLike], backends: Backends, report: BatchReport) -> None:
+    """Notify each alert not notified yet, in order, and mark it; raises when they must retry.
+
+    A notifier with ``notify_all`` (the local outbox) gets the well's new alerts in one
+    call (its store writes them together); any other notifier one alert at a time.
+    """
+    state = backends.state
+    fresh: dict[str, AlertLike] = {}
+    for alert in alerts:
+        key = notification_key(alert)
+        if key not in fresh and not state.was_notified(key):
+            fresh[key] = alert
+    notify_all = getattr(backends.notifier, "notify_all", None)
+    if notify_all is not None:
+        notify_all(list(fresh.values()))  # records every failed delivery itself, never refuses
+    for key, alert in fresh.items():
+        if notify_all is None:
+            try:
+                backends.notifier.notify(alert)
+            except DeliveryError as exc:  # refused for good: retrying the batch cannot help
+                _LOG.error("alert %s refused by %s: %s", key, backends.notifier.name, exc)
+                report.errors.append(f"{key}: {exc}")
+        state.mark_notified(key)
+        report.alerts.append(alert)
 
 
 def _process_wells(

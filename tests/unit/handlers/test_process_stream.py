@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from handler_fakes import MemoryMetrics, ThresholdEngine
 
+from petrostream.alerts.dispatch import OutboxNotifier
+from petrostream.alerts.store import AlertStore
 from petrostream.errors import TransientError
 from petrostream.handlers.base import DeadLetter, StateConflict
 from petrostream.handlers.local_backends import SqliteDeadLetters, SqliteStateStore
@@ -125,6 +127,46 @@ def test_partial_failure_reports_first_failed_record_and_all_after_in_its_shard(
     assert second.duplicates == 2
     assert [a.well_id for a in failing.delivered] == ["WELL-00011", "WELL-00016"]
     assert backends.engine.load_state(backends.state.load("WELL-00011").data)["seen"] == 3
+
+
+class FlakyAlertStore(AlertStore):
+    """An alert store whose first ``down`` batch writes fail as a whole."""
+
+    def __init__(self, path: Path, down: int) -> None:
+        super().__init__(path)
+        self.down = down
+        self.batches: list[list[str]] = []
+
+    def record_all(self, alerts: Any) -> int:
+        self.batches.append([a.well_id for a in alerts])
+        if self.down:
+            self.down -= 1
+            raise TransientError("alert store unreachable")
+        return super().record_all(alerts)
+
+
+def test_the_outbox_gets_each_wells_new_alerts_in_one_call_and_a_failure_retries_them(
+    tmp_path: Path, backends: Backends
+) -> None:
+    # given the local outbox over a recording notifier, its store down for one write
+    store = FlakyAlertStore(tmp_path / "alerts.db", down=1)
+    rec = RecordingNotifier()
+    backends.notifier = OutboxNotifier(store, [rec], sleep=lambda s: None)
+    event = load_event("kinesis_partial_failure.json")
+    # when the batch is handled: the first well's write fails, the others' succeed
+    report = handle_event(event, backends)
+    # then one store write per well with alerts; the failed well's records are retried
+    assert store.batches == [["WELL-00011"], ["WELL-00016"]]
+    assert report.failures == seqs(event, 0, 1, 2, 3, 4, 5)
+    assert [key.split(":")[0] for key in rec.keys] == ["WELL-00016"]
+    # when Lambda retries shard 0 and the store is back
+    retry = copy.deepcopy(event)
+    retry["Records"] = event["Records"][:6]
+    second = handle_event(retry, backends)
+    # then WELL-00011 alerts once, WELL-00016's alert (notified already) is not sent again
+    assert second.failures == []
+    assert [key.split(":")[0] for key in rec.keys] == ["WELL-00016", "WELL-00011"]
+    assert [d.state for d in store.deliveries()] == ["sent", "sent"]
 
 
 class ConflictingState(SqliteStateStore):
