@@ -13,7 +13,6 @@ the Lambda zip).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -24,15 +23,21 @@ from petrostream.record import ColumnBudget
 
 
 class BatchColumns:
-    """The columns of one decoded batch, as numpy arrays (sensors: NaN for a null)."""
+    """The columns of one decoded batch, as numpy arrays (sensors: NaN for a null).
+
+    ``well_id`` and ``instance_id`` stay dictionary-encoded (a code per row, the
+    distinct strings once): a batch holds a few wells and instances, so no Python
+    string is made per row.
+    """
 
     def __init__(self, table: Any, datas: Sequence[bytes]) -> None:
         import pyarrow as pa
 
         self.datas = datas
         self.ts = table.column("ts").cast(pa.int64()).to_numpy()
-        self.instances = table.column("instance_id").to_pylist()
-        self.wells: list[str] = table.column("well_id").to_pylist()
+        self.well_codes, self.well_names = _encoded(table.column("well_id"))
+        self.instance_codes, instance_names = _encoded(table.column("instance_id"))
+        self.instance_names = np.array(instance_names, dtype=object)
         names = set(table.column_names)
         nan = np.full(len(datas), np.nan)
         self.sensors = {
@@ -40,14 +45,37 @@ class BatchColumns:
             for s in schema.SENSOR_COLUMNS
         }
 
+    def rows_per_well(self) -> dict[str, np.ndarray]:
+        """Each well's rows in stream order; wells in order of first appearance."""
+        codes = self.well_codes
+        if len(self.well_names) == 1:
+            return {self.well_names[0]: np.arange(len(codes), dtype=np.int64)}
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(self.well_names) + 1))
+        # dictionary codes number the wells in order of first appearance
+        return {
+            name: order[bounds[code] : bounds[code + 1]]
+            for code, name in enumerate(self.well_names)
+        }
+
+
+def _encoded(column: Any) -> tuple[np.ndarray, list[Any]]:
+    """A string column as (a code per row, the distinct values by code, first seen first)."""
+    encoded = column.combine_chunks().dictionary_encode(null_encoding="encode")
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    return codes, encoded.dictionary.to_pylist()
+
 
 class WellRows(Sequence[dict[str, Any]]):
     """One well's rows of a `BatchColumns`, in stream order (a sequence of readings)."""
 
-    def __init__(self, batch: BatchColumns, well_id: str, rows: list[int]) -> None:
+    def __init__(
+        self, batch: BatchColumns, well_id: str, rows: list[int], index: np.ndarray | None = None
+    ) -> None:
         self.batch = batch
         self.well_id = well_id
         self.rows = rows
+        self._index = index
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -66,12 +94,21 @@ class WellRows(Sequence[dict[str, Any]]):
         return WellRows(self.batch, self.well_id, [self.rows[p] for p in positions])
 
     def columns(self, sensors: Sequence[str]) -> dict[str, Any]:
-        """What `petrostream.detect.vectorized.columns_of` gives for these readings."""
+        """What `petrostream.detect.vectorized.columns_of` gives for these readings.
+
+        ``instance_id`` is one string when every row has the same one (the engine
+        reads a scalar as the value of every row), else one per row.
+        """
         b = self.batch
-        idx = np.asarray(self.rows, dtype=np.int64)
+        idx = self._index if self._index is not None else np.asarray(self.rows, dtype=np.int64)
+        codes = b.instance_codes[idx]
+        if len(codes) and codes.min() == codes.max():
+            instances: Any = b.instance_names[codes[0]]
+        else:
+            instances = b.instance_names[codes]
         return {
             "well_id": self.well_id,
-            "instance_id": [b.instances[r] for r in self.rows],
+            "instance_id": instances,
             "ts": b.ts[idx],
             **{s: b.sensors[s][idx] for s in sensors},
         }
@@ -85,7 +122,7 @@ def decode_batch(datas: Sequence[bytes], budget: ColumnBudget) -> dict[str, Well
     if table is None:
         return None
     batch = BatchColumns(table, datas)
-    rows: dict[str, list[int]] = defaultdict(list)
-    for i, well in enumerate(batch.wells):
-        rows[well].append(i)
-    return {well: WellRows(batch, well, r) for well, r in rows.items()}
+    return {
+        well: WellRows(batch, well, index.tolist(), index)
+        for well, index in batch.rows_per_well().items()
+    }

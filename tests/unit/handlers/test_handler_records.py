@@ -275,3 +275,44 @@ def test_data_that_is_not_strict_base64_is_a_bad_base64_dead_letter(
     reports: list[Any] = []
     make_handler(build_backends(config), on_report=reports.append)(event, None)
     assert [d.reason for d in reports[0].dead_letters] == ["bad_base64"]
+
+
+def test_a_bulk_batch_groups_interleaved_wells_in_first_seen_order_with_their_instances() -> None:
+    # given a batch of three interleaved wells: one changes instance, one has none
+    from petrostream.handlers.columnar import decode_batch
+
+    wells = ["WELL-00003", "WELL-00001", "WELL-00002"]
+    rows = []
+    for i in range(BULK_MIN_RECORDS * 2):
+        well = wells[i % 3]
+        reading: dict[str, Any] = {
+            "well_id": well,
+            "ts": record.format_ts(T0 + timedelta(seconds=i)),
+            "p_pdg": 2.0e7 + i,
+        }
+        if well == "WELL-00001":
+            reading["instance_id"] = "A" if i < BULK_MIN_RECORDS else "B"
+        elif well == "WELL-00003":
+            reading["instance_id"] = "C"
+        rows.append(reading)
+    payloads = [record.encode(r) for r in rows]
+    # when it is bulk-decoded
+    decoded = decode_batch(payloads, record.ColumnBudget())
+    # then each well's rows are its records in stream order, wells as first seen
+    assert decoded is not None
+    assert list(decoded) == wells
+    for well, got in decoded.items():
+        mine = [i for i, r in enumerate(rows) if r["well_id"] == well]
+        assert got.rows == mine
+        columns = got.columns(["p_pdg"])
+        instances = columns["instance_id"]
+        expected = [rows[i].get("instance_id") for i in mine]
+        # one instance for all rows is given once; several, one per row
+        if len(set(expected)) == 1:
+            assert instances == expected[0]
+        else:
+            assert list(instances) == expected
+        assert columns["p_pdg"].tolist() == [rows[i]["p_pdg"] for i in mine]
+        assert columns["ts"].tolist() == [
+            int((T0 + timedelta(seconds=i)).timestamp() * 1000) for i in mine
+        ]
