@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     exported INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_export ON alerts (exported, export_batch);
+-- the summary's counts per alert and per rule scan these, not the rows and their payloads
+CREATE INDEX IF NOT EXISTS alerts_by_id ON alerts (alert_id, status);
+CREATE INDEX IF NOT EXISTS alerts_by_rule ON alerts (rule, alert_id);
 CREATE TABLE IF NOT EXISTS deliveries (
     key TEXT NOT NULL,
     notifier TEXT NOT NULL,
@@ -342,6 +345,14 @@ class AlertStore:
             db.execute("UPDATE alerts SET exported = 1 WHERE export_batch = ?", (batch,))
 
     # -- summary ----------------------------------------------------------------
+
+    def pending_deliveries(self) -> int:
+        """How many deliveries wait for `OutboxNotifier.redeliver` (an index count: cheap)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"
+            ).fetchone()
+        return int(row[0])
 
     def summary(self) -> AlertSummary:
         """Counts for `stream describe` / the dashboard."""

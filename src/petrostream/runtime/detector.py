@@ -292,7 +292,7 @@ def _run_detector(
         summary.failed_batches = source.stats.failed_batches
         summary.failed_records = source.stats.failed_records
         if got and progress is not None:
-            summary.pending_deliveries = store.summary().pending_deliveries
+            summary.pending_deliveries = store.pending_deliveries()
             progress(summary)
 
     try:
@@ -303,7 +303,7 @@ def _run_detector(
     try:
         summary.alerts_exported += export()  # what the last rounds raised; its errors surface
     finally:
-        summary.pending_deliveries = store.summary().pending_deliveries
+        summary.pending_deliveries = store.pending_deliveries()
         stream.close()
         close = getattr(checkpoints, "close", None)
         if close is not None:
