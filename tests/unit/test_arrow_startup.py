@@ -58,3 +58,26 @@ def test_the_replay_command_does_not_import_pandas(tmp_path: Path) -> None:
     )
     # then it never paid for pandas' import (about a second of its start-up)
     assert out == "True False"
+
+
+def test_the_detectors_drain_does_not_import_pandas(tmp_path: Path) -> None:
+    # given the bundled sample replayed into a home
+    _run(
+        "from pathlib import Path\n"
+        "from petrostream.cli.replay import run_replay\n"
+        "from petrostream.settings import Settings\n"
+        f"run_replay(Settings(home=Path({str(tmp_path)!r})), [Path({str(BUNDLED_3W)!r})],\n"
+        "           speed=0, target='local', progress=False)\n"
+    )
+    # when the detector drains it (bulk decoder and alerts' export to the lake included)
+    out = _run(
+        "import logging, sys\n"
+        "from pathlib import Path\n"
+        "from petrostream.runtime.detector import run_detector\n"
+        "from petrostream.settings import Settings\n"
+        "logging.disable(logging.CRITICAL)\n"
+        f"s = run_detector(Settings(home=Path({str(tmp_path)!r})), drain=True)\n"
+        "print(s.records_processed > 0, s.alerts_exported > 0, 'pandas' in sys.modules)\n"
+    )
+    # then it never paid for pandas' import
+    assert out == "True True False"

@@ -249,8 +249,12 @@ def _run_detector(
     idle_s: float,
     export_interval_s: float,
 ) -> DetectorSummary:
+    from petrostream.arrow_startup import skip_pandas_probe
     from petrostream.stream.factory import open_checkpoints, open_stream
 
+    # Before the first pyarrow conversion (the bulk decoder, the alerts' export): it
+    # would import pandas, ~0.6 s of a drain's CPU; nothing here hands pyarrow pandas.
+    skip_pandas_probe()
     summary = DetectorSummary()
     backends, outbox = build_local_backends(settings, notifiers=notifiers)
     store = outbox.store
