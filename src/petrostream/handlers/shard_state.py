@@ -28,14 +28,37 @@ locally); notified markers in a `MarkerStore`.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from petrostream.handlers.base import StateConflict, StoredState
 
-_MAGIC: Final = b"PSSHARD1\n"
+try:  # the index of a shard's 500 wells: ~0.1 vs ~0.6 ms a batch; optional in the Lambda zip
+    import orjson
+
+    def _dump_index(index: list[list[Any]]) -> bytes:
+        return orjson.dumps(index)
+
+    _load_index: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - exercised in a lean Lambda runtime
+    _ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+
+    def _dump_index(index: list[list[Any]]) -> bytes:
+        return _ENCODER.encode(index).encode()
+
+    _load_index = json.loads
+
+# Layout 2: magic, then zlib of (the JSON index line, each well's state bytes). Layout 1
+# (releases before): magic, the index line, each well's bytes zlib'd one by one. A
+# whole shard compresses in one call at level 1 about 3x faster than its wells one by
+# one at level 6, and smaller (500 wells of the latency benchmark: 2.7 vs 8.5 ms,
+# 101 vs 146 KB; each well's zlib call paid its set-up, and the keys repeat across wells).
+_MAGIC: Final = b"PSSHARD2\n"
+_MAGIC_1: Final = b"PSSHARD1\n"  # read only
+_LEVEL: Final = 1
 
 
 @runtime_checkable
@@ -104,28 +127,38 @@ class _Shard:
 
 
 def encode_shard(wells: Mapping[str, _Well]) -> bytes:
-    """One shard's object: magic, a JSON index line, then each well's state bytes."""
+    """One shard's object: magic, then zlib of a JSON index line and each well's state bytes."""
     index = [[w, e.version, e.positions, len(e.data)] for w, e in wells.items()]
-    head = json.dumps(index, separators=(",", ":")).encode()
-    return b"".join([_MAGIC, head, b"\n", *(e.data for e in wells.values())])
+    body = b"".join([_dump_index(index), b"\n", *[e.data for e in wells.values()]])
+    return _MAGIC + zlib.compress(body, _LEVEL)
 
 
 def decode_shard(blob: bytes) -> dict[str, _Well]:
-    """The wells of an object `encode_shard` wrote.
+    """The wells of an object `encode_shard` wrote (this layout or the one before).
 
     Raises:
         ValueError: not such an object.
     """
-    if not blob.startswith(_MAGIC):
+    if blob.startswith(_MAGIC):
+        unpack = zlib.decompressobj()
+        try:
+            body = unpack.decompress(memoryview(blob)[len(_MAGIC) :])
+        except zlib.error as exc:
+            raise ValueError(f"stored shard state does not decompress ({exc})") from None
+        if not unpack.eof or unpack.unused_data:
+            raise ValueError("stored shard state is cut short or has bytes past its end")
+    elif blob.startswith(_MAGIC_1):
+        body = blob[len(_MAGIC_1) :]
+    else:
         raise ValueError("stored shard state does not start with its magic bytes")
-    end = blob.index(b"\n", len(_MAGIC))
+    end = body.index(b"\n")
     offset = end + 1
     wells: dict[str, _Well] = {}
-    for well, version, positions, length in json.loads(blob[len(_MAGIC) : end]):
-        wells[well] = _Well(int(version), dict(positions), blob[offset : offset + length])
+    for well, version, positions, length in _load_index(body[:end]):
+        wells[well] = _Well(int(version), dict(positions), body[offset : offset + length])
         offset += length
-    if offset != len(blob):
-        raise ValueError(f"stored shard state is {len(blob)} bytes, its index says {offset}")
+    if offset != len(body):
+        raise ValueError(f"stored shard state holds {len(body)} bytes, its index says {offset}")
     return wells
 
 

@@ -79,8 +79,49 @@ def test_the_shard_object_reads_back_what_was_written() -> None:
     assert decode_shard(encode_shard(wells)) == wells
     with pytest.raises(ValueError, match="magic"):
         decode_shard(b"{}")
-    with pytest.raises(ValueError, match="index says"):
+    with pytest.raises(ValueError, match="past its end"):
         decode_shard(encode_shard(wells) + b"x")
+    with pytest.raises(ValueError, match="cut short"):
+        decode_shard(encode_shard(wells)[:-3])
+
+
+def test_a_shard_object_of_the_release_before_loads_and_is_rewritten_in_the_new_layout(
+    tmp_path: Path,
+) -> None:
+    import zlib
+
+    from petrostream.handlers.base import PureDetectionEngine
+
+    # given a shard row as the release before wrote it: a plain JSON index line, then
+    # each well's state zlib'd on its own
+    engine = PureDetectionEngine()
+    readings = [
+        {"well_id": "W1", "ts": f"2026-01-01 00:{m:02d}:00.000", "p_pdg": 2.0e7} for m in range(5)
+    ]
+    state, _ = engine.detect(engine.load_state(None), readings)
+    old_data = zlib.compress(state.to_bytes(), 6)
+    index = json.dumps([["W1", 4, {SHARD0: "17"}, len(old_data)]], separators=(",", ":"))
+    old_blob = b"PSSHARD1\n" + index.encode() + b"\n" + old_data
+    store = SqliteStateStore(tmp_path / "realtime.db")
+    store.blobs.put(shard_key(SHARD0), old_blob, if_match=None)
+    # when a new process loads the well, then it finds the same state, version, positions
+    loaded = SqliteStateStore(tmp_path / "realtime.db").load("W1", SHARD0)
+    assert (loaded.version, dict(loaded.positions)) == (4, {SHARD0: "17"})
+    assert loaded.data is not None
+    assert engine.load_state(loaded.data) == state
+    # and when it saves the well, the row is written in the new layout, readable again
+    store = SqliteStateStore(tmp_path / "realtime.db")
+    store.load("W1", SHARD0)
+    with store.transaction():
+        store.save("W1", engine.dump_state(state), {SHARD0: "18"}, expected_version=4,
+                   shard_id=SHARD0)  # fmt: skip
+        store.flush()
+    got = store.blobs.get(shard_key(SHARD0))
+    assert got is not None
+    assert got[0].startswith(b"PSSHARD2\n")
+    again = decode_shard(got[0])["W1"]
+    assert (again.version, again.positions) == (5, {SHARD0: "18"})
+    assert engine.load_state(again.data) == state
 
 
 class ConflictOnWrite(SqliteStateStore):
