@@ -561,6 +561,7 @@ class Detector:
         plan = self.plan
         gaps = plan.gaps
         sample_ms = plan.sample_ms
+        sensors = plan.sensors
         for reading in readings:
             well = reading["well_id"]
             t = ts_millis(reading["ts"])
@@ -586,7 +587,7 @@ class Detector:
                                 )  # fmt: skip
                             )
             ws.t = t
-            for sp in plan.sensors:
+            for sp in sensors:
                 x = reading.get(sp.column)
                 if x is None:
                     continue
@@ -596,7 +597,8 @@ class Detector:
                 if sp.ranges:
                     bad = x < sp.lo or x > sp.hi
                     for slot in sp.ranges:
-                        self._step(alerts, reading, ss, sp, slot, t, x, bad, not bad, 0.0, 0.0)
+                        if bad or ss.eps:  # else _step has nothing to do
+                            self._step(alerts, reading, ss, sp, slot, t, x, bad, not bad, 0.0, 0.0)
                     if bad:
                         continue
                 if sp.frozen:
@@ -605,12 +607,14 @@ class Detector:
                     held = t - ss.ft
                     for slot in sp.frozen:
                         on = held >= slot.rule.window_ms
-                        self._step(alerts, reading, ss, sp, slot, t, x, on, not on, held, 0.0)
+                        if on or ss.eps:  # else _step has nothing to do
+                            self._step(alerts, reading, ss, sp, slot, t, x, on, not on, held, 0.0)
                 for slot in sp.thresholds:
                     rule = slot.rule
                     on = _compare(x, rule.op, rule.threshold)
                     off = not _compare(x, rule.op, rule.release)
-                    self._step(alerts, reading, ss, sp, slot, t, x, on, off, 0.0, 0.0)
+                    if on or ss.eps:  # else _step has nothing to do
+                        self._step(alerts, reading, ss, sp, slot, t, x, on, off, 0.0, 0.0)
                 if sp.hist_len:
                     k = t // sample_ms
                     if k != ss.k:
@@ -634,7 +638,8 @@ class Detector:
                             )
                             on = change >= slot.amount
                             off = change < slot.amount * slot.rule.z_close
-                        self._step(alerts, reading, ss, sp, slot, t, x, on, off, lo, hi)
+                        if on or ss.eps:  # else _step has nothing to do
+                            self._step(alerts, reading, ss, sp, slot, t, x, on, off, lo, hi)
                     for slot in sp.swings:
                         st = stats[slot.rule.name]
                         if st is None:
@@ -643,7 +648,8 @@ class Detector:
                             lo, hi = st
                             on = hi - lo >= slot.amount
                             off = hi - lo < slot.amount * slot.rule.z_close
-                        self._step(alerts, reading, ss, sp, slot, t, x, on, off, lo, hi)
+                        if on or ss.eps:  # else _step has nothing to do
+                            self._step(alerts, reading, ss, sp, slot, t, x, on, off, lo, hi)
                     for slot in sp.baselines:
                         st = stats[slot.rule.name]
                         if st is None:
@@ -653,7 +659,8 @@ class Detector:
                             z = abs((x - med) / scale)
                             on = z >= slot.rule.z_open
                             off = z < slot.rule.z_close
-                        self._step(alerts, reading, ss, sp, slot, t, x, on, off, med, scale)
+                        if on or ss.eps:  # else _step has nothing to do
+                            self._step(alerts, reading, ss, sp, slot, t, x, on, off, med, scale)
                     if ss.lo is None or x < ss.lo:
                         ss.lo = x
                     if ss.hi is None or x > ss.hi:
