@@ -10,7 +10,9 @@ wall time of the call. Latency = call time - the step reading's ``ts``.
 
 Baseline in the same run: the same producer and event source with a trivial
 handler (base64 + JSON decode of each record, "notify" when it sees a step
-reading); it measures what the stream and the poller cost by themselves.
+reading); it measures what the stream and the poller cost by themselves. Each mode
+also reports its consumer process's CPU (user + system, from its start to its stop)
+per reading put: steadier than a p99 on a shared machine.
 
     .venv/bin/python benchmarks/bench_alert_latency.py --seconds 10
 
@@ -25,6 +27,7 @@ import argparse
 import base64
 import json
 import multiprocessing as mp
+import os
 import platform
 import statistics
 import sys
@@ -102,6 +105,7 @@ def detector_main(home: str, mode: str, out: str, stop: Any, ready: Any) -> None
     stop_event = threading.Event()
     threading.Thread(target=lambda: (stop.wait(), stop_event.set()), daemon=True).start()
     ready.set()
+    started = os.times()
     if mode == "detector":
         run_detector(settings, drain=False, stop=stop_event, notifiers=[TimingNotifier(Path(out))])
     else:
@@ -112,6 +116,9 @@ def detector_main(home: str, mode: str, out: str, stop: Any, ready: Any) -> None
             handler=trivial_handler_factory(Path(out)),
             export_lake=False,
         )
+    ended = os.times()
+    cpu = ended.user - started.user + ended.system - started.system
+    (Path(home) / "cpu.json").write_text(json.dumps({"cpu_s": cpu}))
 
 
 def run(mode: str, *, rate: int, seconds: float, wells: int, warmup: float) -> dict[str, Any]:
@@ -170,6 +177,8 @@ def run(mode: str, *, rate: int, seconds: float, wells: int, warmup: float) -> d
     backlog = stream.describe()
     stream.close()
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    cpu_file = home / "cpu.json"  # the consumer process's CPU from its start to its stop
+    cpu_s = json.loads(cpu_file.read_text())["cpu_s"] if cpu_file.exists() else None
     # ts has millisecond resolution: latencies are accurate to +-1 ms
     lat = sorted((r["at"] - r["ts"]) * 1000 for r in rows)
     return {
@@ -182,6 +191,8 @@ def run(mode: str, *, rate: int, seconds: float, wells: int, warmup: float) -> d
         "p50_ms": statistics.median(lat) if lat else None,
         "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
         "max_ms": lat[-1] if lat else None,
+        "consumer_cpu_s": cpu_s,
+        "consumer_cpu_us_per_reading": round(cpu_s / put_count * 1e6, 1) if cpu_s else None,
         "backlog": backlog.get("consumers", backlog) if isinstance(backlog, dict) else None,
     }
 
