@@ -197,8 +197,15 @@ def run(mode: str, *, rate: int, seconds: float, wells: int, warmup: float) -> d
     }
 
 
-def drain(mode: str, *, wells: int, per_well: int, batch_size: int) -> dict[str, Any]:
-    """CPU per reading of draining ``per_well`` readings of each of ``wells`` wells."""
+def drain(
+    mode: str, *, wells: int, per_well: int, batch_size: int, bench_rules: bool = False
+) -> dict[str, Any]:
+    """CPU per reading of draining ``per_well`` readings of each of ``wells`` wells.
+
+    ``bench_rules``: the live run's rules and spacing (``RULES``, a reading of each well
+    every 100 ms, so its state holds 20 history samples as live); else the bundled
+    rules, a reading a second.
+    """
     import logging
     import resource
     from datetime import timedelta
@@ -208,10 +215,15 @@ def drain(mode: str, *, wells: int, per_well: int, batch_size: int) -> dict[str,
     logging.disable(logging.WARNING)  # the alert log lines
     home = Path(tempfile.mkdtemp(prefix=f"bench-drain-{mode}-"))
     settings = Settings(home=home, batch_size=batch_size)
+    step = timedelta(seconds=1)
+    if bench_rules:
+        (home / "rules.toml").write_text(RULES)
+        settings = Settings(home=home, batch_size=batch_size, rules_file=home / "rules.toml")
+        step = timedelta(milliseconds=100)
     stream = LocalStream(settings.stream_path, shard_count=settings.stream_shards)
-    start = datetime.now(UTC) - timedelta(seconds=per_well)
+    start = datetime.now(UTC) - step * per_well
     for k in range(per_well):
-        ts = record.format_ts(start + timedelta(seconds=k))
+        ts = record.format_ts(start + step * k)
         puts = [
             PutRecord(w, record.encode({"well_id": w, "ts": ts, "p_pdg": BASE_PA + k % 3 * 1e3}))
             for w in (f"WELL-{i:05d}" for i in range(wells))
@@ -237,12 +249,16 @@ def main() -> None:
     parser.add_argument("--wells", type=int, default=50)
     parser.add_argument("--drain", type=int, default=0, help="readings per well to drain")
     parser.add_argument("--batch-size", type=int, default=100, help="records a batch (--drain)")
+    parser.add_argument(
+        "--bench-rules", action="store_true", help="--drain with the live run's rules and spacing"
+    )
     args = parser.parse_args()
     if args.drain:
         print(
             f"# {platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}"
         )
-        runs = [drain(m, wells=args.wells, per_well=args.drain, batch_size=args.batch_size)
+        runs = [drain(m, wells=args.wells, per_well=args.drain, batch_size=args.batch_size,
+                      bench_rules=args.bench_rules)
                 for m in ("baseline", "detector")]  # fmt: skip
         for r in runs:
             print(json.dumps(r))
