@@ -42,6 +42,11 @@ class DataFile:
         mtime: modification time (ns since the epoch; 0 when the store has none).
         rows: row count from the footer.
         schema: id of the file's column list in `Table.file_schemas`.
+        bounds: for an Iceberg table's file, the lower and upper bound of the values
+            of its partition source columns (``ts`` in microseconds since the epoch,
+            ``well_id`` as a string), from the manifest; the query engine keeps only
+            the files a query's filters can match. A column without bounds (all
+            null, or a catalog crawled before) is never used to skip the file.
     """
 
     name: str
@@ -49,6 +54,7 @@ class DataFile:
     mtime: int
     rows: int
     schema: str
+    bounds: dict[str, tuple[int | str, int | str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,6 +206,19 @@ def _columns_from(items: list[list[str]]) -> list[Column]:
     return [Column(name, type_) for name, type_ in items]
 
 
+def _file_to_list(f: DataFile) -> list[Any]:
+    out: list[Any] = [f.size, f.mtime, f.rows, f.schema]
+    if f.bounds:
+        out.append({k: list(v) for k, v in sorted(f.bounds.items())})
+    return out
+
+
+def _file_from_list(name: str, item: list[Any]) -> DataFile:
+    size, mtime, rows, sid = item[:4]
+    bounds = {k: (lo, hi) for k, (lo, hi) in item[4].items()} if len(item) > 4 else {}
+    return DataFile(name, size, mtime, rows, sid, bounds)
+
+
 def _table_to_dict(t: Table) -> dict[str, Any]:
     return {
         "location": t.location,
@@ -221,9 +240,7 @@ def _table_to_dict(t: Table) -> dict[str, Any]:
                 "location": p.location,
                 "file_count": p.file_count,
                 "bytes": p.bytes,
-                "files": {
-                    name: [f.size, f.mtime, f.rows, f.schema] for name, f in sorted(p.files.items())
-                },
+                "files": {name: _file_to_list(f) for name, f in sorted(p.files.items())},
             }
             for key, p in sorted(t.partitions.items())
         },
@@ -247,10 +264,7 @@ def _table_from_dict(name: str, d: dict[str, Any]) -> Table:
             key: Partition(
                 values=list(p["values"]),
                 location=p["location"],
-                files={
-                    name: DataFile(name, size, mtime, rows, sid)
-                    for name, (size, mtime, rows, sid) in p["files"].items()
-                },
+                files={name: _file_from_list(name, f) for name, f in p["files"].items()},
             )
             for key, p in d["partitions"].items()
         },

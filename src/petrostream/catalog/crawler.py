@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from petrostream.catalog.base import (
     Catalog,
@@ -166,6 +166,7 @@ class _Listed:
     path: str
     size: int
     mtime: int
+    bounds: dict[str, tuple[int | str, int | str]] = field(default_factory=dict)
 
 
 class Crawler:
@@ -244,6 +245,7 @@ class Crawler:
                 for name, listed in sorted(names.items()):
                     known = partition.files.get(name)
                     if known and known.size == listed.size and known.mtime == listed.mtime:
+                        known.bounds = listed.bounds  # a catalog of before had none
                         report.files_unchanged += 1
                     else:
                         todo.append((table, partition, listed))
@@ -346,11 +348,13 @@ class Crawler:
             table = catalog.load_table(d.identifier)
             self._metadata[name] = table.metadata_location
             self._history[name] = _schema_history(table)
+            bounded = _bounded_fields(table, (d.day_of, d.bucket_of))
             for task in table.scan().plan_files():
                 path = task.file.file_path.split("://", 1)[-1]
                 relative = path[len(self.root) :].lstrip("/")
                 size = int(task.file.file_size_in_bytes)
-                files.append((relative, _Listed(path, size, 0)))
+                bounds = _file_bounds(task.file, bounded)
+                files.append((relative, _Listed(path, size, 0, bounds)))
         return found
 
     def _list_error(self, exc: OSError) -> ConfigError | TransientError:
@@ -397,8 +401,38 @@ class Crawler:
                 report.conflicts.append((table.name, conflict))
         sid = schema_id(columns)
         table.file_schemas.setdefault(sid, columns)
-        partition.files[name] = DataFile(name, listed.size, listed.mtime, metadata.num_rows, sid)
+        partition.files[name] = DataFile(
+            name, listed.size, listed.mtime, metadata.num_rows, sid, listed.bounds
+        )
         report.files_read += 1
+
+
+def _bounded_fields(table: IcebergTable, names: tuple[str | None, ...]) -> list[tuple[str, Any]]:
+    """(name, Iceberg field) of the columns whose per-file bounds the catalog keeps."""
+    schema = table.schema()
+    fields = [schema.find_field(n) for n in names if n and n in schema.column_names]
+    return [(f.name, f) for f in fields]
+
+
+def _file_bounds(data_file: Any, fields: list[tuple[str, Any]]) -> dict[str, tuple[Any, Any]]:
+    """A data file's lower/upper bounds of ``fields`` from its manifest entry.
+
+    Iceberg writes them for every column (a string's are truncated to 16
+    characters, the upper one rounded up, so both stay bounds). A timestamp is
+    kept as microseconds since the epoch, a string as itself; a column with
+    no bound (all null) is left out.
+    """
+    from pyiceberg.conversions import from_bytes
+
+    lower = data_file.lower_bounds or {}
+    upper = data_file.upper_bounds or {}
+    out: dict[str, tuple[Any, Any]] = {}
+    for name, f in fields:
+        lo, hi = lower.get(f.field_id), upper.get(f.field_id)
+        if lo is None or hi is None:
+            continue
+        out[name] = (from_bytes(f.field_type, lo), from_bytes(f.field_type, hi))
+    return out
 
 
 def _schema_history(table: IcebergTable) -> list[tuple[int, str, list[str]]]:

@@ -28,15 +28,16 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
 from sqlglot import exp
 
-from petrostream.catalog.base import Catalog, Column, Table
+from petrostream.catalog.base import Catalog, Column, DataFile, Table
 from petrostream.catalog.crawler import open_lake
 from petrostream.catalog.local import LocalCatalogStore
 from petrostream.query.athena_sql import athena_type_name, configure, to_duckdb
@@ -50,6 +51,7 @@ from petrostream.query.base import (
     QueryTimeout,
     QueryTooLarge,
 )
+from petrostream.query.pruning import PrunedColumns, file_filter, prunable_block
 from petrostream.query.sessions import SessionPool
 from petrostream.query.sqlguard import locate_error, prepare
 from petrostream.schema import COLUMN_TYPES, RECORD_COLUMNS
@@ -104,6 +106,15 @@ def _derived(table: Table) -> list[str]:
 
 
 _BATCH: Final = 2_048
+# Below this many files in a table, planning (about 2-3 ms: evaluating the constants,
+# a temporary view) costs more than reading every file saves (benchmarks/RESULTS.md).
+PRUNE_MIN_FILES: Final = 16
+# The DuckDB types a constant compared with ``ts`` may have for pruning (not VARCHAR:
+# Trino refuses ``ts > '2026-01-01'``, and its meaning would be the translation's; not
+# nanoseconds, which do not convert to microseconds exactly).
+_INSTANT_TYPES: Final = frozenset(
+    {"TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "DATE"}
+)
 
 
 def _approx_bytes(value: Any) -> int:
@@ -115,6 +126,10 @@ def _approx_bytes(value: Any) -> int:
     if isinstance(value, dict):
         return 2 + sum(_approx_bytes(k) + _approx_bytes(v) for k, v in value.items())
     return 8
+
+
+def _kept(kept: set[int], data_file: DataFile) -> bool:
+    return id(data_file) in kept
 
 
 def _utc(ms: int) -> str:
@@ -140,6 +155,8 @@ class DuckDBEngine:
         catalog: the tables to query.
         threads: DuckDB threads per query (overrides ``limits.threads``).
         limits: memory, concurrency, temporary folder and result size per query.
+        prune: scan only the files of an Iceberg table a query's filters can match
+            (`_prune`); False reads every file (tests and benchmarks compare both).
     """
 
     def __init__(
@@ -148,8 +165,10 @@ class DuckDBEngine:
         *,
         threads: int | None = None,
         limits: QueryLimits | None = None,
+        prune: bool = True,
     ) -> None:
         self.catalog = catalog
+        self.prune = prune
         self.limits = limits or QueryLimits()
         self._threads = threads or self.limits.threads
         self._pool = SessionPool(lambda: self._connect(self.catalog), self.limits)
@@ -269,9 +288,104 @@ class DuckDBEngine:
         self, sql: str, params: Mapping[str, str] | None, con: duckdb.DuckDBPyConnection
     ) -> Any:
         def translate(ast: exp.Expr) -> str:
-            return to_duckdb(self._time_travel(con, ast))
+            return to_duckdb(self._prune(con, self._time_travel(con, ast)))
 
         return prepare(sql, tables=set(self.catalog.tables), params=params, translate=translate)
+
+    # ------------------------------------------------------------ file pruning
+
+    def _prune(self, con: duckdb.DuckDBPyConnection, ast: exp.Expr) -> exp.Expr:
+        """Each reference to an Iceberg table reads only the files its WHERE can match.
+
+        For a reference whose query block filters on the table's ``ts`` / ``dt`` /
+        ``well_id`` (`pruning.file_filter`), the files whose catalog bounds cannot
+        match are left out: the reference is replaced by a temporary view over the
+        others (``__pruned_<table>_<n>``, replaced by the next query on this
+        connection), keeping its alias. Anything `pruning` cannot prove safe reads
+        every file, as without pruning; so does a table of fewer than
+        `PRUNE_MIN_FILES` files, where planning costs more than it saves.
+        """
+        if not self.prune:
+            return ast
+        candidates = [
+            i for i, node in enumerate(ast.find_all(exp.Table)) if self._pruned_columns(node)
+        ]
+        if not candidates:
+            return ast
+        ast = ast.copy()
+        nodes = list(ast.find_all(exp.Table))
+        remote = self.catalog.lake_uri.startswith("s3://")
+        for n, i in enumerate(candidates):
+            node = nodes[i]
+            columns = self._pruned_columns(node)
+            select = prunable_block(node)
+            if columns is None or select is None:
+                continue
+            found = file_filter(select, node, columns, partial(self._instants, con))
+            if found is None:
+                continue
+            table = self.catalog.tables[node.name.lower()]
+            every = [f for p in table.partitions.values() for f in p.files.values()]
+            kept = {id(f) for f in every if found.may_match(f.bounds)}
+            if len(kept) == len(every):
+                continue
+            name = f"__pruned_{table.name}_{n}"
+            if remote:
+                paths = [
+                    f"{p.location.split('://', 1)[-1]}/{f.name}"
+                    for _, p in sorted(table.partitions.items())
+                    for f in p.files.values()
+                    if id(f) in kept
+                ]
+                source = self._arrow_source(con, table, paths, suffix=name)
+            else:
+                source = self._parquet_source(table, keep=partial(_kept, kept))
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS {source}")
+            alias = node.alias or table.name
+            node.replace(exp.to_table(name).as_(alias))
+        return ast
+
+    def _pruned_columns(self, node: exp.Table) -> PrunedColumns | None:
+        """The bounded columns of the Iceberg catalog table ``node`` reads, None if none."""
+        if node.args.get("db") is None or node.db.lower() != self.catalog.database.lower():
+            return None  # an unqualified name left by the guard is a WITH query's
+        table = self.catalog.tables.get(node.name.lower())
+        day = _DAY_OF.get(table.name) if table is not None else None
+        if table is None or day is None or table.iceberg_metadata is None or table.partition_keys:
+            return None
+        if table.file_count < PRUNE_MIN_FILES:
+            return None
+        bucket = "well_id" if table.column_type("well_id") is not None else None
+        return PrunedColumns(day=day, bucket=bucket, derived_day="dt" if _derived(table) else None)
+
+    @staticmethod
+    def _instants(con: duckdb.DuckDBPyConnection, values: list[exp.Expr]) -> list[int | None]:
+        """Microseconds since the epoch of constant timestamps or dates, as DuckDB reads them.
+
+        One query for all; if it fails (one of them is not a timestamp), one each.
+        """
+
+        def run(batch: list[exp.Expr]) -> list[int | None]:
+            inner = to_duckdb(exp.select(*(v.copy().as_(f"v{i}") for i, v in enumerate(batch))))
+            outer = ", ".join(
+                f"typeof(v{i}), epoch_us(CAST(v{i} AS TIMESTAMPTZ))" for i in range(len(batch))
+            )
+            row = con.execute(f"SELECT {outer} FROM ({inner})").fetchone()
+            assert row is not None  # noqa: S101 - one row from a FROM-less select
+            pairs = zip(row[::2], row[1::2], strict=True)
+            return [int(us) if kind in _INSTANT_TYPES and us is not None else None
+                    for kind, us in pairs]  # fmt: skip
+
+        try:
+            return run(values)
+        except duckdb.Error:
+            out: list[int | None] = []
+            for value in values:
+                try:
+                    out += run([value])
+                except duckdb.Error:
+                    out.append(None)
+            return out
 
     # ------------------------------------------------------------ time travel
 
@@ -434,13 +548,15 @@ class DuckDBEngine:
         if limits.max_temp_bytes:
             con.execute(f"SET max_temp_directory_size={_lit(limits.max_temp_bytes)}")
 
-    def _parquet_source(self, table: Table) -> str:
+    def _parquet_source(self, table: Table, keep: Callable[[DataFile], bool] | None = None) -> str:
+        """A scan of the table's files (those ``keep`` accepts), one branch per column list."""
         keys = [c.name for c in table.partition_keys]
         hive_types = ", ".join(f"{_lit(k)}: VARCHAR" for k in keys)
         groups: dict[str, list[str]] = {}
         for partition in table.partitions.values():
             for f in partition.files.values():
-                groups.setdefault(f.schema, []).append(f"{partition.location}/{f.name}")
+                if keep is None or keep(f):
+                    groups.setdefault(f.schema, []).append(f"{partition.location}/{f.name}")
         columns = view_columns(table)
         if not groups:
             cols = [f"CAST(NULL AS {duck_type(c.type)}) AS {_q(c.name)}" for c in columns]
