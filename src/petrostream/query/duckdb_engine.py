@@ -370,8 +370,8 @@ class DuckDBEngine:
             outer = ", ".join(
                 f"typeof(v{i}), epoch_us(CAST(v{i} AS TIMESTAMPTZ))" for i in range(len(batch))
             )
-            row = con.execute(f"SELECT {outer} FROM ({inner})").fetchone()
-            assert row is not None  # noqa: S101 - one row from a FROM-less select
+            # fetchall: a result left open would block `con.register` (the S3 views)
+            (row,) = con.execute(f"SELECT {outer} FROM ({inner})").fetchall()
             pairs = zip(row[::2], row[1::2], strict=True)
             return [int(us) if kind in _INSTANT_TYPES and us is not None else None
                     for kind, us in pairs]  # fmt: skip

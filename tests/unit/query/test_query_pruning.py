@@ -273,3 +273,31 @@ def test_a_table_of_few_files_is_read_whole(tmp_path):
     finally:
         engine.close()
     assert "__pruned_" not in result.sql and result.rows[0][0] == 12
+
+
+@pytest.mark.aws
+def test_on_an_s3_lake_the_planned_files_are_the_scanned_dataset(aws_env, tmp_path):
+    import boto3
+
+    s3 = boto3.client("s3")
+    bucket = "petrostream-pruning-test"
+    if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/lake-{tmp_path.name}"
+    table = open_table(open_catalog(tmp_path, uri), "sensors")
+    for day in range(DAYS):
+        table = commit_append(table, [_rows(day, w, 12, 0) for w in WELLS])
+    catalog, _ = Crawler(uri, home=tmp_path).crawl(None)
+    pruned, full = DuckDBEngine(catalog), DuckDBEngine(catalog, prune=False)
+    try:
+        for sql in (
+            WELL_DAY_BY_TS,
+            "SELECT count(*), sum(p_pdg) FROM sensors WHERE dt < '2026-03-02'",
+        ):
+            result = pruned.execute(sql)
+            assert "__pruned_sensors_0" in result.sql
+            assert result.rows == full.execute(sql).rows
+            assert result.rows[0][0] in (12, 12 * len(WELLS))
+    finally:
+        pruned.close()
+        full.close()
