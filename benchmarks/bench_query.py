@@ -11,6 +11,11 @@ transpile + run, as `petrostream query` does):
 Baselines in the same run: pandas reading the same Parquet files and grouping,
 and DuckDB over raw 3W-style CSV files (a smaller set, compared per row).
 
+``--iceberg`` also writes the same readings to the Iceberg ``sensors`` table and
+times the seed and the well-day there, the well-day with the engine planning the
+files (the default) and reading every file (``prune=False``), alternated in
+``--pairs`` pairs, beside the planning cost and pyiceberg's own plan.
+
     .venv/bin/python benchmarks/bench_query.py [--readings 50000000] [--dir DIR]
 
 The lake goes to --dir, else $PETROSTREAM_BENCH_DIR, else .petrostream/bench/query
@@ -196,6 +201,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--skip-pandas", action="store_true")
+    parser.add_argument("--pairs", type=int, default=3, help="alternated pruned/unpruned pairs")
     parser.add_argument(
         "--iceberg", action="store_true",
         help="also time the same queries on the same readings in the Iceberg table",
@@ -301,41 +307,138 @@ ICEBERG_POINT_SQL = (
 
 def iceberg_figures(base: Path, args: argparse.Namespace, hive_seed_s: float,
                     hive_point_s: float, dt: str) -> str:  # fmt: skip
-    """Table rows: the seed and one well-day on the Iceberg table, the Hive lake's ratio."""
+    """Table rows: the seed and one well-day on the Iceberg table, pruned and not.
+
+    The well-day is timed on two engines over the same catalog, one planning the
+    files per query (the default) and one reading every file (``prune=False``, the
+    views before issue 15.5), alternated in ``args.pairs`` pairs; CPU is the median
+    over the pairs. The planning cost is the time `DuckDBEngine` spends preparing the
+    query with pruning minus without, beside pyiceberg's own ``scan(row_filter)``.
+    """
     home = base / f"iceberg-{args.readings}"
+    t = time.perf_counter()
     build_iceberg_lake(home, args.readings)
+    build_s = time.perf_counter() - t
     t = time.perf_counter()
     catalog, _ = Crawler(str(home / "lake"), home=home).crawl(None)
     crawl_s = time.perf_counter() - t
     sensors = catalog.tables["sensors"]
-    engine = DuckDBEngine(catalog)
+    pruned, full = DuckDBEngine(catalog), DuckDBEngine(catalog, prune=False)
+    sql = ICEBERG_POINT_SQL.format(dt=dt)
+    by_dt_sql = POINT_SQL.format(dt=dt)
+    runs: dict[str, list[tuple[float, float]]] = {}
     try:
-        engine.execute(SEED_SQL)
-        seed_s, _ = timed(lambda: engine.execute(SEED_SQL), args.repeat, "ice_seed")
-        sql = ICEBERG_POINT_SQL.format(dt=dt)
-        engine.execute(sql)
-        point_s, point = timed(lambda: engine.execute(sql), args.repeat * 4, "ice_point")
-        plan = engine.explain(sql)
-        scanned = next((ln for ln in plan.splitlines() if "Scanning Files" in ln), "").strip(" │")
-        by_dt_sql = POINT_SQL.format(dt=dt)
-        by_dt_s, by_dt = timed(lambda: engine.execute(by_dt_sql), args.repeat, "ice_dt")
+        pruned.execute(SEED_SQL)
+        seed_s, _ = timed(lambda: pruned.execute(SEED_SQL), args.repeat, "ice_seed")
+        for engine in (full, pruned):
+            engine.execute(sql)
+            engine.execute(by_dt_sql)
+        for _ in range(args.pairs):
+            for label, engine in (("full", full), ("pruned", pruned)):
+                for kind, query in (("ts", sql), ("dt", by_dt_sql)):
+                    runs.setdefault(f"{label}_{kind}", []).append(
+                        _batch(engine, query, args.repeat * 4)
+                    )
+        answers = {e.execute(q).rows[0][:2] for e in (full, pruned) for q in (sql, by_dt_sql)}
+        assert len(answers) == 1, answers
+        files = {"full": _files_read(full.explain(sql)), "pruned": _files_read(pruned.explain(sql))}
+        plan_ms = _planning_ms(pruned, full, sql, args.repeat * 4)
+        ice_ms, ice_files = _pyiceberg_planning_ms(sensors.iceberg_metadata, dt, args.repeat * 4)
     finally:
-        engine.close()
-    assert point.rows[0][0] > 0 and by_dt.rows[0][0] == point.rows[0][0]
-    log(f"Iceberg: seed {seed_s * 1000:.0f} ms; one well/day {point_s * 1000:.1f} ms ({scanned})")
+        pruned.close()
+        full.close()
+
+    def med(key: str, i: int) -> float:
+        return statistics.median(r[i] for r in runs[key]) * 1000
+
+    log(f"Iceberg: seed {seed_s * 1000:.0f} ms; one well/day {med('pruned_ts', 0):.1f} ms pruned, "
+        f"{med('full_ts', 0):.1f} ms every file")  # fmt: skip
+    reps = f"{args.pairs} alternated pairs of {args.repeat * 4} runs: median wall, mean CPU"
     return (
         f"| Iceberg table, same readings | {sensors.file_count} files, "
         f"{sensors.bytes / 1e9:.2f} GB, {len(sensors.partitions)} partitions "
-        f"(day x bucket(16, well_id)); crawl (plan + footers) {crawl_s:.2f} s |\n"
+        f"(day x bucket(16, well_id)); built in {build_s:.1f} s (0 if cached); "
+        f"crawl (plan + footers + bounds) {crawl_s:.2f} s |\n"
         f"| Iceberg: seed aggregate (median of {args.repeat}) | **{seed_s * 1000:.0f} ms** "
         f"wall, {CPU['ice_seed'] * 1000:.0f} ms CPU; ratio to the Hive lake in this run "
         f"{seed_s / hive_seed_s:.2f} |\n"
-        f"| Iceberg: one well, one day by `ts` range (median of {args.repeat * 4}) | "
-        f"**{point_s * 1000:.1f} ms** wall, {CPU['ice_point'] * 1000:.1f} ms CPU ({scanned}); "
-        f"ratio to the Hive lake {point_s / hive_point_s:.2f} |\n"
-        f"| Iceberg: the same by `dt = '{dt}'` (the derived column) | "
-        f"{by_dt_s * 1000:.1f} ms |\n"
+        f"| Iceberg: one well, one day by `ts` range ({reps}) | every file: "
+        f"{med('full_ts', 0):.1f} ms wall, {med('full_ts', 1):.1f} ms CPU, {files['full']} files "
+        f"read -> pruned: **{med('pruned_ts', 0):.1f} ms** wall, {med('pruned_ts', 1):.1f} ms "
+        f"CPU, {files['pruned']} file(s) read; ratio to the Hive lake "
+        f"{med('pruned_ts', 0) / 1000 / hive_point_s:.2f} |\n"
+        f"| Iceberg: the same by `dt = '{dt}'` (derived column) | every file: "
+        f"{med('full_dt', 0):.1f} ms wall, {med('full_dt', 1):.1f} ms CPU -> pruned: "
+        f"**{med('pruned_dt', 0):.1f} ms** wall, {med('pruned_dt', 1):.1f} ms CPU |\n"
+        f"| Iceberg: planning the well-day (median of {args.repeat * 4}) | catalog bounds: "
+        f"+{plan_ms:.2f} ms over an unpruned prepare; pyiceberg "
+        f"`StaticTable.from_metadata` + `scan(row_filter).plan_files()`: {ice_ms[0]:.1f} ms "
+        f"({ice_ms[1]:.1f} ms of it the plan, {ice_files} file(s)) |\n"
     )
+
+
+def _batch(engine: DuckDBEngine, sql: str, n: int) -> tuple[float, float]:
+    """Median wall and mean CPU seconds of ``n`` runs (CPU over the batch: ticks are 10 ms)."""
+    proc = psutil.Process()
+    walls = []
+    gc.collect()
+    c = sum(proc.cpu_times()[:2])
+    for _ in range(n):
+        t = time.perf_counter()
+        result = engine.execute(sql)
+        walls.append(time.perf_counter() - t)
+    cpu = (sum(proc.cpu_times()[:2]) - c) / n
+    assert result.rows[0][0] > 0
+    return statistics.median(walls), cpu
+
+
+def _files_read(plan: str) -> int:
+    import re
+
+    return sum(int(n) for n in re.findall(r"Total Files Read: (\d+)", plan))
+
+
+def _planning_ms(pruned: DuckDBEngine, full: DuckDBEngine, sql: str, repeat: int) -> float:
+    """Median time to prepare ``sql`` with pruning minus without (guard, translate, plan)."""
+
+    def prepare(engine: DuckDBEngine) -> float:
+        with engine.connection() as con:
+            t = time.perf_counter()
+            engine._prepare(sql, None, con)  # noqa: SLF001 - the step being measured
+            return time.perf_counter() - t
+
+    with_ = statistics.median(prepare(pruned) for _ in range(repeat))
+    without = statistics.median(prepare(full) for _ in range(repeat))
+    return (with_ - without) * 1000
+
+
+def _pyiceberg_planning_ms(
+    metadata: str | None, dt: str, repeat: int
+) -> tuple[tuple[float, float], int]:
+    """pyiceberg's plan of the well-day: (load + plan, plan alone) in ms, and its files."""
+    from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThan
+    from pyiceberg.table import StaticTable
+
+    assert metadata is not None
+    day = datetime.fromisoformat(dt).replace(tzinfo=UTC)
+    row_filter = And(
+        EqualTo("well_id", "WELL-00007"),
+        And(
+            GreaterThanOrEqual("ts", day.isoformat()),
+            LessThan("ts", (day + timedelta(days=1)).isoformat()),
+        ),
+    )
+    props = {"py-io-impl": "pyiceberg.io.pyarrow.PyArrowFileIO"}
+    totals, plans, files = [], [], 0
+    for _ in range(repeat):
+        t = time.perf_counter()
+        table = StaticTable.from_metadata(metadata, properties=props)
+        loaded = time.perf_counter()
+        files = len(list(table.scan(row_filter=row_filter).plan_files()))
+        done = time.perf_counter()
+        totals.append(done - t)
+        plans.append(done - loaded)
+    return (statistics.median(totals) * 1000, statistics.median(plans) * 1000), files
 
 
 if __name__ == "__main__":
