@@ -143,7 +143,12 @@ class PrunedColumns:
 
 
 def prunable_block(table: exp.Table) -> exp.Select | None:
-    """The query block whose only source is ``table``, or None when it joins or samples."""
+    """The query block whose only source is ``table``, or None when it joins or samples.
+
+    Also None when a column of the block names the table with its schema
+    (``petrostream_db.sensors.ts``): the view that replaces the table keeps only
+    its name or alias.
+    """
     from_ = table.parent
     select = from_.parent if isinstance(from_, exp.From) else None
     if not isinstance(select, exp.Select) or select.args.get("from_") is not from_:
@@ -152,6 +157,8 @@ def prunable_block(table: exp.Table) -> exp.Select | None:
         return None
     if any(table.args.get(k) for k in ("sample", "version", "pivots", "joins", "laterals")):
         return None
+    if any(c.args.get("db") for c in select.find_all(exp.Column)):
+        return None  # ``petrostream_db.sensors.ts`` would not bind on the replacing view
     return select
 
 

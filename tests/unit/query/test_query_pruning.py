@@ -140,6 +140,8 @@ def test_a_filter_no_file_can_match_answers_with_the_same_columns(engines):
         "SELECT count(*) FROM sensors WHERE well_id = 'WELL-00001'",
         "SELECT count(*) FROM sensors WHERE well_id = 'WELL-00001' OR p_pdg > 2500",
         "SELECT count(*) FROM sensors WHERE ts IN (SELECT max(ts) FROM sensors)",
+        "SELECT count(*) FROM petrostream_db.sensors "
+        "WHERE petrostream_db.sensors.well_id = 'WELL-00001'",
     ],
 )
 def test_what_cannot_be_proved_reads_every_file_and_answers_the_same(engines, sql):
