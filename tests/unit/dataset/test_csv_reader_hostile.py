@@ -124,3 +124,14 @@ def test_a_binary_file_named_csv_is_one_sentence(tmp_path: Path):
     path.write_bytes(bytes(range(256)) * 10)
     with pytest.raises(DatasetError, match="binary data: is this a CSV file"):
         _read(path)
+
+
+@SETTINGS
+@given(data=st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"x", b","]), max_size=30))
+def test_a_lone_carriage_return_is_told_as_the_two_counts_tell_it(data):
+    # given any mix of CR, LF and other bytes (a CR at the very end included)
+    from petrostream.dataset.csv_reader import _lone_carriage_return
+
+    piece = b"".join(data)
+    # then the one-pass check agrees with "some CR is not the start of a CRLF"
+    assert _lone_carriage_return(piece) == (piece.count(b"\r") != piece.count(b"\r\n"))
