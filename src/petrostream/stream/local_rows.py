@@ -40,14 +40,7 @@ def pack(keys: list[str], data: list[bytes]) -> PackedRow:
     """One row holding ``data[i]`` under partition key ``keys[i]``, in order."""
     if len(data) == 1:
         return PackedRow(keys[0], None, None, bytes(data[0]))
-    distinct = dict.fromkeys(keys)
-    if len(distinct) == 1:
-        text, key_index = keys[0], None
-    else:
-        for place, key in enumerate(distinct):
-            distinct[key] = place
-        text = json.dumps(list(distinct), ensure_ascii=False)
-        key_index = np.fromiter(map(distinct.__getitem__, keys), _KEY_INDEX, len(keys)).tobytes()
+    text, key_index = _pack_keys(keys)
     ends = np.cumsum(np.fromiter(map(len, data), np.int64, len(data))).astype(_ENDS)
     return PackedRow(text, key_index, ends.tobytes(), b"".join(data))
 
@@ -127,12 +120,16 @@ def _pack_span(keys: list[str], data: bytes | memoryview, ends: np.ndarray) -> P
     """
     if len(keys) == 1:
         return PackedRow(keys[0], None, None, data)
+    text, key_index = _pack_keys(keys)
+    return PackedRow(text, key_index, ends.astype(_ENDS).tobytes(), data)
+
+
+def _pack_keys(keys: list[str]) -> tuple[str, bytes | None]:
+    """A row's partition keys: the one key, or the distinct keys as JSON and an index per record."""
     distinct = dict.fromkeys(keys)
     if len(distinct) == 1:
-        text, key_index = keys[0], None
-    else:
-        for place, key in enumerate(distinct):
-            distinct[key] = place
-        text = json.dumps(list(distinct), ensure_ascii=False)
-        key_index = np.fromiter(map(distinct.__getitem__, keys), _KEY_INDEX, len(keys)).tobytes()
-    return PackedRow(text, key_index, ends.astype(_ENDS).tobytes(), data)
+        return keys[0], None
+    for place, key in enumerate(distinct):
+        distinct[key] = place
+    text = json.dumps(list(distinct), ensure_ascii=False)
+    return text, np.fromiter(map(distinct.__getitem__, keys), _KEY_INDEX, len(keys)).tobytes()
