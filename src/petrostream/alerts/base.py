@@ -13,7 +13,7 @@ opening reading), so receivers and `AlertStore` deduplicate on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,6 +116,19 @@ class Notifier(Protocol):
                 throttling, 5xx); the caller retries later and loses nothing.
             DeliveryError: the receiver refused the alert for good.
         """
+        ...
+
+
+@runtime_checkable
+class BatchNotifier(Notifier, Protocol):
+    """A notifier that also takes one well's new alerts in one call (`OutboxNotifier`).
+
+    ``notify_all(alerts)`` is ``notify`` of each, in order, with the store's writes
+    grouped; it records a refused delivery itself instead of raising `DeliveryError`.
+    """
+
+    def notify_all(self, alerts: Sequence[AlertLike]) -> None:
+        """`notify` each of ``alerts`` in order."""
         ...
 
 

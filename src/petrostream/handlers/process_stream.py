@@ -34,7 +34,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from petrostream import aggregate, record
-from petrostream.alerts.base import AlertLike, DeliveryError, Notifier, notification_key
+from petrostream.alerts.base import (
+    AlertLike,
+    BatchNotifier,
+    DeliveryError,
+    Notifier,
+    notification_key,
+)
 from petrostream.errors import ConfigError, InvalidRecord, TransientError
 from petrostream.handlers.base import (
     DeadLetter,
@@ -369,7 +375,7 @@ def _process_well(
 def _notify(alerts: Sequence[AlertLike], backends: Backends, report: BatchReport) -> None:
     """Notify each alert not notified yet, in order, and mark it; raises when they must retry.
 
-    A notifier with ``notify_all`` (the local outbox) gets the well's new alerts in one
+    A `BatchNotifier` (the local outbox) gets the well's new alerts in one
     call (its store writes them together); any other notifier one alert at a time.
     """
     state = backends.state
@@ -378,11 +384,13 @@ def _notify(alerts: Sequence[AlertLike], backends: Backends, report: BatchReport
         key = notification_key(alert)
         if key not in fresh and not state.was_notified(key):
             fresh[key] = alert
-    notify_all = getattr(backends.notifier, "notify_all", None)
-    if notify_all is not None:
-        notify_all(list(fresh.values()))  # records every failed delivery itself, never refuses
+    notifier = backends.notifier
+    batched = False
+    if isinstance(notifier, BatchNotifier):
+        notifier.notify_all(list(fresh.values()))  # records failed deliveries itself
+        batched = True
     for key, alert in fresh.items():
-        if notify_all is None:
+        if not batched:
             try:
                 backends.notifier.notify(alert)
             except DeliveryError as exc:  # refused for good: retrying the batch cannot help

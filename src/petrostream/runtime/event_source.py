@@ -37,6 +37,7 @@ from typing import Any, Final
 from petrostream.stream.base import (
     CheckpointStore,
     IteratorType,
+    PageReader,
     RecordPage,
     Stream,
     StreamRecord,
@@ -248,10 +249,8 @@ class LocalEventSource:
         columns, and a record is built only where one is needed (a checkpoint, a
         failure, the on-failure destination).
         """
-        read_page = getattr(self.stream, "get_record_page", None)
-        if read_page is not None:
-            page: RecordPage = read_page(iterator, limit=self.batch_size)
-            return page
+        if isinstance(self.stream, PageReader):
+            return self.stream.get_record_page(iterator, limit=self.batch_size)
         return self.stream.get_records(iterator, limit=self.batch_size).records
 
     def deliver(self, records: Sequence[StreamRecord]) -> None:

@@ -226,6 +226,19 @@ class Stream(Protocol):
 
 
 @runtime_checkable
+class PageReader(Protocol):
+    """A stream that also reads a shard's page as columns (the local stream).
+
+    The bulk consumers' fast path (`petrostream.runtime.event_source`): the same
+    records as `Stream.get_records`, without an object per record.
+    """
+
+    def get_record_page(self, iterator: str, *, limit: int = 10_000) -> RecordPage:
+        """The page at ``iterator``, as `get_records` would read it."""
+        ...
+
+
+@runtime_checkable
 class CheckpointStore(Protocol):
     """Named consumers' positions: the last sequence number each has fully processed per shard."""
 
