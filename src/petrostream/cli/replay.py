@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +17,24 @@ if TYPE_CHECKING:
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+_exit_fast_armed = False
+
+
+def _exit_without_collecting() -> None:
+    """At interpreter exit, let the final garbage collection skip every object alive.
+
+    The exit of a replay's process spent ~0.13 s of a ~2.2 s replay of the real set
+    tearing down, most of it the final collection over every module and object;
+    ``gc.freeze()`` in an exit handler (run before that collection) takes it to
+    ~0.04 s. Nothing is skipped that matters: the process is ending, and files,
+    connections and the reader process were closed before.
+    """
+    global _exit_fast_armed
+    if not _exit_fast_armed:
+        _exit_fast_armed = True
+        atexit.register(gc.freeze)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -235,6 +256,12 @@ def replay_command(
     """
     import signal
 
+    if "numpy" not in sys.modules:
+        # The replay does no linear algebra: OpenBLAS's worker threads, started when
+        # NumPy is imported, would only spin (~0.05-0.1 CPU s taken from the two
+        # processes that read and put). A value the user set is kept.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
     from petrostream.arrow_startup import skip_pandas_probe
 
     # Before anything imports the producer: its encoder converts values at import, and
@@ -246,6 +273,7 @@ def replay_command(
     from petrostream.producer import DeliveryError, ReplayInterrupted, check_speed
 
     speed = check_speed(speed)
+    _exit_without_collecting()
     if resume and force:
         raise ConfigError("--resume and --force contradict each other: give one of them")
     # Ctrl-C must stop the replay even when started with SIGINT ignored (e.g. `cmd &`).
