@@ -96,6 +96,10 @@ def read_forked(
     Raises:
         PetroStreamError: the reader process died; or what ``produce`` raised there.
     """
+    # pyarrow imports numpy.ma on its first conversion of a NumPy array (~10 ms): import
+    # it once here, before the fork, rather than in both processes after it.
+    import numpy.ma  # noqa: F401
+
     context = multiprocessing.get_context("fork")
     channel: multiprocessing.Queue[tuple[str, Any]] = context.Queue(maxsize=RING_SLOTS - 1)
     ring = _Ring(context)
