@@ -678,9 +678,13 @@ class LocalStream:
             new_rows = []
             for request in requests:
                 firsts = {num: max(nexts[num], floor) for num in request.rows}
-                counters = {num: count(first) for num, first in firsts.items()}
-                # next() of each record's shard counter, in request order, all in C
-                seqs_of.append(list(map(next, map(counters.__getitem__, request.kept))))
+                if len(firsts) == 1:  # one shard (a producer that groups by shard): a range
+                    (first,) = firsts.values()
+                    seqs_of.append(list(range(first, first + len(request.kept))))
+                else:
+                    counters = {num: count(first) for num, first in firsts.items()}
+                    # next() of each record's shard counter, in request order, all in C
+                    seqs_of.append(list(map(next, map(counters.__getitem__, request.kept))))
                 # one row per shard: its records numbered first..last in request order
                 for num, (n, row) in request.rows.items():
                     new_rows.append((num, firsts[num] + n - 1, firsts[num], *row))
@@ -704,6 +708,9 @@ class LocalStream:
     def _result(self, request: _Prepared, seqs: list[int]) -> PutBlobsResult:
         id_of, targets, failing = self._id_of, request.targets, request.failing
         if not failing:
+            if len(request.rows) == 1:  # one shard: every record has its id
+                (num,) = request.rows
+                return PutBlobsResult([id_of[num]] * len(targets), seqs, [])
             return PutBlobsResult(list(map(id_of.__getitem__, targets)), seqs, [])
         shard_ids: list[str | None] = [None] * len(targets)
         all_seqs = [0] * len(targets)

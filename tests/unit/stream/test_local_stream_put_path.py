@@ -345,3 +345,43 @@ def test_a_request_whose_ends_do_not_fit_its_data_is_refused(tmp_path: Path) -> 
         stream.put_record_requests([local.BlobRequest([], b"", np.array([], np.int64))])
     assert all(not records for records in read_all(stream).values())
     stream.close()
+
+
+def test_put_results_of_one_shard_and_of_two_name_what_was_stored(tmp_path: Path) -> None:
+    # given keys of two shards, and requests whose records all go to one shard (as a
+    # producer that groups by shard sends them) beside one that mixes both
+    stream = LocalStream(tmp_path / "s.db", shard_count=2, clock=lambda: T0)
+    shard_of = {f"WELL-{i:05d}": stream._shards_of([f"WELL-{i:05d}"])[0] for i in range(40)}
+    first = [k for k, n in shard_of.items() if n == 0][:3]
+    second = [k for k, n in shard_of.items() if n == 1][:3]
+    assert first and second
+    requests = [
+        [first[i % 3] for i in range(7)],
+        [second[i % 3] for i in range(5)],
+        [(first + second)[i % 6] for i in range(9)],
+        [first[0]] * 4,
+    ]
+    blobs = [[f"{r}-{i}".encode() for i in range(len(keys))] for r, keys in enumerate(requests)]
+
+    # when they are put in one call
+    outcomes = stream.put_record_requests(
+        [as_request(keys, data) for keys, data in zip(requests, blobs, strict=True)]
+    )
+
+    # then each result names, per record, the shard and sequence number it was stored
+    # under: what reading the shards gives back, in order
+    stored = read_all(stream)
+    at = {(shard, seq): data for shard, rows in stored.items() for _, data, seq in rows}
+    named = []
+    for outcome, data in zip(outcomes, blobs, strict=True):
+        assert outcome is not None and not outcome.failed
+        places = list(zip(outcome.shard_ids, map(str, outcome.sequence_numbers), strict=True))
+        assert [at[place] for place in places] == data
+        named += places
+    assert sorted(named) == sorted(at)  # every stored record named once
+    # and each shard's numbers increase strictly, one record each
+    for rows in stored.values():
+        seqs = [int(seq) for _, _, seq in rows]
+        assert seqs == sorted(set(seqs))
+    assert sum(map(len, stored.values())) == 25
+    stream.close()
