@@ -60,7 +60,7 @@ from petrostream.lake.decode import (
     rejects_table,
 )
 from petrostream.record import KNOWN_FIELDS, MAX_NEW_COLUMNS, MAX_NEW_FIELDS, ColumnBudget
-from petrostream.stream.base import CheckpointStore, GetRecordsResult, IteratorType
+from petrostream.stream.base import BlobReader, CheckpointStore, GetRecordsResult, IteratorType
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -350,13 +350,12 @@ class LakeWriter:
         self._pool: ThreadPoolExecutor | None = None
         self._decoder: ThreadPoolExecutor | None = None  # decodes pages as they are read
         self._pending: Future[Flush] | None = None
-        blobs = getattr(stream, "get_record_blobs", None)
-        self._get_blobs: Callable[..., RecordBlobs] | None = blobs if callable(blobs) else None
-        cache = getattr(stream, "set_page_cache", None)
-        if callable(cache):
+        self._get_blobs: Callable[..., RecordBlobs] | None = None
+        if isinstance(stream, BlobReader):
+            self._get_blobs = stream.get_record_blobs
             # Read once, in order: SQLite's page cache would only hold memory the
             # buffers need (64 MiB by default; measured: no change in speed).
-            cache(STREAM_CACHE_MIB)
+            stream.set_page_cache(STREAM_CACHE_MIB)
 
     @classmethod
     def from_settings(cls, stream: Stream, catalog: Catalog, settings: Settings) -> LakeWriter:

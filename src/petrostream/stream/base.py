@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Final, Protocol, overload, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, overload, runtime_checkable
+
+if TYPE_CHECKING:
+    from petrostream.stream.local import RecordBlobs
 
 MAX_PUT_RECORDS: Final = 500  # records per PutRecords call
 MAX_PUT_BYTES: Final = 5 * 1024 * 1024  # data + partition keys per PutRecords call
@@ -235,6 +238,23 @@ class PageReader(Protocol):
 
     def get_record_page(self, iterator: str, *, limit: int = 10_000) -> RecordPage:
         """The page at ``iterator``, as `get_records` would read it."""
+        ...
+
+
+@runtime_checkable
+class BlobReader(Protocol):
+    """A stream that reads a shard's page as data blobs only, read once in order (local).
+
+    The lake writer's fast path: the same records as `Stream.get_records`, without a
+    partition key or an object per record, and a page cache sized for a single pass.
+    """
+
+    def get_record_blobs(self, iterator: str, *, limit: int = 10_000) -> RecordBlobs:
+        """The page at ``iterator``: data and integer sequence numbers, in order."""
+        ...
+
+    def set_page_cache(self, mib: int) -> None:
+        """Size the reading connection's page cache, MiB."""
         ...
 
 
