@@ -130,6 +130,21 @@ def _due(incident: Incident, t: int) -> bool:
     return age < EVERY_INTERVAL_MS or (age < HORIZON_MS and t - first["last"] >= LATER_MS)
 
 
+def next_due(incident: Incident, t: int) -> int | None:
+    """The earliest time at or after ``t`` at which an interval start is diagnosed.
+
+    Holds while the incident does not change (no alert of the well in between); None:
+    none is (past the horizon). The columnar path skips the interval starts before it,
+    where `follow` would do nothing.
+    """
+    first = incident.alert
+    opened = first["opened"]
+    if t - opened < EVERY_INTERVAL_MS:
+        return t
+    due = max(t, first["last"] + LATER_MS)
+    return due if due - opened < HORIZON_MS else None
+
+
 def _with(alert: Alert, incident: Incident) -> Alert:
     dx = incident.diagnosis
     assert dx is not None  # noqa: S101 - diagnosed when it opened

@@ -39,7 +39,7 @@ from petrostream.detect.base import (
     trend_score,
     ts_millis,
 )
-from petrostream.detect.incident import HISTORY_COLUMNS, WINDOW_SAMPLES, follow
+from petrostream.detect.incident import HISTORY_COLUMNS, WINDOW_SAMPLES, follow, next_due
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
@@ -232,17 +232,25 @@ class VectorizedDetector:
             c: h.base + np.searchsorted(h.push_rows, rows[candidates], side="right")
             for c, h in saved.items()
         }
+        candidate_t = t[candidates]
         updates: _Pending = []
         p = 0
         while p < len(candidates):
-            if ws.incident is None:  # skip interval starts until the next alert
-                q = int(np.searchsorted(event_positions, p))
-                if q == len(event_positions):
-                    break
-                p = int(event_positions[q])
             at = int(candidates[p])
             row = int(rows[at])
             indices = by_row.get(row, [])
+            due = None if ws.incident is None else next_due(ws.incident, int(t[at]))
+            if not indices and due != int(t[at]):
+                # an interval start `follow` would pass over (no incident, or not due):
+                # go on at the next alert, or at the next interval start that is due
+                q = int(np.searchsorted(event_positions, p))
+                nxt = int(event_positions[q]) if q < len(event_positions) else len(candidates)
+                if due is not None:
+                    nxt = min(nxt, int(np.searchsorted(candidate_t, due)))
+                if nxt == len(candidates):
+                    break
+                p = nxt
+                continue
             ws.incident, alerts = follow(
                 ws.incident, well, _instance(instances, row), int(t[at]), bool(ticks[at]),
                 [pending[i][3] for i in indices],
