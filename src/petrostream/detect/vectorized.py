@@ -553,9 +553,41 @@ def _min_max(windows: Floats, slot: Slot) -> tuple[Floats, Floats]:
 
 
 def _robust(windows: Floats, slot: Slot) -> tuple[Floats, Floats]:
-    med = np.median(windows, axis=1)
-    mad = np.median(np.abs(windows - med[:, None]), axis=1)
+    rows = windows.copy()  # partitioned in place below; ``windows`` may view the samples
+    med = _middle(rows)
+    mad = _middle(np.abs(rows - med[:, None]))
     return med, np.maximum(MAD_TO_SIGMA * mad, slot.amount)
+
+
+def _middle(rows: Floats) -> Floats:
+    """Per row, its median, as `np.median` gives it (the mean of the two middles when even).
+
+    Partitions ``rows`` in place: one partition call, without `np.median`'s own copy and
+    checks (its cost at a few hundred rows of 30, measured: 54 vs 26-32 µs a call).
+    """
+    n = rows.shape[1]
+    k = n // 2
+    if n % 2:
+        rows.partition(k, axis=1)
+        return rows[:, k].copy()
+    rows.partition((k - 1, k), axis=1)
+    return (rows[:, k - 1] + rows[:, k]) / 2
+
+
+def _windows(samples: Floats, ends: Ints, n: int) -> Floats:
+    """The ``n`` samples before each of ``ends`` (increasing), one row each.
+
+    A view of ``samples`` where the ends are consecutive (the usual case), else a copy.
+    Built as a strided ndarray: `sliding_window_view` costs more than the reduction at
+    these sizes (measured: 14-18 vs 27-35 µs a call with its min and max).
+    """
+    samples = np.ascontiguousarray(samples)
+    step = samples.strides[0]
+    view = np.ndarray((len(samples) - n + 1, n), samples.dtype, samples, 0, (step, step))
+    first, last = int(ends[0]) - n, int(ends[-1]) - n
+    if last - first + 1 == len(ends):
+        return view[first : last + 1]
+    return view[ends - n]
 
 
 def _rolling(
@@ -567,8 +599,7 @@ def _rolling(
     b = np.ones(len(lengths), dtype=np.float64)
     full = np.flatnonzero(available >= slot.n)
     if len(full):
-        windows = np.lib.stride_tricks.sliding_window_view(samples, slot.n)[lengths[full] - slot.n]
-        a[full], b[full] = reducer(windows, slot)
+        a[full], b[full] = reducer(_windows(samples, lengths[full], slot.n), slot)
     for i in np.flatnonzero(ok & (available < slot.n)).tolist():  # warm-up: shorter windows
         end = int(lengths[i])
         window = samples[end - int(available[i]) : end].tolist()

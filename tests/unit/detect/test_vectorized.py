@@ -209,3 +209,18 @@ def test_an_incident_of_over_an_hour_is_diagnosed_at_the_same_readings(
     closed = [a for a in alerts_a if a.incident_id and a.status == "closed"]
     assert closed[-1].ts - opened[0].ts > timedelta(hours=1)
     assert alerts_b == alerts_a
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 24, 30, 31])
+def test_windows_and_medians_are_numpys(n: int) -> None:
+    from petrostream.detect.vectorized import _middle, _windows
+
+    rng = np.random.default_rng(n)
+    samples = np.round(rng.normal(0.0, 3.0, 200), 1)  # rounded: ties, as gauges give
+    every = np.arange(n, len(samples) + 1)
+    some = every[rng.random(len(every)) < 0.5]  # not consecutive: a copy, not a view
+    for ends in (every, some, every[:1]):
+        expected = np.lib.stride_tricks.sliding_window_view(samples, n)[ends - n]
+        windows = _windows(samples, ends, n)
+        assert np.array_equal(windows, expected)
+        assert np.array_equal(_middle(windows.copy()), np.median(expected, axis=1))
