@@ -422,3 +422,32 @@ def test_a_state_without_trend_steps_loads_and_the_trend_warms_up_again() -> Non
     t_half = datetime.fromisoformat(readings[half]["ts"]).replace(tzinfo=UTC)
     # 90 steps of 20 s after the reload (the first one may close the interval before it)
     assert [a.ts - t_half >= timedelta(minutes=29) for a in opens(alerts, "heavier")] == [True]
+
+
+def test_readings_with_other_keys_none_values_or_another_order_detect_alike() -> None:
+    # `Detector` remembers the plan's sensors per key set of a reading: a sensor that is
+    # None, keys in another order, or a key set it has not seen must not change a thing.
+    import random as _random
+
+    from petrostream.detect.base import DetectionState, Detector
+    from petrostream.testing.readings import BAR, step
+
+    readings = step(3600, at_s=1800, sensor="p_pdg", by=9 * BAR, seed=11)
+    rng = _random.Random(3)
+    varied, dropped = [], []
+    for r in readings:
+        keys = list(r)
+        rng.shuffle(keys)
+        v = {k: r[k] for k in keys}
+        d = dict(r)
+        if rng.random() < 0.3:
+            v["t_tpt"] = None  # None: skipped like an absent sensor
+            d.pop("t_tpt", None)
+        if rng.random() < 0.1:
+            v["extra_field"] = 1  # not a sensor
+        varied.append(v)
+        dropped.append(d)
+    _, expected = Detector().detect(DetectionState(), dropped)
+    assert expected
+    _, got = Detector().detect(DetectionState(), varied)
+    assert got == expected
