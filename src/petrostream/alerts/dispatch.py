@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from petrostream.alerts.base import (
     AlertLike,
     DeliveryError,
     Notifier,
+    PayloadBatchNotifier,
     TransientError,
+    alert_payload,
     notification_key,
 )
-from petrostream.alerts.store import AlertStore, DeliveryOutcome
+from petrostream.alerts.store import AlertStore, DeliveryOutcome, DeliveryState
 
 _LOG = logging.getLogger(__name__)
 
@@ -142,21 +145,62 @@ class OutboxNotifier:
         accepted it yet, and the outcomes are recorded together at the end. A crash
         before that last write leaves the deliveries unrecorded: they are made again
         (at least once, as when a crash falls between one delivery and its record).
+
+        Each alert's payload is computed once, for the store and for a
+        `PayloadBatchNotifier` (the log), which gets all of its alerts in one call; if
+        that call fails (`TransientError`, `DeliveryError`), each alert is delivered to
+        it alone with the retry budget, as to any other notifier.
         """
         if not alerts:
             return
-        self.store.record_all(alerts)
+        payloads = [alert_payload(alert) for alert in alerts]
+        self.store.record_all(alerts, payloads=payloads)
         keys = [notification_key(alert) for alert in alerts]
         done = self.store.delivery_states(keys)
         outcomes: list[DeliveryOutcome] = []
-        for alert, key in zip(alerts, keys, strict=True):
-            for name, notifier in self.notifiers.items():
+        for name, notifier in self.notifiers.items():
+            if isinstance(notifier, PayloadBatchNotifier) and self._batch(
+                notifier, alerts, payloads, keys, done, outcomes
+            ):
+                continue
+            for alert, key in zip(alerts, keys, strict=True):
                 if done.get((key, name)) in ("sent", "failed"):
                     continue
                 outcome = self._attempt(alert, key, name, notifier, attempts=self.attempts)
                 done[key, name] = outcome.state
                 outcomes.append(outcome)
         self.store.set_deliveries(outcomes)
+
+    def _batch(
+        self,
+        notifier: PayloadBatchNotifier,
+        alerts: Sequence[AlertLike],
+        payloads: Sequence[Mapping[str, Any]],
+        keys: Sequence[str],
+        done: dict[tuple[str, str], DeliveryState],
+        outcomes: list[DeliveryOutcome],
+    ) -> bool:
+        """Deliver to ``notifier`` in one call what it has not accepted; False if that failed."""
+        name = notifier.name
+        todo: dict[str, int] = {}  # key -> its first alert (a key is delivered once)
+        for i, key in enumerate(keys):
+            if key not in todo and done.get((key, name)) not in ("sent", "failed"):
+                todo[key] = i
+        if not todo:
+            return True
+        try:
+            notifier.notify_payloads(
+                [alerts[i] for i in todo.values()], [payloads[i] for i in todo.values()]
+            )
+        except (TransientError, DeliveryError) as exc:
+            _LOG.warning(
+                "batch of %d alerts to %s failed (%s): one at a time", len(todo), name, exc
+            )
+            return False
+        for key in todo:
+            done[key, name] = "sent"
+            outcomes.append(DeliveryOutcome(key, name, "sent", 1))
+        return True
 
     def _deliver(
         self, alert: AlertLike, key: str, name: str, notifier: Notifier, *, attempts: int

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,12 +163,21 @@ class AlertStore:
         """Store the notification if new; return True when it was not there yet. Idempotent."""
         return self.record_all([alert]) == 1
 
-    def record_all(self, alerts: Sequence[AlertLike]) -> int:
+    def record_all(
+        self,
+        alerts: Sequence[AlertLike],
+        *,
+        payloads: Sequence[Mapping[str, Any]] | None = None,
+    ) -> int:
         """`record` each notification, all in one transaction; return how many were new.
 
-        All are stored or, if the store fails, none (the caller retries them all).
+        ``payloads[i]``, when given, is ``alert_payload(alerts[i])`` (the outbox computes
+        it once for the store and the log). All are stored or, if the store fails,
+        none (the caller retries them all).
         """
         now = time.time()
+        if payloads is None:
+            payloads = [alert_payload(alert) for alert in alerts]
         rows = [
             (
                 notification_key(alert),
@@ -177,10 +186,10 @@ class AlertStore:
                 alert.rule,
                 alert.severity,
                 alert.status,
-                json.dumps(alert_payload(alert), sort_keys=True),
+                json.dumps(payload, sort_keys=True),
                 now,
             )
-            for alert in alerts
+            for alert, payload in zip(alerts, payloads, strict=True)
         ]
         if not rows:
             return 0

@@ -213,3 +213,82 @@ def test_log_notifier_appends_json_lines(tmp_path: Path, caplog: pytest.LogCaptu
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["status"] for line in lines] == ["open", "closed"]
     assert "WELL-00001 p_pdg_high open" in caplog.text
+
+
+class CountingAlert(FakeAlert):
+    """A `FakeAlert` that counts its `to_dict` calls (one per payload computed)."""
+
+    calls: list[str] = []  # noqa: RUF012 - shared by design: the test reads it
+
+    def to_dict(self) -> dict[str, Any]:
+        CountingAlert.calls.append(self.alert_id)
+        return super().to_dict()
+
+
+def test_the_outbox_writes_a_batch_to_the_log_in_one_call_with_one_payload_per_alert(
+    tmp_path: Path, store: AlertStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given an outbox over the log and another notifier, and three alerts
+    CountingAlert.calls.clear()
+    path = tmp_path / "alerts.jsonl"
+    log, other = LogNotifier(path), RecordingNotifier("other")
+    writes: list[int] = []
+    notify_payloads = log.notify_payloads
+
+    def counted(alerts: Any, payloads: Any) -> None:
+        writes.append(len(alerts))
+        notify_payloads(alerts, payloads)
+
+    log.notify_payloads = counted  # type: ignore[method-assign]
+    alerts = [CountingAlert(alert_id=f"id-{i}") for i in range(3)]
+    # when the outbox notifies them together
+    with caplog.at_level(logging.WARNING, logger="petrostream.alerts"):
+        OutboxNotifier(store, [log, other]).notify_all(alerts)
+    # then the log got them in one call, each payload was computed once (store + log)
+    assert writes == [3]
+    assert CountingAlert.calls == ["id-0", "id-1", "id-2"]
+    # and the file holds what `notify` one at a time writes, line for line
+    one_by_one = tmp_path / "one-by-one.jsonl"
+    for alert in alerts:
+        LogNotifier(one_by_one).notify(alert)
+    assert path.read_text() == one_by_one.read_text()
+    assert caplog.text.count("WELL-00001 p_pdg_high open") == 6
+    # and every delivery is recorded as sent; the other notifier got each alert once
+    sent = {(d.key, d.notifier) for d in store.deliveries(states=("sent",))}
+    assert sent == {(f"id-{i}:open", n) for i in range(3) for n in ("log", "other")}
+    assert other.keys == ["id-0:open", "id-1:open", "id-2:open"]
+    # when the same alerts come again (a retried batch): nothing is written twice
+    OutboxNotifier(store, [log, other]).notify_all(alerts)
+    assert writes == [3]
+    assert len(path.read_text().splitlines()) == 3
+
+
+class FlakyBatchLog(LogNotifier):
+    """A log whose batch call fails (transiently) ``fail_batches`` times."""
+
+    def __init__(self, path: Path, fail_batches: int) -> None:
+        super().__init__(path)
+        self.fail_batches = fail_batches
+
+    def notify_payloads(self, alerts: Any, payloads: Any) -> None:
+        if self.fail_batches:
+            self.fail_batches -= 1
+            raise TransientError("disk busy")
+        super().notify_payloads(alerts, payloads)
+
+
+def test_a_failed_batch_to_the_log_is_delivered_one_alert_at_a_time(
+    tmp_path: Path, store: AlertStore
+) -> None:
+    # given a log whose batch call fails once, then works
+    log = FlakyBatchLog(tmp_path / "alerts.jsonl", fail_batches=1)
+    outbox = OutboxNotifier(store, [log], sleep=lambda s: None)
+    # when two alerts are notified together
+    outbox.notify_all([FakeAlert(alert_id="a"), FakeAlert(alert_id="b")])
+    # then each was delivered alone (with its own budget) and recorded as sent once
+    lines = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert [line["alert_id"] for line in lines] == ["a", "b"]
+    assert [(d.key, d.state, d.attempts) for d in store.deliveries()] == [
+        ("a:open", "sent", 1),
+        ("b:open", "sent", 1),
+    ]

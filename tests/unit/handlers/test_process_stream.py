@@ -137,12 +137,12 @@ class FlakyAlertStore(AlertStore):
         self.down = down
         self.batches: list[list[str]] = []
 
-    def record_all(self, alerts: Any) -> int:
+    def record_all(self, alerts: Any, **kwargs: Any) -> int:
         self.batches.append([a.well_id for a in alerts])
         if self.down:
             self.down -= 1
             raise TransientError("alert store unreachable")
-        return super().record_all(alerts)
+        return super().record_all(alerts, **kwargs)
 
 
 def test_the_outbox_gets_each_wells_new_alerts_in_one_call_and_a_failure_retries_them(
