@@ -13,6 +13,7 @@ the Lambda zip).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ class BatchColumns:
         import pyarrow as pa
 
         self.datas = datas
+        self.table = table
         self.ts = table.column("ts").cast(pa.int64()).to_numpy()
         self.well_codes, self.well_names = _encoded(table.column("well_id"))
         self.instance_codes, instance_names = _encoded(table.column("instance_id"))
@@ -116,13 +118,75 @@ class WellRows(Sequence[dict[str, Any]]):
 
 def decode_batch(datas: Sequence[bytes], budget: ColumnBudget) -> dict[str, WellRows] | None:
     """Each well's rows of a batch the bulk check passes; None if any record is in doubt."""
-    from petrostream.lake.decode import bulk_table
+    return wells_of(parse_batch(datas), budget)
 
-    table = bulk_table(datas, budget)
-    if table is None:
+
+def parse_batch(datas: Sequence[bytes]) -> BatchColumns | None:
+    """The columns of a batch the bulk check passes (before the column budget), else None.
+
+    Reads no shared state: `AheadDecoder` runs it in a reader thread.
+    """
+    from petrostream.lake.decode import bulk_parse
+
+    table = bulk_parse(datas)
+    return None if table is None else BatchColumns(table, datas)
+
+
+def wells_of(batch: BatchColumns | None, budget: ColumnBudget) -> dict[str, WellRows] | None:
+    """Each well's rows of a parsed batch once ``budget`` admits its new columns, else None."""
+    from petrostream.lake.decode import admit_new_columns
+
+    if batch is None or not admit_new_columns(batch.table, budget):
         return None
-    batch = BatchColumns(table, datas)
     return {
         well: WellRows(batch, well, index.tolist(), index)
         for well, index in batch.rows_per_well().items()
     }
+
+
+class AheadDecoder:
+    """`decode_batch`, for pages that a reader thread may have parsed ahead (`prepare`).
+
+    The local event source reads a shard's next page while the handler works on the
+    current one (`petrostream.runtime.event_source.PagePrefetcher`) and calls
+    `prepare` with its data there: pyarrow's JSON parse and compute release the GIL,
+    so the parse runs on the second core. When the handler decodes that same data
+    list (the same object: the page, not a slice of it), it takes the parsed columns
+    and only admits their new columns into its budget, in stream order as before.
+    Anything else (a slice after a failure, a page never prepared) is parsed then. A
+    prepared page is only a cache: nothing here decides what is delivered.
+
+    Args:
+        min_records: pages below this are not prepared (the handler decodes them
+            record by record, `process_stream.BULK_MIN_RECORDS`).
+        keep: prepared pages kept at most (the oldest is dropped: a page prefetched
+            and then not delivered, e.g. after a failure moved the checkpoint).
+    """
+
+    def __init__(self, *, min_records: int = 0, keep: int = 4) -> None:
+        self.min_records = min_records
+        self.keep = keep
+        self._ready: dict[int, tuple[Sequence[bytes], BatchColumns | None]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def prepare(self, datas: Sequence[bytes]) -> None:
+        """Parse ``datas`` now (in the calling thread), for a later call with the same list."""
+        if len(datas) < self.min_records or None in datas:
+            return
+        parsed = parse_batch(datas)
+        with self._lock:
+            self._ready[id(datas)] = (datas, parsed)  # the entry keeps datas (and its id) alive
+            while len(self._ready) > self.keep:
+                self._ready.pop(next(iter(self._ready)))
+
+    def __call__(self, datas: Sequence[bytes], budget: ColumnBudget) -> dict[str, WellRows] | None:
+        """`decode_batch`, from the columns `prepare` parsed when it was given this list."""
+        with self._lock:
+            hit = self._ready.pop(id(datas), None)
+        if hit is not None and hit[0] is datas:
+            self.hits += 1
+            return wells_of(hit[1], budget)
+        self.misses += 1
+        return decode_batch(datas, budget)

@@ -188,12 +188,34 @@ def bulk_table(datas: Sequence[bytes], budget: ColumnBudget) -> pa.Table | None:
     record validator, which finds the dead letters and their reasons. Admits the
     batch's new columns into ``budget``. A KPL aggregate is a doubt (not ``{``).
     """
+    table = bulk_parse(datas)
+    if table is None or not admit_new_columns(table, budget):
+        return None
+    return table
+
+
+def bulk_parse(datas: Sequence[bytes]) -> pa.Table | None:
+    """`bulk_table` before the column budget: the parse and every check but the new-column cap.
+
+    It reads no shared state, so a reader may parse a page ahead in another thread
+    (`petrostream.handlers.columnar.AheadDecoder`) and the consumer admit its new
+    columns (`admit_new_columns`) in stream order when it handles the page.
+    """
     if not datas or max(map(len, datas)) > MAX_RECORD_BYTES:
         return None
     try:
-        return _bulk(datas, budget)
+        return _parse_valid(datas)
     except (_ChunkInvalid, ValueError, TypeError):  # pyarrow.ArrowInvalid is a ValueError
         return None
+
+
+def admit_new_columns(table: pa.Table, budget: ColumnBudget) -> bool:
+    """Admit a `bulk_parse` table's new columns into ``budget``; False if the cap refuses them."""
+    try:
+        _admit(table, budget)
+    except _ChunkInvalid:
+        return False
+    return True
 
 
 def _shifted(origin: OriginFn, offset: int) -> OriginFn:
@@ -211,6 +233,13 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
 
 def _bulk(datas: Sequence[bytes], budget: ColumnBudget) -> pa.Table:
     """Parse records that are all expected valid; raise if any is not."""
+    table = _parse_valid(datas)
+    _admit(table, budget)
+    return table
+
+
+def _parse_valid(datas: Sequence[bytes]) -> pa.Table:
+    """Parse and check records that are all expected valid (no budget); raise if any is not."""
     if not datas:
         raise _ChunkInvalid("empty", "no records")
     # Alignment of rows with records: no record may hold a newline, and every record
@@ -226,7 +255,11 @@ def _bulk(datas: Sequence[bytes], budget: ColumnBudget) -> pa.Table:
         table = _parse_explicit(joined)
     if table.num_rows != len(datas):
         raise _ChunkInvalid("bad_json", "a record is not one JSON object")
-    table = _validate(table)
+    return _validate(table)
+
+
+def _admit(table: pa.Table, budget: ColumnBudget) -> None:
+    """Admit a checked table's new columns into ``budget``; raise past its caps."""
     new = {n: None for n in table.column_names if n not in _KNOWN}
     if len(new) > budget.max_fields:  # some record may carry too many: the validator decides
         raise _ChunkInvalid("too_many_fields", f"{len(new)} new fields in the chunk")
@@ -234,7 +267,6 @@ def _bulk(datas: Sequence[bytes], budget: ColumnBudget) -> pa.Table:
         budget.admit(new)
     except InvalidRecord as exc:  # past the cap: the validator finds which records
         raise _ChunkInvalid(exc.reason, exc.detail) from None
-    return table
 
 
 def _read_options(size: int) -> Any:

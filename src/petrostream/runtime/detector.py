@@ -39,8 +39,10 @@ from petrostream.runtime.event_source import (
     Handler,
     LocalEventSource,
     OnFailureFile,
+    PagePrefetcher,
 )
 from petrostream.settings import Settings
+from petrostream.stream.base import PageReader
 
 _LOG = logging.getLogger(__name__)
 
@@ -258,10 +260,11 @@ def _run_detector(
     summary = DetectorSummary()
     backends, outbox = build_local_backends(settings, notifiers=notifiers)
     store = outbox.store
-    if handler is None:
-        handler = make_handler(backends, on_report=summary.add)
     stream = open_stream(settings, "local")
     checkpoints = open_checkpoints(settings, "local")
+    prefetch = _prefetcher(settings, backends, stream) if handler is None else None
+    if handler is None:
+        handler = make_handler(backends, on_report=summary.add)
     source = LocalEventSource(
         stream,
         checkpoints,
@@ -271,6 +274,7 @@ def _run_detector(
         batch_size=settings.batch_size,
         max_retries=settings.max_retry_attempts,
         bisect=settings.bisect_on_error,
+        prefetch=prefetch,
     )
     lake = None
     if export_lake:
@@ -309,10 +313,34 @@ def _run_detector(
     finally:
         summary.pending_deliveries = store.pending_deliveries()
         stream.close()
+        if prefetch is not None:
+            prefetch.reader.close()
         close = getattr(checkpoints, "close", None)
         if close is not None:
             close()
     return summary
+
+
+def _prefetcher(settings: Settings, backends: Backends, stream: Any) -> PagePrefetcher | None:
+    """A reader of the next page (parsed ahead) for the default handler over the local stream.
+
+    While the handler detects on one page, a thread reads the next one from a stream
+    object of its own and parses it (`AheadDecoder`): on the real 3W set that takes
+    the stream read and most of the bulk decode (a third of the detector's CPU) off
+    the handler's thread. None where the stream reads no pages or nothing bulk-decodes.
+    """
+    from petrostream.stream.factory import open_stream
+
+    if backends.bulk is None or not isinstance(stream, PageReader):
+        return None
+    from petrostream.handlers.columnar import AheadDecoder
+    from petrostream.handlers.process_stream import BULK_MIN_RECORDS
+
+    decoder = AheadDecoder(min_records=BULK_MIN_RECORDS)
+    backends.bulk = decoder
+    return PagePrefetcher(
+        open_stream(settings, "local"), batch_size=settings.batch_size, prepare=decoder.prepare
+    )
 
 
 @dataclass(frozen=True)

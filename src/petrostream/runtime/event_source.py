@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,6 +169,98 @@ class OnFailureFile:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line]
 
 
+class PagePrefetcher:
+    """Reads a shard's next page in a thread of its own while the handler works on this one.
+
+    A prefetched page is only a cache of a read: it is keyed by (shard, the position
+    it reads after), and the event source takes it only when it reads that shard at
+    that very position (its checkpoint), and only when it is a full page (a backlog:
+    a shorter one is read again, so a live stream's newest records are never left
+    for a later round). A failure, a retry or a bisection moves the checkpoint
+    elsewhere or reads a slice: the page is not used and the shard is read from the
+    checkpoint, as without a prefetcher. Nothing is written here: the checkpoint
+    still moves only after the handler returned, so a crash loses nothing.
+
+    ``prepare(page)``, if given, runs in the thread after the read (the detector's
+    `petrostream.handlers.columnar.AheadDecoder.prepare`: pyarrow's JSON parse
+    releases the GIL, so it runs on the second core while detection runs).
+
+    Args:
+        reader: a stream object of its own (its own SQLite connection).
+        batch_size: records per page, as the event source reads them.
+        prepare: called with each page read, in the thread.
+    """
+
+    def __init__(
+        self,
+        reader: Stream,
+        *,
+        batch_size: int,
+        prepare: Callable[[Sequence[bytes]], None] | None = None,
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not isinstance(reader, PageReader):
+            raise TypeError(f"{type(reader).__name__} does not read pages (get_record_page)")
+        self.reader = reader
+        self.batch_size = batch_size
+        self.prepare = prepare
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="page-prefetch")
+        self._pages: dict[tuple[str, str | None], Future[RecordPage]] = {}
+        self.hits = 0
+
+    def schedule(self, shard_id: str, position: str | None) -> None:
+        """Start reading the page after ``position`` (None: the trim horizon) of the shard."""
+        key = (shard_id, position)
+        if key not in self._pages:
+            self._pages[key] = self._pool.submit(self._load, shard_id, position)
+
+    def take(self, shard_id: str, position: str | None) -> RecordPage | None:
+        """The full page read after ``position``, else None (then read it as usual).
+
+        Forgets every other page of the shard (read for a position it no longer has).
+        """
+        future = None
+        for key in [k for k in self._pages if k[0] == shard_id]:
+            pending = self._pages.pop(key)
+            if key[1] == position:
+                future = pending
+            else:
+                pending.cancel()
+        if future is None:
+            return None
+        try:
+            page = future.result()
+        except Exception as exc:  # a read that failed here is made again, and raises there
+            _LOG.debug("prefetch of %s after %s failed: %r", shard_id, position, exc)
+            return None
+        if len(page) < self.batch_size:
+            return None
+        self.hits += 1
+        return page
+
+    def _load(self, shard_id: str, position: str | None) -> RecordPage:
+        reader = self.reader
+        if position is None:
+            iterator = reader.get_shard_iterator(shard_id, IteratorType.TRIM_HORIZON)
+        else:
+            iterator = reader.get_shard_iterator(
+                shard_id, IteratorType.AFTER_SEQUENCE_NUMBER, sequence_number=position
+            )
+        assert isinstance(reader, PageReader)  # noqa: S101 - checked in __init__
+        page = reader.get_record_page(iterator, limit=self.batch_size)
+        if self.prepare is not None and len(page) >= self.batch_size:
+            self.prepare(page.data)
+        return page
+
+    def close(self) -> None:
+        """Drop every prefetched page and stop the thread (after the read under way)."""
+        for pending in self._pages.values():
+            pending.cancel()
+        self._pages.clear()
+        self._pool.shutdown(wait=True)
+
+
 @dataclass
 class EventSourceStats:
     """Counters of one `LocalEventSource`."""
@@ -195,6 +288,8 @@ class LocalEventSource:
         bisect: split a batch whose handler raised (BisectBatchOnFunctionError).
         retry_backoff_s: pause before a retry (doubles per attempt, at most 5 s).
         sleep: injectable for tests.
+        prefetch: reads each shard's next page while the handler works (a backlog's
+            full pages only; see `PagePrefetcher`); closed by `run`.
     """
 
     def __init__(
@@ -210,6 +305,7 @@ class LocalEventSource:
         bisect: bool = True,
         retry_backoff_s: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
+        prefetch: PagePrefetcher | None = None,
     ) -> None:
         self.stream = stream
         self.checkpoints = checkpoints
@@ -223,23 +319,53 @@ class LocalEventSource:
         self.stream_arn = local_stream_arn(stream.name)
         self.stats = EventSourceStats()
         self._sleep = sleep
+        self.prefetch = prefetch
+        self._full: set[str] = set()  # shards whose last page read was full (a backlog)
 
     def poll_once(self) -> int:
         """Read one batch from every shard and deliver it; return the records read."""
         total = 0
-        for shard in self.stream.list_shards():
-            position = self.checkpoints.get_checkpoint(self.consumer, shard.shard_id)
-            if position is None:
-                iterator = self.stream.get_shard_iterator(shard.shard_id, IteratorType.TRIM_HORIZON)
+        shards = [shard.shard_id for shard in self.stream.list_shards()]
+        for i, shard_id in enumerate(shards):
+            position = self.checkpoints.get_checkpoint(self.consumer, shard_id)
+            records: Sequence[StreamRecord] | None = (
+                self.prefetch.take(shard_id, position) if self.prefetch else None
+            )
+            if records is None:
+                records = self._read(self._iterator(shard_id, position))
+            if len(records) >= self.batch_size:
+                self._full.add(shard_id)
             else:
-                iterator = self.stream.get_shard_iterator(
-                    shard.shard_id, IteratorType.AFTER_SEQUENCE_NUMBER, sequence_number=position
-                )
-            records = self._read(iterator)
+                self._full.discard(shard_id)
             if records:
+                self._read_ahead(records, shards, i)
                 self.deliver(records)
                 total += len(records)
         return total
+
+    def _iterator(self, shard_id: str, position: str | None) -> str:
+        if position is None:
+            return self.stream.get_shard_iterator(shard_id, IteratorType.TRIM_HORIZON)
+        return self.stream.get_shard_iterator(
+            shard_id, IteratorType.AFTER_SEQUENCE_NUMBER, sequence_number=position
+        )
+
+    def _read_ahead(self, records: Sequence[StreamRecord], shards: list[str], i: int) -> None:
+        """Prefetch the reads that follow this delivery, in order: the next shard, then this one.
+
+        Only where a backlog is: a shard whose last page was full. This shard's next
+        page is read after its last record (where the checkpoint will be once the
+        handler succeeded); the next shard's after its checkpoint, which this
+        delivery does not move.
+        """
+        if self.prefetch is None:
+            return
+        following = shards[(i + 1) % len(shards)]
+        if following != shards[i] and following in self._full:
+            position = self.checkpoints.get_checkpoint(self.consumer, following)
+            self.prefetch.schedule(following, position)
+        if shards[i] in self._full:
+            self.prefetch.schedule(shards[i], records[-1].sequence_number)
 
     def _read(self, iterator: str) -> Sequence[StreamRecord]:
         """One page from ``iterator``: as columns where the stream reads them (`RecordPage`).
@@ -365,6 +491,20 @@ class LocalEventSource:
         after_poll: Callable[[int], None] | None = None,
     ) -> EventSourceStats:
         """Poll until ``stop`` is set, or (``drain``) until a round finds nothing new."""
+        try:
+            return self._run(stop=stop, drain=drain, idle_s=idle_s, after_poll=after_poll)
+        finally:
+            if self.prefetch is not None:
+                self.prefetch.close()
+
+    def _run(
+        self,
+        *,
+        stop: threading.Event | None,
+        drain: bool,
+        idle_s: float,
+        after_poll: Callable[[int], None] | None,
+    ) -> EventSourceStats:
         while stop is None or not stop.is_set():
             got = self.poll_once()
             if after_poll is not None:
