@@ -23,7 +23,7 @@ SHARD = "shardId-000000000000"
 
 def put(stream: LocalStream, wells: int, n: int) -> None:
     """``n`` readings of each of ``wells`` wells (spread over the stream's shards)."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "well_id": f"W-{w}",
             "ts": record.format_ts(T0 + timedelta(seconds=i)),
@@ -111,7 +111,7 @@ def test_reading_ahead_delivers_exactly_what_reading_in_turn_does(tmp_path: Path
     forever = big[57]
 
     def run(consumer: str, *, ahead: bool) -> tuple[ScriptedHandler, LocalEventSource]:
-        handler = ScriptedHandler(**script)  # type: ignore[arg-type]
+        handler = ScriptedHandler(**script)
         handler.fail_once.add(forever)
         original = handler.handle_records
 
@@ -121,7 +121,7 @@ def test_reading_ahead_delivers_exactly_what_reading_in_turn_does(tmp_path: Path
                 handler.fail_once.add(forever)
             return answer
 
-        handler.handle_records = failing_forever  # type: ignore[method-assign]
+        handler.handle_records = failing_forever  # type: ignore[method-assign,assignment]
         src = event_source(stream, handler, tmp_path, consumer, ahead=ahead)
         src.run(drain=True)
         return handler, src
