@@ -36,6 +36,7 @@ class BatchColumns:
 
         self.datas = datas
         self.table = table
+        self._wells: dict[str, tuple[np.ndarray, list[int]]] | None = None
         self.ts = table.column("ts").cast(pa.int64()).to_numpy()
         self.well_codes, self.well_names = _encoded(table.column("well_id"))
         self.instance_codes, instance_names = _encoded(table.column("instance_id"))
@@ -46,6 +47,12 @@ class BatchColumns:
             s: (table.column(s).to_numpy().astype(np.float64, copy=False) if s in names else nan)
             for s in schema.SENSOR_COLUMNS
         }
+
+    def wells(self) -> dict[str, tuple[np.ndarray, list[int]]]:
+        """`rows_per_well`, each also as a list; computed once (a reader thread may do it)."""
+        if self._wells is None:
+            self._wells = {w: (i, i.tolist()) for w, i in self.rows_per_well().items()}
+        return self._wells
 
     def rows_per_well(self) -> dict[str, np.ndarray]:
         """Each well's rows in stream order; wells in order of first appearance."""
@@ -129,7 +136,11 @@ def parse_batch(datas: Sequence[bytes]) -> BatchColumns | None:
     from petrostream.lake.decode import bulk_parse
 
     table = bulk_parse(datas)
-    return None if table is None else BatchColumns(table, datas)
+    if table is None:
+        return None
+    batch = BatchColumns(table, datas)
+    batch.wells()
+    return batch
 
 
 def wells_of(batch: BatchColumns | None, budget: ColumnBudget) -> dict[str, WellRows] | None:
@@ -139,8 +150,7 @@ def wells_of(batch: BatchColumns | None, budget: ColumnBudget) -> dict[str, Well
     if batch is None or not admit_new_columns(batch.table, budget):
         return None
     return {
-        well: WellRows(batch, well, index.tolist(), index)
-        for well, index in batch.rows_per_well().items()
+        well: WellRows(batch, well, rows, index) for well, (index, rows) in batch.wells().items()
     }
 
 
