@@ -743,7 +743,7 @@ def build_state_store(config: HandlerConfig) -> StateStore:
             "lambda.tf does)"
         )
     from petrostream.handlers.dynamodb import DynamoDBBlobStore, DynamoDBMarkers
-    from petrostream.handlers.shard_state import BlobStore, ShardStateStore
+    from petrostream.handlers.shard_state import DELTA_BUDGET, BlobStore, ShardStateStore
 
     markers = DynamoDBMarkers(config.state_table)
     blobs: BlobStore
@@ -751,9 +751,11 @@ def build_state_store(config: HandlerConfig) -> StateStore:
         from petrostream.handlers.s3_state import S3BlobStore
 
         blobs = S3BlobStore(config.state_bucket, config.state_prefix)
+        budget = DELTA_BUDGET  # a PUT costs the same whatever its size
     else:
         blobs = DynamoDBBlobStore(config.state_table)
-    return ShardStateStore(blobs, markers, legacy=markers.legacy_load)
+        budget = 0.0  # an item's write units grow with its size: no deltas
+    return ShardStateStore(blobs, markers, legacy=markers.legacy_load, delta_budget=budget)
 
 
 def build_local_notifier(config: HandlerConfig, extra: Sequence[Notifier] = ()) -> OutboxNotifier:

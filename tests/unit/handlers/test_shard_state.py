@@ -118,7 +118,7 @@ def test_a_shard_object_of_the_release_before_loads_and_is_rewritten_in_the_new_
         store.flush()
     got = store.blobs.get(shard_key(SHARD0))
     assert got is not None
-    assert got[0].startswith(b"PSSHARD2\n")
+    assert got[0].startswith(b"PSSHARD3\n")
     again = decode_shard(got[0])["W1"]
     assert (again.version, again.positions) == (5, {SHARD0: "18"})
     assert engine.load_state(again.data) == state
@@ -207,3 +207,119 @@ def test_a_wells_row_stored_by_an_earlier_release_still_loads(tmp_path: Path) ->
     stored = backends.state.load("WELL-00011", SHARD0)
     assert stored.version == 5
     assert backends.engine.load_state(stored.data)["seen"] == 3
+
+
+# Issue 12.2b: a write compresses only the wells its batch changed (layout 3, deltas).
+
+
+def _save(store: SqliteStateStore, well: str, data: bytes, seq: str) -> None:
+    have = store.load(well, SHARD0)
+    with store.transaction():
+        store.save(well, data, {SHARD0: seq}, expected_version=have.version, shard_id=SHARD0)
+        store.flush()
+
+
+def _object(path: Path) -> bytes:
+    got = SqliteStateStore(path).blobs.get(shard_key(SHARD0))
+    assert got is not None
+    return got[0]
+
+
+def test_a_write_after_the_first_adds_only_the_changed_wells_and_reads_back_whole(
+    tmp_path: Path,
+) -> None:
+    import zlib
+
+    path = tmp_path / "realtime.db"
+    store = SqliteStateStore(path)
+    # given a shard object of 50 wells written by this process
+    with store.transaction():
+        for i in range(50):
+            store.save(f"W{i}", b"state %d " % i * 40, {SHARD0: "1"}, expected_version=0,
+                       shard_id=SHARD0)  # fmt: skip
+        store.flush()
+    base = _object(path)
+    # when a later batch changes one well
+    _save(store, "W7", b"new state of W7", "2")
+    blob = _object(path)
+    # then the object is the base as written, plus a section holding that well alone
+    assert blob.startswith(base)
+    delta = zlib.decompress(blob[len(base) :])
+    assert delta.startswith(b'[["W7",2,')
+    assert b"W8" not in delta
+    # and a new process reads every well back, the changed one at its new version
+    wells = decode_shard(blob)
+    assert len(wells) == 50
+    assert (wells["W7"].version, wells["W7"].data, wells["W7"].positions) == (
+        2, b"new state of W7", {SHARD0: "2"})  # fmt: skip
+    assert wells["W8"].data == b"state 8 " * 40
+    fresh = SqliteStateStore(path).load("W7", SHARD0)
+    assert (fresh.version, fresh.data) == (2, b"new state of W7")
+
+
+def test_once_the_deltas_outweigh_the_base_a_write_compresses_every_well_again(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    path = tmp_path / "realtime.db"
+    store = SqliteStateStore(path)
+    _save(store, "W1", b"small", "1")
+    sizes = []
+    for k in range(2, 40):  # incompressible states: each delta is as big as the base
+        _save(store, f"W{k % 3}", os.urandom(200), str(k))
+        sizes.append(len(_object(path)))
+    # the object never grows past a base (3 wells, ~700 bytes) and a base's worth of
+    # deltas, and shrinks whenever a write starts a new base
+    assert max(sizes) <= 2 * 750
+    assert sum(b < a for a, b in zip(sizes, sizes[1:], strict=False)) >= 5
+    wells = decode_shard(_object(path))
+    assert set(wells) == {"W0", "W1", "W2"}
+    assert wells["W0"].positions == {SHARD0: "39"}
+
+
+def test_with_no_delta_budget_every_write_holds_one_section(tmp_path: Path) -> None:
+    from petrostream.handlers.local_backends import SqliteBlobStore, SqliteMarkers, _Db
+    from petrostream.handlers.shard_state import ShardStateStore
+
+    db = _Db(tmp_path / "realtime.db")
+    store = ShardStateStore(SqliteBlobStore(db), SqliteMarkers(db), delta_budget=0.0)
+    for k in range(1, 5):
+        have = store.load("W1", SHARD0)
+        with store.transaction():
+            store.save("W1", b"x" * 100, {SHARD0: str(k)}, expected_version=have.version,
+                       shard_id=SHARD0)  # fmt: skip
+            store.flush()
+    got = store.blobs.get(shard_key(SHARD0))
+    assert got is not None
+    assert got[0] == encode_shard(decode_shard(got[0]))
+
+
+def test_a_failed_write_forgets_the_sections_and_the_next_one_writes_a_whole_object(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "realtime.db"
+    store = SqliteStateStore(path)
+    _save(store, "W1", b"one", "1")
+    _save(store, "W2", b"two", "2")
+    # given another invocation that wrote the shard meanwhile (a version this one lacks)
+    other = SqliteStateStore(path)
+    _save(other, "W3", b"three", "3")
+    # when this one writes, it is refused and staged nothing
+    with pytest.raises(StateConflict), store.transaction():
+        store.save("W1", b"one'", {SHARD0: "4"}, expected_version=1, shard_id=SHARD0)
+        store.flush()
+    # then it reads the store again, and its next write keeps the other's well
+    _save(store, "W1", b"one'", "4")
+    wells = decode_shard(_object(path))
+    assert {w: e.data for w, e in wells.items()} == {"W1": b"one'", "W2": b"two", "W3": b"three"}
+
+
+def test_a_shard_object_of_layout_2_still_loads() -> None:
+    import zlib
+
+    body = json.dumps([["W1", 3, {SHARD0: "9"}, 5]], separators=(",", ":")).encode()
+    blob = b"PSSHARD2\n" + zlib.compress(body + b"\nhello", 1)
+    assert decode_shard(blob)["W1"].data == b"hello"
+    with pytest.raises(ValueError, match="past its end"):
+        decode_shard(blob + zlib.compress(body + b"\nhello", 1))
