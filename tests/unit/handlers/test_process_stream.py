@@ -244,3 +244,41 @@ def test_a_stale_cached_state_cannot_clobber_newer_state(tmp_path: Path) -> None
     retried = handle_event(third, a)
     assert retried.failures == []
     assert a.engine.load_state(a.state.load("WELL-00011").data)["seen"] == 3
+
+
+class _BatchRecorder(RecordingNotifier):
+    """A `BatchNotifier`: counts its ``notify_all`` calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def notify_all(self, alerts: Any) -> None:
+        self.batches += 1
+        for alert in alerts:
+            self.notify(alert)
+
+
+def test_a_notifier_replaced_between_batches_is_called_as_what_it_is(tmp_path: Path) -> None:
+    # the handler checks once per notifier whether it takes a well's alerts together
+    event = load_event("kinesis_batch.json")
+    backends = Backends(
+        state=SqliteStateStore(tmp_path / "realtime.db"),
+        notifier=_BatchRecorder(),
+        dead_letters=SqliteDeadLetters(tmp_path / "realtime.db"),
+        metrics=MemoryMetrics(),
+        engine=ThresholdEngine(),
+    )
+    first = backends.notifier
+    assert isinstance(first, _BatchRecorder)
+    handle_event(event, backends)
+    assert (first.batches, len(first.keys)) == (1, 1)
+    # when the notifier is replaced by a plain one (and the state forgotten: alert again)
+    plain = RecordingNotifier()
+    backends.notifier = plain
+    backends.state = SqliteStateStore(tmp_path / "other.db")
+    backends.cache.clear()
+    handle_event(event, backends)
+    # then the plain one gets its alert through notify, the first one nothing more
+    assert len(plain.keys) == 1
+    assert first.batches == 1
