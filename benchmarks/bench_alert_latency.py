@@ -18,7 +18,11 @@ per reading put: steadier than a p99 on a shared machine.
 
 ``--drain N`` measures what binds the latency instead: the CPU the detector (and
 the trivial handler) spends per reading draining a stream pre-filled with N
-readings of each well, in this process, with ``--batch-size`` records a batch.
+readings of each well, in this process, with ``--batch-size`` records a batch;
+``--bench-rules --steps`` with the live run's rules, spacing and steps (alerts):
+
+    .venv/bin/python benchmarks/bench_alert_latency.py --wells 1000 --drain 40 \
+        --batch-size 55 --bench-rules --steps
 """
 
 from __future__ import annotations
@@ -198,13 +202,22 @@ def run(mode: str, *, rate: int, seconds: float, wells: int, warmup: float) -> d
 
 
 def drain(
-    mode: str, *, wells: int, per_well: int, batch_size: int, bench_rules: bool = False
+    mode: str,
+    *,
+    wells: int,
+    per_well: int,
+    batch_size: int,
+    bench_rules: bool = False,
+    steps: bool = False,
 ) -> dict[str, Any]:
     """CPU per reading of draining ``per_well`` readings of each of ``wells`` wells.
 
     ``bench_rules``: the live run's rules and spacing (``RULES``, a reading of each well
     every 100 ms, so its state holds 20 history samples as live); else the bundled
-    rules, a reading a second.
+    rules, a reading a second. ``steps``: as live, each well's P-PDG steps +20 bar
+    once (from a quarter of its readings on, staggered over the next quarter) and
+    stays up, so the drain opens and closes alerts and follows incidents as the live
+    run does.
     """
     import logging
     import resource
@@ -222,22 +235,30 @@ def drain(
         step = timedelta(milliseconds=100)
     stream = LocalStream(settings.stream_path, shard_count=settings.stream_shards)
     start = datetime.now(UTC) - step * per_well
+    first_step = per_well // 4
+    spread = max(1, per_well // 4)
     for k in range(per_well):
         ts = record.format_ts(start + step * k)
-        puts = [
-            PutRecord(w, record.encode({"well_id": w, "ts": ts, "p_pdg": BASE_PA + k % 3 * 1e3}))
-            for w in (f"WELL-{i:05d}" for i in range(wells))
-        ]
+        puts = []
+        for i in range(wells):
+            w = f"WELL-{i:05d}"
+            value = BASE_PA + k % 3 * 1e3
+            if steps and k >= first_step + i % spread:
+                value += STEP_PA
+            puts.append(PutRecord(w, record.encode({"well_id": w, "ts": ts, "p_pdg": value})))
         for j in range(0, len(puts), 500):
             stream.put_records(puts[j : j + 500])
     stream.close()
     before = resource.getrusage(resource.RUSAGE_SELF)
     handler = trivial_handler_factory(home / "latency.jsonl") if mode == "baseline" else None
-    run_detector(settings, drain=True, handler=handler, export_lake=False)
+    summary = run_detector(settings, drain=True, handler=handler, export_lake=False)
+    if handler is not None:
+        summary = None  # the trivial handler reports nothing
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     readings = wells * per_well
     return {"mode": mode, "wells": wells, "readings": readings, "batch_size": batch_size,
+            "alerts": summary.alerts_raised if summary else None,
             "cpu_s": round(cpu, 2), "us_per_reading": round(cpu / readings * 1e6, 1)}  # fmt: skip
 
 
@@ -252,13 +273,16 @@ def main() -> None:
     parser.add_argument(
         "--bench-rules", action="store_true", help="--drain with the live run's rules and spacing"
     )
+    parser.add_argument(
+        "--steps", action="store_true", help="--drain: each well steps once, as live (alerts)"
+    )
     args = parser.parse_args()
     if args.drain:
         print(
             f"# {platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}"
         )
         runs = [drain(m, wells=args.wells, per_well=args.drain, batch_size=args.batch_size,
-                      bench_rules=args.bench_rules)
+                      bench_rules=args.bench_rules, steps=args.steps)
                 for m in ("baseline", "detector")]  # fmt: skip
         for r in runs:
             print(json.dumps(r))
