@@ -69,3 +69,65 @@ def test_records_cross_in_shared_memory_and_chunks_too_big_for_a_slot_are_pickle
 
     # then every chunk's records arrive whole, in order, though the slots went round
     assert got == [bytes([65 + n % 26]) * size for n, size in enumerate(sizes)]
+
+
+def _arrays_of(lengths):
+    def produce():
+        for n, length in enumerate(lengths):
+            yield ("raw", n, np.arange(length, dtype=np.int64) * (n + 1))
+
+    return produce
+
+
+def _finish_arrays(item):
+    if item[0] == "raw":
+        _, n, values = item
+        values[:1] = -1  # the parent may write into what crossed, as into any unpickled array
+        return ("done", n, values.copy(), os.getpid())
+    return item
+
+
+def test_unfinished_items_cross_in_shared_memory_whole_writable_and_in_order(monkeypatch):
+    # given slots of 4 KiB and unfinished items carrying arrays below and above that
+    monkeypatch.setattr(forked, "RING_SLOT_BYTES", 4096)
+    lengths = [10, 512, 513, 0, 300, 5000, 1, 400, 401, 402, 403, 404]
+    here = os.getpid()
+    got = []
+
+    # when the parent finishes them (slowly at first, so the child finishes some too)
+    for item in read_forked(_arrays_of(lengths), finish=_finish_arrays):
+        got.append(item)
+        if len(got) <= 4:
+            time.sleep(0.05)
+
+    # then each arrived once, in order, its values intact whoever finished it
+    assert [n for _, n, _, _ in got] == list(range(len(lengths)))
+    for (_, n, values, _), length in zip(got, lengths, strict=True):
+        expected = np.arange(length, dtype=np.int64) * (n + 1)
+        expected[:1] = -1
+        assert values.tolist() == expected.tolist()
+    assert {pid == here for *_, pid in got} == {True, False}
+
+
+def test_a_chunks_arrays_cross_with_its_records():
+    # given chunks whose records and per-record arrays differ from one chunk to the next
+    def produce():
+        for n in range(8):
+            payload = bytes([65 + n]) * (100 + n)
+            bounds = np.array([0, 50, 100 + n], dtype=np.int64)
+            owner = np.array([n, n + 1], dtype=np.int64)
+            rows = np.array([10 * n, 10 * n + 1], dtype=np.int64)
+            yield Chunk(None, memoryview(payload), bounds, ["W-1", "W-2"], owner, rows, owner)
+
+    # when read through the forked reader
+    got = [
+        (bytes(c.payload), c.bounds.tolist(), c.owner.tolist(), c.rows.tolist(), c.keys)
+        for c in read_forked(produce)
+    ]
+
+    # then every chunk's records and arrays are its own
+    assert got == [
+        (bytes([65 + n]) * (100 + n), [0, 50, 100 + n], [n, n + 1], [10 * n, 10 * n + 1],
+         ["W-1", "W-2"])
+        for n in range(8)
+    ]  # fmt: skip
