@@ -84,11 +84,20 @@ class Incident:
         )
 
     def dump(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form.
+
+        The diagnosis is written field by field, as ``dataclasses.asdict`` would (same
+        keys, same order) without its deep copy: this runs for every well with an open
+        incident at every batch (`DetectionState.to_bytes`).
+        """
+        dx = self.diagnosis
         return {
             "a": self.alert, "n": self.open, "ref": self.reference, "low": self.lowest,
             "tot": {str(c): v for c, v in sorted(self.totals.items())},
-            "dx": None if self.diagnosis is None else dataclasses.asdict(self.diagnosis),
+            "dx": None if dx is None else {
+                "event_class": dx.event_class, "event_type": dx.event_type,
+                "confidence": dx.confidence, "evidence": dx.evidence,
+            },
         }  # fmt: skip
 
 

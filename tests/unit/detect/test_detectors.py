@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from petrostream.detect.base import Alert, DetectionState, Detector, format_ts, parse_rules
+from petrostream.detect.incident import Incident
 from petrostream.testing.readings import BAR, T0, make_reading, steady, step
 
 
@@ -327,6 +329,25 @@ def test_an_incident_carries_one_diagnosis_and_notifies_its_revisions_as_updates
     for alert_id in {a.alert_id for a in process}:
         statuses = [a.status for a in process if a.alert_id == alert_id and a.status != "update"]
         assert statuses in (["open"], ["open", "closed"])
+
+
+def test_an_open_incident_dumps_its_diagnosis_as_asdict_did_and_reads_back() -> None:
+    # given a well mid-incident (the DHSV-like closure above, cut while it is open)
+    readings = steady(2400, seed=3)
+    for i, r in enumerate(readings[1800:]):
+        r["p_tpt"] -= 40 * BAR * min(1.0, i / 600)
+        r["t_tpt"] -= 30.0 * min(1.0, i / 600)
+    state, _ = Detector().detect(DetectionState(), readings)
+    incident = next(ws.incident for ws in state.wells.values() if ws.incident is not None)
+    assert incident.diagnosis is not None
+    # when
+    raw = incident.dump()
+    # then the diagnosis has the keys, order and values dataclasses.asdict gave (same bytes)
+    assert list(raw["dx"].items()) == list(dataclasses.asdict(incident.diagnosis).items())
+    # and what it wrote reads back to the same incident
+    again = Incident.load(json.loads(json.dumps(raw)))
+    assert again.diagnosis == incident.diagnosis
+    assert json.dumps(again.dump()) == json.dumps(raw)
 
 
 ONE_WAY = """
