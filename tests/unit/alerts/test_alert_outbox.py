@@ -292,3 +292,31 @@ def test_a_failed_batch_to_the_log_is_delivered_one_alert_at_a_time(
         ("a:open", "sent", 1),
         ("b:open", "sent", 1),
     ]
+
+
+def test_a_notifier_replaced_under_its_name_is_checked_anew_for_batches(
+    tmp_path: Path, store: AlertStore
+) -> None:
+    # given an outbox whose "log" is a plain notifier, after one alert went through it
+    plain = RecordingNotifier("log")
+    outbox = OutboxNotifier(store, [plain])
+    outbox.notify_all([FakeAlert(alert_id="a")])
+    # when a batch-taking log replaces it under the same name
+    log = LogNotifier(tmp_path / "alerts.jsonl")
+    writes: list[int] = []
+    notify_payloads = log.notify_payloads
+
+    def counted(alerts: Any, payloads: Any) -> None:
+        writes.append(len(alerts))
+        notify_payloads(alerts, payloads)
+
+    log.notify_payloads = counted  # type: ignore[method-assign]
+    outbox.notifiers["log"] = log
+    outbox.notify_all([FakeAlert(alert_id="b"), FakeAlert(alert_id="c")])
+    # then the new one gets its alerts in one batch call, the old one kept only its own
+    assert writes == [2]
+    assert plain.keys == ["a:open"]
+    # and back: the plain notifier gets them one at a time again
+    outbox.notifiers["log"] = plain
+    outbox.notify_all([FakeAlert(alert_id="d")])
+    assert plain.keys == ["a:open", "d:open"] and writes == [2]
