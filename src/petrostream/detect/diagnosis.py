@@ -252,10 +252,19 @@ def decide(totals: Mapping[int, float], evidence: str = "") -> Diagnosis:
     looks like a DHSV closure for a while) does not flip it, while a signature that
     keeps matching (a DHSV closure minutes after its first pressure spike) takes over.
     """
-    best = max(totals, key=lambda c: (totals[c], -c))
+    best: int | None = None  # the largest total; of equal ones, the lowest class
+    top = 0.0
+    for c, v in totals.items():  # (max with a key: a tuple and a call per class)
+        if best is None or v > top or (v == top and c < best):
+            best, top = c, v
     total = sum(totals.values())
-    confidence = totals[best] / total if total > 0 else 0.0
-    return Diagnosis(best, EventClass(best).name, round(confidence, 2), evidence)
+    if best is None:
+        raise ValueError("decide() needs the scores of at least one class")
+    confidence = top / total if total > 0 else 0.0
+    return Diagnosis(best, _NAMES[best], round(confidence, 2), evidence)
+
+
+_NAMES: Final = {int(c): c.name for c in EventClass}
 
 
 def evidence(moves: Mapping[str, Moves]) -> str:

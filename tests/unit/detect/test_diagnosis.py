@@ -100,3 +100,18 @@ def test_a_restriction_when_pressures_build_both_sides_is_not_a_line_hydrate() -
     assert (restriction, hydrate) == (
         EventClass.QUICK_RESTRICTION_IN_PCK, EventClass.HYDRATE_IN_PRODUCTION_LINE
     )  # fmt: skip
+
+
+def test_decide_names_the_largest_total_and_of_equal_ones_the_lowest_class() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        # given totals with ties (a few distinct values), in any order of classes
+        classes = rng.sample(range(1, 10), rng.randint(1, 9))
+        totals = {c: rng.choice([0.0, 0.25, 0.5, 1.5]) for c in classes}
+        # when
+        dx = decide(totals)
+        # then it is what max over (total, -class) picks, with its share as confidence
+        best = max(totals, key=lambda c: (totals[c], -c))
+        total = sum(totals.values())
+        assert dx.event_class == best and dx.event_type == EventClass(best).name
+        assert dx.confidence == round(totals[best] / total if total > 0 else 0.0, 2)
