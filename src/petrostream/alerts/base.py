@@ -24,6 +24,7 @@ __all__ = [
     "DeliveryError",
     "Notifier",
     "PayloadBatchNotifier",
+    "ProtocolCheck",
     "TransientError",
     "alert_payload",
     "alert_subject",
@@ -152,6 +153,27 @@ class PayloadBatchNotifier(Protocol):
         delivers each again (at least once, as after a crash).
         """
         ...
+
+
+class ProtocolCheck:
+    """``isinstance(obj, protocol)`` for a runtime-checkable protocol, once per object.
+
+    Such an isinstance looks up each of the protocol's members (~15-18 us), and the
+    notifiers are asked on every alerting well's way out. The answer is kept per
+    object (the object with it, so its id is not reused); a notifier replaced by
+    another is checked anew.
+    """
+
+    def __init__(self, protocol: type) -> None:
+        self.protocol = protocol
+        self._seen: dict[int, tuple[object, bool]] = {}
+
+    def __call__(self, obj: object) -> bool:
+        """Whether ``obj`` implements the protocol."""
+        known = self._seen.get(id(obj))
+        if known is None or known[0] is not obj:
+            known = self._seen[id(obj)] = (obj, isinstance(obj, self.protocol))
+        return known[1]
 
 
 def notification_key(alert: AlertLike) -> str:

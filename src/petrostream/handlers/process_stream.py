@@ -39,6 +39,7 @@ from petrostream.alerts.base import (
     BatchNotifier,
     DeliveryError,
     Notifier,
+    ProtocolCheck,
     notification_key,
 )
 from petrostream.errors import ConfigError, InvalidRecord, TransientError
@@ -242,8 +243,10 @@ class Backends:
     cache: StateCache = field(default_factory=lambda: StateCache())
     columns: record.ColumnBudget = field(default_factory=record.ColumnBudget)
     bulk: BulkDecoder | None = None
-    # (notifier, whether it is a `BatchNotifier`), for the notifier last seen (`_notify`)
-    batch_notifier: tuple[Notifier, bool] | None = field(default=None, repr=False, compare=False)
+    # whether the notifier takes a well's alerts in one call (`_notify`), asked once
+    takes_batches: ProtocolCheck = field(
+        default_factory=lambda: ProtocolCheck(BatchNotifier), repr=False, compare=False
+    )
 
 
 @dataclass
@@ -374,18 +377,6 @@ def _process_well(
     report.processed += len(rows)
 
 
-def _is_batch_notifier(backends: Backends, notifier: Notifier) -> bool:
-    """``isinstance(notifier, BatchNotifier)``, checked once per notifier.
-
-    A runtime-checkable protocol's isinstance looks up each of its members: 18 us,
-    paid by every alerting well on the alert's way out.
-    """
-    known = backends.batch_notifier
-    if known is None or known[0] is not notifier:
-        known = backends.batch_notifier = (notifier, isinstance(notifier, BatchNotifier))
-    return known[1]
-
-
 def _notify(alerts: Sequence[AlertLike], backends: Backends, report: BatchReport) -> None:
     """Notify each alert not notified yet, in order, and mark it; raises when they must retry.
 
@@ -400,7 +391,7 @@ def _notify(alerts: Sequence[AlertLike], backends: Backends, report: BatchReport
             fresh[key] = alert
     notifier = backends.notifier
     batched = False
-    if _is_batch_notifier(backends, notifier):
+    if backends.takes_batches(notifier):
         # it records failed deliveries itself
         cast(BatchNotifier, notifier).notify_all(list(fresh.values()))
         batched = True
