@@ -19,16 +19,12 @@ _AT_EXIT = (
 )
 
 
-def _replay(home: Path, *, env: dict[str, str] | None = None) -> list[str]:
-    script = (
-        _AT_EXIT + "from petrostream.cli import main\n"
-        f"main(['--home', {str(home)!r}, 'replay', {str(BUNDLED_3W)!r}, '--speed', '0',\n"
-        "      '--quiet'], standalone_mode=False)\n"
-    )
+def _run(script: str, env: dict[str, str] | None = None) -> list[str]:
+    """Run ``script`` (after `_AT_EXIT`) in a fresh interpreter, no OpenBLAS setting but ``env``."""
     environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     environment.update(env or {})
     done = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", _AT_EXIT + script],
         capture_output=True,
         text=True,
         timeout=120,
@@ -37,6 +33,15 @@ def _replay(home: Path, *, env: dict[str, str] | None = None) -> list[str]:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()
+
+
+def _replay(home: Path, *, env: dict[str, str] | None = None) -> list[str]:
+    return _run(
+        "from petrostream.cli import main\n"
+        f"main(['--home', {str(home)!r}, 'replay', {str(BUNDLED_3W)!r}, '--speed', '0',\n"
+        "      '--quiet'], standalone_mode=False)\n",
+        env,
+    )
 
 
 def test_the_replay_process_skips_the_final_collection_and_starts_no_blas_threads(
@@ -58,21 +63,11 @@ def test_the_users_openblas_setting_is_kept(tmp_path: Path) -> None:
 def test_a_replay_called_as_a_library_freezes_nothing(tmp_path: Path) -> None:
     # given run_replay called from a program (not the verb): the exit is not its business
     script = (
-        _AT_EXIT + "from pathlib import Path\n"
+        "from pathlib import Path\n"
         "from petrostream.cli.replay import run_replay\n"
         "from petrostream.settings import Settings\n"
         f"s = run_replay(Settings(home=Path({str(tmp_path)!r})), [Path({str(BUNDLED_3W)!r})],\n"
         "               speed=0, target='local', progress=False)\n"
         "print('put', s.records_put > 0)\n"
     )
-    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=environment,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines() == ["put True", "frozen False blas None"]
+    assert _run(script) == ["put True", "frozen False blas None"]
