@@ -171,17 +171,18 @@ def _float_pieces(name: str, values: pa.Array) -> list[Piece]:
     return [_text_where(key.encode(), finite), text, suffix]  # null where absent
 
 
-def _label_pieces() -> tuple[pa.Array, pa.Array]:
-    # One JSON fragment per possible label, looked up by value; undefined labels -> null.
-    classes, types = [], []
+def _label_pieces() -> pa.Array:
+    # One JSON fragment per possible label (its class and type together: both are
+    # written or neither), looked up by value; undefined labels -> null. One take and
+    # one join piece per chunk, not two of each.
+    pieces = []
     for label in range(_LABEL_LOOKUP_SIZE):
         ok = label in VALID_LABELS
-        classes.append(f',"event_class":{label}' if ok else None)
-        types.append(f',"event_type":"{event_type(label)}"' if ok else None)
-    return pa.array(classes, pa.string()), pa.array(types, pa.string())
+        pieces.append(f',"event_class":{label},"event_type":"{event_type(label)}"' if ok else None)
+    return pa.array(pieces, pa.string())
 
 
-_CLASS_PIECES, _TYPE_PIECES = _label_pieces()
+_LABEL_PIECES = _label_pieces()
 
 
 def _label_fragments(labels: pa.Array) -> list[Piece]:
@@ -190,7 +191,7 @@ def _label_fragments(labels: pa.Array) -> list[Piece]:
     idx = pc.cast(labels, pa.int64())
     valid = pc.and_(pc.greater_equal(idx, 0), pc.less(idx, _LABEL_LOOKUP_SIZE))
     idx = pc.if_else(valid, idx, pa.scalar(None, pa.int64()))
-    return [_CLASS_PIECES.take(idx), _TYPE_PIECES.take(idx)]
+    return [_LABEL_PIECES.take(idx)]
 
 
 def encode_records(table: pa.Table, heads: Piece, ts: Piece) -> pa.Array:
