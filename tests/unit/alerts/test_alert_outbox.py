@@ -225,13 +225,9 @@ class CountingAlert(FakeAlert):
         return super().to_dict()
 
 
-def test_the_outbox_writes_a_batch_to_the_log_in_one_call_with_one_payload_per_alert(
-    tmp_path: Path, store: AlertStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    # given an outbox over the log and another notifier, and three alerts
-    CountingAlert.calls.clear()
-    path = tmp_path / "alerts.jsonl"
-    log, other = LogNotifier(path), RecordingNotifier("other")
+def counting_log(path: Path) -> tuple[LogNotifier, list[int]]:
+    """A log notifier over ``path`` and the size of each batch call it gets, in order."""
+    log = LogNotifier(path)
     writes: list[int] = []
     notify_payloads = log.notify_payloads
 
@@ -240,6 +236,16 @@ def test_the_outbox_writes_a_batch_to_the_log_in_one_call_with_one_payload_per_a
         notify_payloads(alerts, payloads)
 
     log.notify_payloads = counted  # type: ignore[method-assign]
+    return log, writes
+
+
+def test_the_outbox_writes_a_batch_to_the_log_in_one_call_with_one_payload_per_alert(
+    tmp_path: Path, store: AlertStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given an outbox over the log and another notifier, and three alerts
+    CountingAlert.calls.clear()
+    path = tmp_path / "alerts.jsonl"
+    (log, writes), other = counting_log(path), RecordingNotifier("other")
     alerts = [CountingAlert(alert_id=f"id-{i}") for i in range(3)]
     # when the outbox notifies them together
     with caplog.at_level(logging.WARNING, logger="petrostream.alerts"):
@@ -302,15 +308,7 @@ def test_a_notifier_replaced_under_its_name_is_checked_anew_for_batches(
     outbox = OutboxNotifier(store, [plain])
     outbox.notify_all([FakeAlert(alert_id="a")])
     # when a batch-taking log replaces it under the same name
-    log = LogNotifier(tmp_path / "alerts.jsonl")
-    writes: list[int] = []
-    notify_payloads = log.notify_payloads
-
-    def counted(alerts: Any, payloads: Any) -> None:
-        writes.append(len(alerts))
-        notify_payloads(alerts, payloads)
-
-    log.notify_payloads = counted  # type: ignore[method-assign]
+    log, writes = counting_log(tmp_path / "alerts.jsonl")
     outbox.notifiers["log"] = log
     outbox.notify_all([FakeAlert(alert_id="b"), FakeAlert(alert_id="c")])
     # then the new one gets its alerts in one batch call, the old one kept only its own
