@@ -71,10 +71,6 @@ class _Ring:
         start = where.slot * RING_SLOT_BYTES
         return memoryview(self.memory)[start : start + where.size]
 
-    def store(self, payload: bytes | memoryview, parent: int) -> _InRing:
-        """(child) Copy ``payload`` into the next slot once it is free."""
-        return self.store_parts([payload], parent)
-
     def store_parts(self, parts: Sequence[bytes | memoryview], parent: int) -> _InRing:
         """(child) Copy ``parts`` one after the other into the next slot once it is free."""
         while not self.free.acquire(timeout=_HANDOVER_POLL_S):
